@@ -1,0 +1,70 @@
+# ADS developer entry points. Every target installs what it needs first:
+# a virtualenv with the pinned Python packages, and the pinned CDK CLI.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+NODE_STAMP := node_modules/.installed-stamp
+export CDK_DISABLE_VERSION_CHECK := 1
+export CDK_DISABLE_CLI_TELEMETRY := true
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export AWS_EC2_METADATA_DISABLED := true
+
+.PHONY: help venv cdk-cli test test-unit test-integration test-workflow test-infra test-e2e demo synth lint format bench clean
+
+help:
+	@echo "make demo    - deploy, health-check and destroy a sample lab on this machine (no AWS account)"
+	@echo "make test    - run the whole test suite (unit, integration, workflow, infra, e2e)"
+	@echo "make synth   - synthesize the CloudFormation template with the pinned CDK CLI"
+	@echo "make lint    - ruff lint and format check"
+	@echo "make bench   - run the local workflow benchmark"
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+venv: $(STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+cdk-cli: $(NODE_STAMP)
+
+test: venv cdk-cli
+	$(PY) -m pytest
+
+test-unit: venv
+	$(PY) -m pytest tests/unit
+test-integration: venv
+	$(PY) -m pytest tests/integration
+test-workflow: venv
+	$(PY) -m pytest tests/workflow
+test-infra: venv cdk-cli
+	$(PY) -m pytest tests/infra
+test-e2e: venv
+	$(PY) -m pytest tests/e2e
+
+demo: venv
+	$(VENV)/bin/ads demo
+
+synth: venv cdk-cli
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" node_modules/.bin/cdk synth --no-notices --quiet
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: venv
+	$(PY) benchmarks/bench_workflow.py
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .ruff_cache

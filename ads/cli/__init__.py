@@ -1,0 +1,1 @@
+"""The `ads` command."""

@@ -1,0 +1,46 @@
+"""Entry point of the `ads` command: builds the parser from the subcommand modules.
+
+Each subcommand module exposes ``register(subparsers)`` and sets ``func`` on its parser;
+``func(args)`` returns an exit code from :mod:`ads.cli.exit_codes`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ads import __version__
+from ads.cli import exit_codes, lab_cmds, local_cmds, plan_cmd
+from ads.errors import AdsError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ads",
+        description="ADS, the Auto Deployment Service: plan, deploy and destroy labs.",
+    )
+    parser.add_argument("--version", action="version", version=f"ads {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in (plan_cmd, lab_cmds, local_cmds):
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return exit_codes.INVALID_INPUT
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("ads: interrupted", file=sys.stderr)
+        return exit_codes.INTERRUPTED
+    except AdsError as exc:
+        print(f"ads: error: {exc.message}", file=sys.stderr)
+        return exit_codes.INVALID_INPUT if exc.http_status == 400 else exit_codes.FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""ADS configuration: one validated model, read from the environment once.
+
+Logic receives an :class:`AdsConfig`; it never reads ``os.environ`` itself. The CDK
+app sets these variables on every Lambda; the local control plane sets them for its
+in-process handlers; tests build an ``AdsConfig`` directly or call :func:`reset_config`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Tags on every AWS resource ADS creates at run time (IAM conditions and sweeps use them).
+LAB_ID_TAG = "ads:lab-id"
+MANAGED_TAG = "ads:managed"
+DEFAULT_AGENT_PORT = 9089
+
+
+def _split(value: str | None) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+class AdsConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    region: str = "us-east-1"
+    table_name: str = "ads-labs"
+    deploy_state_machine_arn: str = ""
+    destroy_state_machine_arn: str = ""
+    provider: Literal["ec2", "local"] = "ec2"
+    # Empty means the catalogue's default list for the architecture.
+    allowed_instance_types: tuple[str, ...] = ()
+    default_os_policy: Literal["exact", "same-major", "nearest-lts"] = "nearest-lts"
+    admin_principals: tuple[str, ...] = ()
+    # ec2 provider
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+    instance_profile_arn: str = ""
+    agent_bundle_bucket: str = ""
+    agent_bundle_key: str = ""
+    agent_port: int = Field(default=DEFAULT_AGENT_PORT, ge=1, le=65535)
+    # lifecycle events (EventBridge); empty disables publishing
+    event_bus_name: str = ""
+    # local provider
+    local_root: str = ""
+    local_python: str = ""
+    health_timeout_s: float = Field(default=3.0, gt=0, le=30)
+
+    @field_validator("allowed_instance_types", "admin_principals", "subnet_ids", "security_group_ids", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(_split(value))
+        return value
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AdsConfig:
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        mapping = {
+            "region": ("AWS_REGION", "AWS_DEFAULT_REGION"),
+            "table_name": ("ADS_TABLE_NAME",),
+            "deploy_state_machine_arn": ("ADS_DEPLOY_STATE_MACHINE_ARN",),
+            "destroy_state_machine_arn": ("ADS_DESTROY_STATE_MACHINE_ARN",),
+            "provider": ("ADS_PROVIDER",),
+            "allowed_instance_types": ("ADS_ALLOWED_INSTANCE_TYPES",),
+            "default_os_policy": ("ADS_DEFAULT_OS_POLICY",),
+            "admin_principals": ("ADS_ADMIN_PRINCIPALS",),
+            "subnet_ids": ("ADS_SUBNET_IDS",),
+            "security_group_ids": ("ADS_SECURITY_GROUP_IDS",),
+            "instance_profile_arn": ("ADS_INSTANCE_PROFILE_ARN",),
+            "agent_bundle_bucket": ("ADS_AGENT_BUNDLE_BUCKET",),
+            "agent_bundle_key": ("ADS_AGENT_BUNDLE_KEY",),
+            "agent_port": ("ADS_AGENT_PORT",),
+            "event_bus_name": ("ADS_EVENT_BUS_NAME",),
+            "local_root": ("ADS_LOCAL_ROOT",),
+            "local_python": ("ADS_LOCAL_PYTHON",),
+            "health_timeout_s": ("ADS_HEALTH_TIMEOUT_S",),
+        }
+        for field_name, names in mapping.items():
+            for name in names:
+                if env.get(name):
+                    values[field_name] = env[name]
+                    break
+        return cls(**values)
+
+
+@lru_cache(maxsize=1)
+def get_config() -> AdsConfig:
+    """The process-wide configuration, read at cold start."""
+    return AdsConfig.from_env()
+
+
+def reset_config() -> None:
+    """Forget the cached configuration (tests and the local control plane use this)."""
+    get_config.cache_clear()
