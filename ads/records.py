@@ -1,0 +1,465 @@
+"""Lab records in DynamoDB: the only module that touches the labs table.
+
+One item per lab, key ``lab_id``. Status changes are conditional writes so that a
+status never goes backwards, two destroys cannot race, and a retried workflow step
+is harmless (moving to the status a lab already has only stores the new fields).
+Idempotency keys of deployment requests live in the same table under a
+``idempotency#`` key prefix with a TTL; they carry no ``owner`` so they never show
+up in listings (which read the ``owner-index`` GSI).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ads.errors import FieldProblem, IllegalTransitionError, InvalidInputError, LabNotFoundError
+
+OWNER_INDEX = "owner-index"
+TTL_ATTRIBUTE = "expires_at"
+IDEMPOTENCY_PREFIX = "idempotency#"
+# How long a destroyed lab's record is kept before DynamoDB's TTL removes it.
+DESTROYED_RETENTION = timedelta(days=90)
+IDEMPOTENCY_RETENTION = timedelta(hours=24)
+
+
+class LabStatus(StrEnum):
+    REQUESTED = "REQUESTED"
+    PROVISIONING = "PROVISIONING"
+    INITIALIZING = "INITIALIZING"
+    HEALTH_CHECKING = "HEALTH_CHECKING"
+    READY = "READY"
+    FAILED = "FAILED"
+    DESTROYING = "DESTROYING"
+    DESTROYED = "DESTROYED"
+
+
+IN_PROGRESS = (
+    LabStatus.REQUESTED,
+    LabStatus.PROVISIONING,
+    LabStatus.INITIALIZING,
+    LabStatus.HEALTH_CHECKING,
+)
+FINAL = (LabStatus.READY, LabStatus.FAILED, LabStatus.DESTROYED)
+
+# For each status, the statuses a lab may move to it from (never backwards).
+ALLOWED_FROM: dict[LabStatus, tuple[LabStatus, ...]] = {
+    LabStatus.REQUESTED: (),
+    LabStatus.PROVISIONING: (LabStatus.REQUESTED,),
+    LabStatus.INITIALIZING: (LabStatus.REQUESTED, LabStatus.PROVISIONING),
+    LabStatus.HEALTH_CHECKING: (LabStatus.PROVISIONING, LabStatus.INITIALIZING),
+    LabStatus.READY: (LabStatus.HEALTH_CHECKING,),
+    LabStatus.FAILED: IN_PROGRESS,
+    LabStatus.DESTROYING: (*IN_PROGRESS, LabStatus.READY, LabStatus.FAILED),
+    LabStatus.DESTROYED: (LabStatus.DESTROYING,),
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    status: LabStatus
+    at: str
+    note: str = ""
+
+
+class LabRecord(BaseModel):
+    """Everything ADS knows about one lab."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    lab_id: str
+    owner: str
+    status: LabStatus = LabStatus.REQUESTED
+    created_at: str
+    updated_at: str
+    lab_name: str = ""
+    plan: dict[str, Any] = Field(default_factory=dict)
+    labspec: dict[str, Any] = Field(default_factory=dict)
+    source: dict[str, Any] | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    requested_by: str = "api"  # api | ci | cli
+    provider: str = ""
+    vm_id: str | None = None
+    private_ip: str | None = None
+    agent_port: int | None = None
+    endpoint: str | None = None  # the agent's base URL once known
+    init_command_id: str | None = None
+    execution_arn: str | None = None
+    destroy_execution_arn: str | None = None
+    failed_step: str | None = None
+    cause: str | None = None
+    status_history: list[StatusChange] = Field(default_factory=list)
+    expires_at: int | None = None
+
+    def public_view(self) -> dict[str, Any]:
+        """The record as the API shows it (no internal bookkeeping)."""
+        data = self.model_dump(mode="json", exclude={"labspec", "expires_at", "init_command_id"})
+        return data
+
+
+def _to_dynamo(value: Any) -> Any:
+    return json.loads(json.dumps(value), parse_float=Decimal)
+
+
+def _from_dynamo(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_dynamo(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def _encode_token(key: dict[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    raw = json.dumps(_from_dynamo(key), separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_token(token: str | None) -> dict[str, Any] | None:
+    if not token:
+        return None
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(key, dict) or "lab_id" not in key:
+            raise ValueError
+        return _to_dynamo(key)
+    except (ValueError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(
+            FieldProblem(
+                "next_token", repr(token[:40]), "a next_token returned by a previous page"
+            ),
+            subject="query",
+        ) from exc
+
+
+class LabRepository:
+    """Data access for lab records. ``table`` is a boto3 DynamoDB Table resource."""
+
+    def __init__(self, table: Any, clock: Callable[[], datetime] = utc_now) -> None:
+        self._table = table
+        self._clock = clock
+
+    @classmethod
+    def from_name(cls, table_name: str, region: str, session: Any = None) -> LabRepository:
+        import boto3
+
+        resource = (session or boto3).resource("dynamodb", region_name=region)
+        return cls(resource.Table(table_name))
+
+    # -- creation and reads -------------------------------------------------
+
+    def new_record(self, lab_id: str, owner: str, **fields: Any) -> LabRecord:
+        now = iso(self._clock())
+        return LabRecord(
+            lab_id=lab_id,
+            owner=owner,
+            created_at=now,
+            updated_at=now,
+            status=LabStatus.REQUESTED,
+            status_history=[StatusChange(status=LabStatus.REQUESTED, at=now, note="requested")],
+            **fields,
+        )
+
+    def create(self, record: LabRecord) -> LabRecord:
+        from botocore.exceptions import ClientError
+
+        item = _to_dynamo(record.model_dump(mode="json", exclude_none=True))
+        try:
+            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(lab_id)")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise IllegalTransitionError(record.lab_id, "existing", "REQUESTED", []) from exc
+            raise
+        return record
+
+    def get(self, lab_id: str) -> LabRecord | None:
+        if lab_id.startswith(IDEMPOTENCY_PREFIX):
+            return None
+        item = self._table.get_item(Key={"lab_id": lab_id}, ConsistentRead=True).get("Item")
+        return LabRecord.model_validate(_from_dynamo(item)) if item else None
+
+    def require(self, lab_id: str) -> LabRecord:
+        record = self.get(lab_id)
+        if record is None:
+            raise LabNotFoundError(lab_id)
+        return record
+
+    def list_for_owner(
+        self,
+        owner: str,
+        *,
+        status: Iterable[LabStatus] | None = None,
+        limit: int = 20,
+        next_token: str | None = None,
+    ) -> tuple[list[LabRecord], str | None]:
+        """The owner's labs, newest first, one page at a time."""
+        from boto3.dynamodb.conditions import Attr, Key
+
+        kwargs: dict[str, Any] = {
+            "IndexName": OWNER_INDEX,
+            "KeyConditionExpression": Key("owner").eq(owner),
+            "ScanIndexForward": False,
+        }
+        return self._page(self._table.query, kwargs, status, limit, next_token, Attr)
+
+    def list_all(
+        self,
+        *,
+        status: Iterable[LabStatus] | None = None,
+        limit: int = 20,
+        next_token: str | None = None,
+    ) -> tuple[list[LabRecord], str | None]:
+        """Every lab (admin view). A scan: fine for the sizes ADS manages."""
+        from boto3.dynamodb.conditions import Attr
+
+        kwargs: dict[str, Any] = {}
+        page, token = self._page(
+            self._table.scan, kwargs, status, limit, next_token, Attr, scan=True
+        )
+        return page, token
+
+    def _page(self, call, kwargs, status, limit, next_token, attr, scan: bool = False):
+        statuses = [LabStatus(s).value for s in status or []]
+        condition = attr("owner").exists() & ~attr("lab_id").begins_with(IDEMPOTENCY_PREFIX)
+        if statuses:
+            condition = condition & attr("status").is_in(statuses)
+        kwargs["FilterExpression"] = condition
+        start = _decode_token(next_token)
+        records: list[LabRecord] = []
+        last_key = None
+        # A filter applies after the page is read: keep reading until the page is full.
+        while True:
+            request = dict(kwargs, Limit=max(limit, 1))
+            if start:
+                request["ExclusiveStartKey"] = start
+            response = call(**request)
+            for item in response.get("Items", []):
+                records.append(LabRecord.model_validate(_from_dynamo(item)))
+            last_key = response.get("LastEvaluatedKey")
+            if len(records) >= limit or not last_key:
+                break
+            start = last_key
+        if len(records) > limit:
+            records = records[:limit]
+            last = records[-1]
+            last_key = {"lab_id": last.lab_id}
+            if not scan:
+                last_key.update(owner=last.owner, created_at=last.created_at)
+        if scan:
+            records.sort(key=lambda r: r.created_at, reverse=True)
+        return records, _encode_token(last_key)
+
+    # -- updates ------------------------------------------------------------
+
+    def transition(
+        self, lab_id: str, to: LabStatus | str, *, note: str = "", **fields: Any
+    ) -> LabRecord:
+        """Move the lab to ``to`` (conditional) and store ``fields`` with it.
+
+        Moving to the status the lab already has stores the fields and adds no history
+        entry, so a retried step is harmless. Any other move not allowed by the lifecycle
+        raises :class:`IllegalTransitionError`; an unknown lab :class:`LabNotFoundError`.
+        """
+        from botocore.exceptions import ClientError
+
+        to = LabStatus(to)
+        now = iso(self._clock())
+        if to == LabStatus.DESTROYED and "expires_at" not in fields:
+            fields["expires_at"] = int((self._clock() + DESTROYED_RETENTION).timestamp())
+        allowed = ALLOWED_FROM[to]
+        names, values, sets = self._assignments(fields, now)
+        names["#status"] = "status"
+        values[":to"] = to.value
+        if allowed:
+            change = StatusChange(status=to, at=now, note=note).model_dump(mode="json")
+            values_with_history = dict(values, **{":history": [change], ":empty": []})
+            for i, status in enumerate(allowed):
+                values_with_history[f":from{i}"] = status.value
+            allowed_list = ", ".join(f":from{i}" for i in range(len(allowed)))
+            try:
+                response = self._table.update_item(
+                    Key={"lab_id": lab_id},
+                    UpdateExpression="SET "
+                    + ", ".join(
+                        [
+                            *sets,
+                            "#status = :to",
+                            "status_history = list_append(if_not_exists(status_history, :empty), :history)",
+                        ]
+                    ),
+                    ConditionExpression=f"attribute_exists(lab_id) AND #status IN ({allowed_list})",
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=_to_dynamo(values_with_history),
+                    ReturnValues="ALL_NEW",
+                )
+                return LabRecord.model_validate(_from_dynamo(response["Attributes"]))
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+        # Same status again (a retried step): store the fields only.
+        try:
+            response = self._table.update_item(
+                Key={"lab_id": lab_id},
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="attribute_exists(lab_id) AND #status = :to",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=_to_dynamo(values),
+                ReturnValues="ALL_NEW",
+            )
+            return LabRecord.model_validate(_from_dynamo(response["Attributes"]))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+        current = self.get(lab_id)
+        if current is None:
+            raise LabNotFoundError(lab_id)
+        raise IllegalTransitionError(
+            lab_id, current.status.value, to.value, [s.value for s in allowed]
+        )
+
+    def update_fields(
+        self, lab_id: str, *, only_if_status: Iterable[LabStatus] | None = None, **fields: Any
+    ) -> LabRecord:
+        """Store fields without changing the status (optionally only in given statuses)."""
+        from botocore.exceptions import ClientError
+
+        names, values, sets = self._assignments(fields, iso(self._clock()))
+        condition = "attribute_exists(lab_id)"
+        statuses = [LabStatus(s) for s in only_if_status or []]
+        if statuses:
+            names["#status"] = "status"
+            for i, status in enumerate(statuses):
+                values[f":only{i}"] = status.value
+            condition += f" AND #status IN ({', '.join(f':only{i}' for i in range(len(statuses)))})"
+        try:
+            response = self._table.update_item(
+                Key={"lab_id": lab_id},
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=_to_dynamo(values),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            current = self.get(lab_id)
+            if current is None:
+                raise LabNotFoundError(lab_id) from exc
+            raise IllegalTransitionError(
+                lab_id, current.status.value, "updated", [s.value for s in statuses]
+            ) from exc
+        return LabRecord.model_validate(_from_dynamo(response["Attributes"]))
+
+    @staticmethod
+    def _assignments(fields: dict[str, Any], now: str) -> tuple[dict, dict, list[str]]:
+        reserved = {"lab_id", "owner", "status", "status_history", "created_at"}
+        bad = reserved.intersection(fields)
+        if bad:
+            raise ValueError(f"cannot set {sorted(bad)} through an update")
+        fields = dict(fields, updated_at=now)
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        sets: list[str] = []
+        for i, (name, value) in enumerate(sorted(fields.items())):
+            names[f"#f{i}"] = name
+            values[f":v{i}"] = (
+                value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+            )
+            sets.append(f"#f{i} = :v{i}")
+        return names, values, sets
+
+    # -- idempotency keys ---------------------------------------------------
+
+    def claim_idempotency_key(self, owner: str, key: str, lab_id: str) -> str | None:
+        """Bind ``key`` (scoped to ``owner``) to ``lab_id``.
+
+        Returns None when this call made the binding, or the lab id an earlier request
+        with the same key already created.
+        """
+        from botocore.exceptions import ClientError
+
+        digest = hashlib.sha256(f"{owner}\n{key}".encode()).hexdigest()
+        item_key = f"{IDEMPOTENCY_PREFIX}{digest}"
+        now = self._clock()
+        try:
+            self._table.put_item(
+                Item={
+                    "lab_id": item_key,
+                    "target_lab_id": lab_id,
+                    TTL_ATTRIBUTE: int((now + IDEMPOTENCY_RETENTION).timestamp()),
+                },
+                # TTL deletion lags: an expired key may be taken over.
+                ConditionExpression="attribute_not_exists(lab_id) OR #ttl < :now",
+                ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE},
+                ExpressionAttributeValues={":now": int(now.timestamp())},
+            )
+            return None
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+        item = self._table.get_item(Key={"lab_id": item_key}, ConsistentRead=True).get("Item") or {}
+        return str(item.get("target_lab_id")) if item.get("target_lab_id") else None
+
+    def release_idempotency_key(self, owner: str, key: str) -> None:
+        """Forget a key whose request failed before anything was created."""
+        digest = hashlib.sha256(f"{owner}\n{key}".encode()).hexdigest()
+        self._table.delete_item(Key={"lab_id": f"{IDEMPOTENCY_PREFIX}{digest}"})
+
+
+def table_schema(table_name: str) -> dict[str, Any]:
+    """The labs table as CreateTable arguments: the same shape the CDK storage construct
+    declares (key, owner GSI). The local control plane and the tests create it from here."""
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": "lab_id", "AttributeType": "S"},
+            {"AttributeName": "owner", "AttributeType": "S"},
+            {"AttributeName": "created_at", "AttributeType": "S"},
+        ],
+        "KeySchema": [{"AttributeName": "lab_id", "KeyType": "HASH"}],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": OWNER_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "owner", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    }
+
+
+def create_table(dynamodb_client: Any, table_name: str) -> None:
+    """Create the labs table (with its TTL) if it does not exist yet."""
+    existing = dynamodb_client.list_tables().get("TableNames", [])
+    if table_name in existing:
+        return
+    dynamodb_client.create_table(**table_schema(table_name))
+    dynamodb_client.update_time_to_live(
+        TableName=table_name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+    )

@@ -1,0 +1,124 @@
+"""Lab records against moto's DynamoDB: lifecycle, conditional writes, listing, idempotency."""
+
+from __future__ import annotations
+
+import threading
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from ads.errors import IllegalTransitionError, InvalidInputError, LabNotFoundError
+from ads.records import LabRepository, LabStatus, create_table
+
+
+@pytest.fixture
+def repo():
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_table(client, "labs")
+        yield LabRepository.from_name("labs", "us-east-1")
+
+
+def _new(repo, lab_id="lab-a", owner="arn:aws:iam::1:user/alice"):
+    return repo.create(
+        repo.new_record(lab_id, owner, lab_name="A", plan={"hourly_cost_usd": 0.0104})
+    )
+
+
+def test_given_a_new_lab_when_it_moves_forward_then_history_records_each_status(repo):
+    _new(repo)
+    repo.transition("lab-a", LabStatus.PROVISIONING, vm_id="i-1")
+    repo.transition("lab-a", LabStatus.INITIALIZING)
+    record = repo.transition("lab-a", LabStatus.HEALTH_CHECKING)
+    assert record.vm_id == "i-1"
+    assert record.plan == {"hourly_cost_usd": 0.0104}
+    assert [c.status for c in record.status_history] == [
+        LabStatus.REQUESTED,
+        LabStatus.PROVISIONING,
+        LabStatus.INITIALIZING,
+        LabStatus.HEALTH_CHECKING,
+    ]
+
+
+def test_given_a_retried_step_when_the_same_status_is_set_again_then_fields_are_stored_without_new_history(
+    repo,
+):
+    _new(repo)
+    repo.transition("lab-a", LabStatus.PROVISIONING)
+    record = repo.transition("lab-a", LabStatus.PROVISIONING, private_ip="10.0.0.5")
+    assert record.private_ip == "10.0.0.5"
+    assert len(record.status_history) == 2
+
+
+def test_given_a_ready_lab_when_asked_to_go_back_to_provisioning_then_it_is_refused(repo):
+    _new(repo)
+    for status in ("PROVISIONING", "INITIALIZING", "HEALTH_CHECKING", "READY"):
+        repo.transition("lab-a", status)
+    with pytest.raises(IllegalTransitionError) as err:
+        repo.transition("lab-a", LabStatus.PROVISIONING)
+    assert err.value.current == "READY"
+    assert repo.require("lab-a").status == LabStatus.READY
+
+
+def test_given_two_concurrent_destroys_when_both_race_then_exactly_one_wins(repo):
+    _new(repo)
+    repo.transition("lab-a", LabStatus.FAILED, cause="boom")
+    repo.transition("lab-a", LabStatus.DESTROYING)
+    results: list[str] = []
+
+    def destroy():
+        try:
+            repo.transition("lab-a", LabStatus.DESTROYED)
+            results.append("ok")
+        except IllegalTransitionError:
+            results.append("refused")
+
+    threads = [threading.Thread(target=destroy) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    record = repo.require("lab-a")
+    assert record.status == LabStatus.DESTROYED
+    assert [c.status for c in record.status_history].count(LabStatus.DESTROYED) == 1
+    assert record.expires_at is not None
+
+
+def test_given_an_unknown_lab_when_transitioned_then_not_found(repo):
+    with pytest.raises(LabNotFoundError):
+        repo.transition("nope", LabStatus.PROVISIONING)
+
+
+def test_given_labs_of_two_owners_when_listed_then_each_sees_only_theirs_newest_first_in_pages(
+    repo,
+):
+    for i in range(5):
+        _new(repo, f"lab-{i}", owner="alice")
+    _new(repo, "lab-bob", owner="bob")
+    repo.transition("lab-3", LabStatus.FAILED)
+    page, token = repo.list_for_owner("alice", limit=2)
+    assert len(page) == 2 and token
+    page2, token2 = repo.list_for_owner("alice", limit=2, next_token=token)
+    page3, token3 = repo.list_for_owner("alice", limit=2, next_token=token2)
+    ids = [r.lab_id for r in page + page2 + page3]
+    assert sorted(ids) == [f"lab-{i}" for i in range(5)]
+    assert token3 is None
+    failed, _ = repo.list_for_owner("alice", status=[LabStatus.FAILED])
+    assert [r.lab_id for r in failed] == ["lab-3"]
+    everyone, _ = repo.list_all(limit=50)
+    assert len(everyone) == 6
+
+
+def test_given_a_garbage_next_token_when_listing_then_a_field_error_is_raised(repo):
+    with pytest.raises(InvalidInputError) as err:
+        repo.list_for_owner("alice", next_token="!!notatoken")
+    assert err.value.problems[0].path == "next_token"
+
+
+def test_given_an_idempotency_key_when_claimed_twice_then_the_second_gets_the_first_lab(repo):
+    assert repo.claim_idempotency_key("alice", "k1", "lab-1") is None
+    assert repo.claim_idempotency_key("alice", "k1", "lab-2") == "lab-1"
+    assert repo.claim_idempotency_key("bob", "k1", "lab-3") is None
+    page, _ = repo.list_all()
+    assert page == []
