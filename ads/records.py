@@ -100,6 +100,8 @@ class LabRecord(BaseModel):
     private_ip: str | None = None
     agent_port: int | None = None
     endpoint: str | None = None  # the agent's base URL once known
+    app_url: str | None = None  # where the lab's own application answers, when known
+    vm_details: dict[str, Any] = Field(default_factory=dict)  # provider-specific facts
     init_command_id: str | None = None
     execution_arn: str | None = None
     destroy_execution_arn: str | None = None
