@@ -1,5 +1,206 @@
-"""Subcommands (not yet registered)."""
+"""``ads plan LABSPEC``: what ADS would create for a labspec, and what it costs.
+
+Nothing is created and no AWS call is made: the plan comes from the lab domain core and
+the bundled price table. Exit 0 for a usable labspec, 2 (one line on stderr) otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from ads.cli import exit_codes
+from ads.config import AdsConfig, get_config
+from ads.errors import InvalidInputError
+from ads.lab.os_catalogue import OS_POLICIES, arch_spellings, normalise_arch
+from ads.lab.plan import DeploymentPlan, PlanOptions, plan_from_labspec_source
+
+HOURS_PER_MONTH = 730
+LABSPEC_IN_CHECKOUT = Path("scripts") / "labspec.json"
 
 
-def register(subparsers) -> None:  # pragma: no cover - replaced by the real module
-    return None
+class UnreadableLabspec(Exception):
+    """The LABSPEC argument names nothing that can be read."""
+
+
+class UnusableOption(Exception):
+    """An option value the planner cannot use."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "plan",
+        help="show the VM, image, steps and hourly cost ADS would use for a labspec",
+        description=(
+            "Read a labspec and show what ADS would deploy: operating system (after the OS "
+            "policy), architecture, image, instance type, root volume, hourly cost and the "
+            "deploy steps. Nothing is created."
+        ),
+    )
+    parser.add_argument(
+        "labspec",
+        metavar="LABSPEC",
+        help="a labspec.json file, a lab checkout (its scripts/labspec.json is read), or - for stdin",
+    )
+    parser.add_argument(
+        "--os-policy",
+        choices=OS_POLICIES,
+        default=None,
+        help="what to do when the labspec asks for an unsupported OS (default: nearest-lts)",
+    )
+    parser.add_argument("--arch", default=None, help="x86_64 or arm64 (overrides the labspec)")
+    parser.add_argument(
+        "--region", default=None, help="AWS region for the price (default: us-east-1)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", dest="as_json", help="print the plan as JSON"
+    )
+    parser.set_defaults(func=run_plan)
+
+
+def read_labspec_argument(argument: str) -> tuple[bytes, str]:
+    """The labspec bytes and a name for messages; ``-`` reads standard input."""
+    if argument == "-":
+        return sys.stdin.buffer.read(), "<stdin>"
+    path = Path(argument)
+    if path.is_dir():
+        candidates = [path / LABSPEC_IN_CHECKOUT, path / "labspec.json"]
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            raise UnreadableLabspec(f"{argument} is a directory without {LABSPEC_IN_CHECKOUT}")
+        path = found
+    try:
+        return path.read_bytes(), str(path)
+    except FileNotFoundError:
+        raise UnreadableLabspec(f"cannot read {argument}: no such file") from None
+    except OSError as exc:
+        raise UnreadableLabspec(f"cannot read {argument}: {exc.strerror or exc}") from None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _fail(message: str) -> int:
+    print(f"ads: error: {_one_line(message)}", file=sys.stderr)
+    return exit_codes.INVALID_INPUT
+
+
+def _options(args: argparse.Namespace, config: AdsConfig) -> PlanOptions:
+    try:
+        return PlanOptions(
+            os_policy=args.os_policy or config.default_os_policy,
+            arch=args.arch,
+            region=args.region or config.region,
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else "option"
+        allowed = {"arch": arch_spellings(), "region": "a region name such as us-east-1"}
+        raise UnusableOption(
+            f"--{field.replace('_', '-')}: found {error.get('input')!r}; allowed: "
+            f"{allowed.get(field, 'see ads plan --help')}"
+        ) from None
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    try:
+        config = get_config()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        return _fail(
+            f"invalid ADS configuration ({'.'.join(map(str, error['loc']))}): {error['msg']}"
+        )
+    try:
+        options = _options(args, config)
+    except UnusableOption as exc:
+        return _fail(str(exc))
+    try:
+        source, name = read_labspec_argument(args.labspec)
+    except UnreadableLabspec as exc:
+        return _fail(str(exc))
+    try:
+        plan = plan_from_labspec_source(source, options, config.allowed_instance_types or None)
+    except InvalidInputError as exc:
+        problems = " | ".join(str(p) for p in exc.problems) or exc.message
+        return _fail(f"invalid labspec {name}: {problems}")
+    if args.as_json:
+        text = json.dumps(plan.model_dump(mode="json"), indent=2, ensure_ascii=False)
+    else:
+        text = format_summary(plan)
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) left early; that is not an error of the plan.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return exit_codes.OK
+
+
+def _arch_changed(requested: str, planned: str) -> bool:
+    try:
+        normalised, substituted = normalise_arch(requested)
+    except ValueError:
+        return True
+    return substituted or normalised != planned
+
+
+def _size(mib: int) -> str:
+    return f"{mib // 1024} GiB" if mib % 1024 == 0 else f"{mib} MiB"
+
+
+def format_summary(plan: DeploymentPlan) -> str:
+    """A short readable summary of a plan, for a person."""
+    os = plan.os
+    requested = f"{os.requested_family} {os.requested_version or '(no version)'}"
+    os_line = f"{os.family} {os.version}{' LTS' if os.lts else ''} (supported until {os.eol})"
+    if os.substituted:
+        os_line += f", substituted for {requested} by OS policy {os.policy}"
+    arch_line = plan.arch
+    if plan.requested_arch and _arch_changed(plan.requested_arch, plan.arch):
+        arch_line += f" (labspec asks for {plan.requested_arch})"
+    wanted = (
+        f"labspec asks for at least {_size(plan.requested_memory_mib)}"
+        if plan.requested_memory_mib is not None
+        else "no memory requirement"
+    )
+    instance = f"{plan.instance_type} ({plan.vcpus} vCPUs, {_size(plan.memory_mib)}; {wanted})"
+    if plan.fallback_instance_types:
+        instance += f"; fallbacks {', '.join(plan.fallback_instance_types)}"
+    if plan.hourly_cost_usd is None:
+        cost = f"unknown in {plan.region} ({plan.price_source})"
+    else:
+        monthly = plan.hourly_cost_usd * HOURS_PER_MONTH
+        cost = (
+            f"${plan.hourly_cost_usd:.4f} per hour in {plan.region}, about ${monthly:.2f} per "
+            f"month running all the time ({plan.price_source})"
+        )
+    lines = [
+        f"Lab:          {plan.lab_name} ({plan.lab_slug})",
+        f"OS:           {os_line}",
+        f"Architecture: {arch_line}",
+        f"Image:        SSM parameter {plan.image.ssm_parameter}",
+        f"Instance:     {instance}",
+        f"Root volume:  {plan.root_volume_gib} GiB",
+        f"Cost:         {cost}",
+        "Deploy steps:",
+    ]
+    for number, step in enumerate(plan.steps, start=1):
+        count = len(step.commands)
+        lines.append(f"  {number}. {step.name} ({count} command{'' if count == 1 else 's'})")
+        lines.extend(f"       $ {command}" for command in step.commands)
+    actions = [f"{name} ({len(cmds)})" for name, cmds in plan.actions.items() if cmds]
+    lines.append(f"Lab actions:  {', '.join(actions) or 'none with commands'}")
+    if plan.health_probe:
+        probe = plan.health_probe
+        port = probe.port or "the lab port"
+        lines.append(f"Health probe: GET {probe.path} on {port}, expecting {probe.expect_status}")
+    if plan.warnings:
+        lines.append("Warnings:")
+        lines.extend(f"  - {warning}" for warning in plan.warnings)
+    return "\n".join(lines)
