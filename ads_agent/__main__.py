@@ -1,0 +1,127 @@
+"""``python3 -m ads_agent serve|supervise|deploy|action``: the agent's command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ads_agent import AGENT_VERSION, state
+from ads_agent.logs import JsonLog
+from ads_agent.runner import DEFAULT_TIMEOUT_S, LabContext, RunOutcome, run_action, run_deploy
+
+EXIT_USAGE = 2
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"found {text!r}, allowed 0-65535 (0 picks a free port)")
+    return int(text)
+
+
+def _timeout(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 7 * 24 * 3600:
+        raise argparse.ArgumentTypeError(f"found {text!r}, allowed seconds > 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python3 -m ads_agent",
+        description="The ADS VMManager agent: serves the lab's health and runs its commands.",
+    )
+    parser.add_argument("--version", action="version", version=f"ads-agent {AGENT_VERSION}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--state-dir", required=True, type=Path, help="the agent's state directory"
+        )
+        sub.add_argument(
+            "--lab-dir", type=Path, help="the lab checkout (default: <state-dir>/../lab)"
+        )
+
+    for name, text in (
+        ("serve", "answer HTTP on --host/--port"),
+        ("supervise", "run 'serve' and restart it whenever it exits"),
+    ):
+        sub = commands.add_parser(name, help=text, description=text)
+        common(sub)
+        sub.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
+        sub.add_argument(
+            "--port", type=_port, default=9089, help="port (default 9089; 0 = any free)"
+        )
+        sub.add_argument("--log-file", help="append JSON logs here instead of stderr")
+
+    for name, text in (
+        ("deploy", "run the plan's deploy sequence (its steps, in order)"),
+        ("action", "run one named lab action from the plan"),
+    ):
+        sub = commands.add_parser(name, help=text, description=text)
+        if name == "action":
+            sub.add_argument("name", help="the action, e.g. start, stop, backup")
+        common(sub)
+        sub.add_argument(
+            "--timeout",
+            type=_timeout,
+            default=DEFAULT_TIMEOUT_S,
+            help=f"seconds each command may run (default {DEFAULT_TIMEOUT_S:g})",
+        )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    state_dir: Path = args.state_dir.resolve()
+    lab_dir: Path = (args.lab_dir or state_dir.parent / "lab").resolve()
+    if args.command == "serve":
+        from ads_agent.server import serve
+
+        return serve(args.host, args.port, state_dir, lab_dir, JsonLog.open(args.log_file))
+    if args.command == "supervise":
+        from ads_agent.supervisor import Supervisor, serve_command
+
+        command = serve_command(args.host, args.port, state_dir, lab_dir, args.log_file)
+        return Supervisor(command, state_dir, JsonLog.open(args.log_file)).run()
+    return _run_lab_commands(args, state_dir, lab_dir)
+
+
+def _run_lab_commands(args: argparse.Namespace, state_dir: Path, lab_dir: Path) -> int:
+    try:
+        plan = state.load_plan(state_dir)
+        context = LabContext(state_dir, lab_dir, args.timeout)
+        if args.command == "deploy":
+            outcome = run_deploy(context, plan)
+        else:
+            outcome = run_action(context, plan, args.name)
+    except state.StateError as exc:
+        print(f"ads-agent: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"ads-agent: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return _report(outcome)
+
+
+def _report(outcome: RunOutcome) -> int:
+    ran = len(outcome.commands)
+    if outcome.succeeded:
+        print(f"ads-agent: {outcome.action} succeeded ({ran} command{'s' if ran != 1 else ''})")
+        return 0
+    step = f" in step {outcome.failed_step!r}" if outcome.failed_step else ""
+    how = "timed out" if outcome.timed_out else f"exited {outcome.exit_code}"
+    print(
+        f"ads-agent: {outcome.action} failed{step}: command {outcome.failed_command!r} {how}\n"
+        f"--- output tail ---\n{outcome.output_tail.rstrip()}\n--- end of output ---",
+        file=sys.stderr,
+    )
+    return outcome.exit_code if 0 < outcome.exit_code < 256 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
