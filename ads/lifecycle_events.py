@@ -1,0 +1,70 @@
+"""Lab lifecycle events on EventBridge: "Lab Ready", "Lab Failed", "Lab Destroyed".
+
+Subscribers (notifications, CI pipelines waiting for their lab) match on
+``source = "ads"`` and the detail-type. Publishing is best-effort from the workflow's
+point of view: the record is the source of truth, so a failed put is logged, not raised.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ads.observability import logger
+from ads.records import LabRecord, LabStatus
+
+SOURCE = "ads"
+DETAIL_TYPES = {
+    LabStatus.READY: "Lab Ready",
+    LabStatus.FAILED: "Lab Failed",
+    LabStatus.DESTROYED: "Lab Destroyed",
+}
+
+
+def event_detail(record: LabRecord) -> dict[str, Any]:
+    detail: dict[str, Any] = {
+        "lab_id": record.lab_id,
+        "status": record.status.value,
+        "owner": record.owner,
+        "failed_step": record.failed_step,
+    }
+    if record.status == LabStatus.READY:
+        detail["endpoint"] = record.endpoint
+        if record.app_url:
+            detail["app_url"] = record.app_url
+    else:
+        detail["cause"] = record.cause
+    return detail
+
+
+class LifecyclePublisher:
+    """Puts lifecycle events on ``bus_name``; an empty bus name disables publishing."""
+
+    def __init__(self, events_client: Any, bus_name: str) -> None:
+        self._events = events_client
+        self._bus = bus_name
+
+    def publish(self, record: LabRecord) -> bool:
+        detail_type = DETAIL_TYPES.get(record.status)
+        if not self._bus or detail_type is None:
+            return False
+        entry = {
+            "Source": SOURCE,
+            "DetailType": detail_type,
+            "Detail": json.dumps(event_detail(record)),
+            "EventBusName": self._bus,
+            "Resources": [],
+        }
+        try:
+            response = self._events.put_events(Entries=[entry])
+        except ClientError as exc:
+            logger.warning("lifecycle event not published", detail_type=detail_type, error=str(exc))
+            return False
+        if response.get("FailedEntryCount"):
+            logger.warning(
+                "lifecycle event rejected", detail_type=detail_type, entries=response.get("Entries")
+            )
+            return False
+        return True

@@ -1,0 +1,199 @@
+"""The compute provider interface shared by the workflow steps.
+
+A provider turns a deployment plan into a running machine, initialises it with the
+agent's install script, and removes it. The workflow steps only speak to this
+interface; the provider is chosen by ``AdsConfig.provider`` (see ``get_provider``).
+
+Mapping from the original ADS adapter interface (one adapter per platform) onto this one:
+
+=======================================  ==========================================
+original ADS adapter                     ComputeProvider
+=======================================  ==========================================
+``create_vm(lab_spec, vm_id)``           ``create_vm(lab_id, plan)`` (idempotent on the lab id)
+``start_vm(vm_id)``                      ``start_vm(vm_id)``
+``stop_vm(vm_id)``                       ``stop_vm(vm_id)``
+``restart_vm(vm_id)``                    ``restart_vm(vm_id)``
+``destroy_vm(vm_id)``                    ``destroy_vm(lab_id, vm_id)`` (absent/terminated is success)
+``init_vm(vm_id, lab_repo_name)`` and    ``start_init(lab_id, vm, request)`` + ``get_init_status(vm,
+``start_vm_manager(vm_id)``              command_id)``: the install script also starts the agent
+``is_running_vm(vm_id)``                 ``describe_vm(vm_id).state == "running"``
+``dry_run``                              the plan itself (``ads plan``): nothing is created
+(agent on port 9089)                     ``health_url(vm)``
+=======================================  ==========================================
+
+The original adapters blocked until a VM answered; here every call returns at once and
+the state machine does the waiting (a step raises a named exception and is retried).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ads.errors import AdsError
+
+if TYPE_CHECKING:
+    from ads.lab.plan import DeploymentPlan
+
+VmStateName = Literal[
+    "pending", "running", "stopping", "stopped", "shutting-down", "terminated", "absent"
+]
+GONE_STATES: tuple[str, ...] = ("shutting-down", "terminated", "absent")
+InitState = Literal["in_progress", "success", "failed"]
+
+
+# -- named exceptions: the state machines match on the class name (errorType) ----------
+
+
+class StepError(AdsError):
+    """A workflow step could not do its job (yet)."""
+
+    code = "step_failed"
+
+
+class VmNotReady(StepError):
+    """The VM exists but does not run (or its SSM agent is not online) yet. Retried."""
+
+
+class InitInProgress(StepError):
+    """The init command was sent and has not finished. Retried."""
+
+
+class HealthCheckPending(StepError):
+    """The agent does not answer healthy yet. Retried."""
+
+
+class ProviderThrottled(StepError):
+    """The cloud API kept throttling after bounded backoff. Retried by the state machine."""
+
+
+class VmCreateFailed(StepError):
+    """The VM cannot be created (bad image, no capacity in any allowed type, refused call)."""
+
+
+class VmNotRunning(StepError):
+    """The VM stopped, terminated or vanished while the lab was being deployed."""
+
+
+class InitFailed(StepError):
+    """The install script failed; the message names the failing command and its output."""
+
+
+class HealthCheckFailed(StepError):
+    """There is nothing that could ever answer a health check (no VM, no endpoint)."""
+
+
+class DestroyFailed(StepError):
+    """The VM could not be removed; it may still be running and cost money."""
+
+
+class LabBeingDestroyed(StepError):
+    """A deploy step ran for a lab that is already being destroyed: the destroy wins."""
+
+
+RETRIED_ERRORS = (VmNotReady, InitInProgress, HealthCheckPending, ProviderThrottled)
+TERMINAL_ERRORS = (VmCreateFailed, VmNotRunning, InitFailed, HealthCheckFailed, DestroyFailed)
+
+
+# -- models ----------------------------------------------------------------------------
+
+
+class VmInfo(BaseModel):
+    """What the workflow keeps about a VM (stored in the lab record)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    vm_id: str
+    provider: str
+    private_ip: str | None = None
+    agent_port: int
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class VmState(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    vm_id: str | None = None
+    state: VmStateName
+    private_ip: str | None = None
+    # None: the provider has no SSM agent to wait for (local) or nothing to ask about.
+    ssm_online: bool | None = None
+
+    @property
+    def gone(self) -> bool:
+        return self.state in GONE_STATES
+
+
+class InitRequest(BaseModel):
+    """Everything the install script needs besides the VM itself."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plan: dict[str, Any]
+    source_git: str | None = None
+    source_ref: str | None = None
+    # A local path (local provider) or an s3://bucket/key URI (ec2 provider).
+    source_archive: str | None = None
+
+
+class InitStatus(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    state: InitState
+    exit_code: int | None = None
+    failing_command: str | None = None
+    output_tail: str = ""
+    detail: str = ""
+
+
+class ComputeNeeds(BaseModel):
+    """The part of a deployment plan a provider reads to create a VM."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    image_parameter: str
+    instance_type: str
+    fallback_instance_types: list[str] = Field(default_factory=list)
+    root_volume_gib: int = Field(default=8, ge=1)
+
+    @classmethod
+    def from_plan(cls, plan: DeploymentPlan | Mapping[str, Any]) -> ComputeNeeds:
+        data = plan if isinstance(plan, Mapping) else plan.model_dump(mode="json")
+        image = data.get("image") or {}
+        return cls(
+            image_parameter=str(image.get("ssm_parameter") or ""),
+            instance_type=str(data.get("instance_type") or ""),
+            fallback_instance_types=list(data.get("fallback_instance_types") or []),
+            root_volume_gib=int(data.get("root_volume_gib") or 8),
+        )
+
+
+@runtime_checkable
+class ComputeProvider(Protocol):
+    name: str
+
+    def create_vm(self, lab_id: str, plan: DeploymentPlan | Mapping[str, Any]) -> VmInfo: ...
+
+    def describe_vm(self, vm_id: str) -> VmState: ...
+
+    def start_init(self, lab_id: str, vm: VmInfo, request: InitRequest) -> str: ...
+
+    def get_init_status(self, vm: VmInfo, command_id: str) -> InitStatus: ...
+
+    def health_url(self, vm: VmInfo) -> str: ...
+
+    def destroy_vm(self, lab_id: str, vm_id: str | None) -> VmState: ...
+
+    def start_vm(self, vm_id: str) -> VmState: ...
+
+    def stop_vm(self, vm_id: str) -> VmState: ...
+
+    def restart_vm(self, vm_id: str) -> VmState: ...
+
+
+def output_tail(text: str, lines: int = 20, limit: int = 2000) -> str:
+    """The last lines of a command's output, bounded so it fits a record and an event."""
+    tail = "\n".join(text.rstrip().splitlines()[-lines:])
+    return tail[-limit:]

@@ -1,0 +1,409 @@
+"""The logic of the workflow steps, shared by the step Lambdas.
+
+Each step reads the lab record, asks the provider for one thing, records what it
+learnt and returns a small result. It never waits: when the answer is "not yet" it
+raises a named exception (:class:`VmNotReady`, :class:`InitInProgress`,
+:class:`HealthCheckPending`) and the state machine retries it with backoff. Everything
+here is safe to run twice: Step Functions retries tasks.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ads.config import AdsConfig
+from ads.errors import IllegalTransitionError
+from ads.lifecycle_events import LifecyclePublisher
+from ads.observability import logger
+from ads.providers.base import (
+    ComputeProvider,
+    DestroyFailed,
+    HealthCheckFailed,
+    HealthCheckPending,
+    InitFailed,
+    InitInProgress,
+    InitRequest,
+    InitStatus,
+    LabBeingDestroyed,
+    ProviderThrottled,
+    StepError,
+    VmCreateFailed,
+    VmInfo,
+    VmNotReady,
+    VmNotRunning,
+)
+from ads.records import LabRecord, LabRepository, LabStatus
+
+__all__ = [
+    "DestroyFailed",
+    "HealthCheckFailed",
+    "HealthCheckPending",
+    "InitFailed",
+    "InitInProgress",
+    "LabBeingDestroyed",
+    "ProviderThrottled",
+    "StepError",
+    "VmCreateFailed",
+    "VmNotReady",
+    "VmNotRunning",
+    "create_vm",
+    "destroy_vm",
+    "health_check",
+    "init_vm",
+    "record_status",
+    "wait_running",
+]
+
+DESTROY_STATES = (LabStatus.DESTROYING, LabStatus.DESTROYED)
+HEALTH_BODY_LIMIT = 4096
+
+
+# -- results ---------------------------------------------------------------------------
+
+
+class StepResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreateVmResult(StepResult):
+    vm_id: str
+    provider: str
+    agent_port: int
+
+
+class WaitRunningResult(StepResult):
+    state: str
+    private_ip: str | None
+    endpoint: str
+
+
+class InitVmResult(StepResult):
+    command_id: str
+    state: Literal["success"] = "success"
+
+
+class HealthCheckResult(StepResult):
+    healthy: bool
+    url: str
+    status_code: int
+    agent_version: str | None = None
+
+
+class DestroyVmResult(StepResult):
+    vm_id: str | None
+    state: str
+
+
+class RecordStatusResult(StepResult):
+    lab_id: str
+    status: str
+    changed: bool
+    event_published: bool = False
+
+
+# -- wiring for the handlers -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepDependencies:
+    repository: LabRepository
+    provider: ComputeProvider
+    publisher: LifecyclePublisher
+
+
+@lru_cache(maxsize=4)
+def dependencies_for(config: AdsConfig) -> StepDependencies:
+    """Clients and repository for ``config``, built on first use and then reused by every
+    warm invocation (importing a handler creates no AWS client)."""
+    import boto3
+
+    from ads.providers import get_provider
+
+    session = boto3.session.Session(region_name=config.region)
+    return StepDependencies(
+        repository=LabRepository.from_name(config.table_name, config.region, session),
+        provider=get_provider(config, session),
+        publisher=LifecyclePublisher(
+            session.client("events", region_name=config.region), config.event_bus_name
+        ),
+    )
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def _deploying(repository: LabRepository, lab_id: str) -> LabRecord:
+    record = repository.require(lab_id)
+    if record.status in DESTROY_STATES:
+        raise LabBeingDestroyed(
+            f"lab {lab_id} is {record.status.value}: the deployment stops here",
+            lab_id=lab_id,
+            status=record.status.value,
+        )
+    return record
+
+
+def _advance(
+    repository: LabRepository, lab_id: str, status: LabStatus, note: str = "", **fields: Any
+) -> LabRecord:
+    """A forward transition that reports a concurrent destroy as such."""
+    try:
+        return repository.transition(lab_id, status, note=note, **fields)
+    except IllegalTransitionError as exc:
+        if exc.current in {s.value for s in DESTROY_STATES}:
+            raise LabBeingDestroyed(
+                f"lab {lab_id} is {exc.current}: the deployment stops here", lab_id=lab_id
+            ) from exc
+        raise
+
+
+def _vm_of(record: LabRecord) -> VmInfo:
+    if not record.vm_id or record.agent_port is None:
+        raise VmNotRunning(
+            f"lab {record.lab_id} has no VM recorded (vm_id={record.vm_id!r}); create_vm must run first",
+            lab_id=record.lab_id,
+        )
+    return VmInfo(
+        vm_id=record.vm_id,
+        provider=record.provider,
+        private_ip=record.private_ip,
+        agent_port=record.agent_port,
+        details=record.vm_details,
+    )
+
+
+def init_request(record: LabRecord) -> InitRequest:
+    source = record.source or {}
+    return InitRequest(
+        plan=record.plan,
+        source_git=source.get("git"),
+        source_ref=source.get("ref"),
+        source_archive=source.get("s3") or source.get("archive"),
+    )
+
+
+def describe_init_failure(status: InitStatus) -> str:
+    parts = [
+        "install script "
+        + (f"exited with status {status.exit_code}" if status.exit_code is not None else "failed")
+    ]
+    if status.failing_command:
+        parts.append(f"failing command: {status.failing_command}")
+    if status.detail and status.detail not in parts[0]:
+        parts.append(status.detail)
+    message = "; ".join(parts)
+    if status.output_tail:
+        message += f"\noutput tail:\n{status.output_tail}"
+    return message
+
+
+def failure_cause(failed_step: str, error: dict[str, Any] | None) -> str:
+    """ "<failed_step> failed: <error type>: <cause>" from a Step Functions error object."""
+    error = error or {}
+    error_type = str(error.get("Error") or "Error")
+    raw = error.get("Cause")
+    cause = "" if raw is None else str(raw)
+    # A Lambda's error arrives as a JSON document (possibly with text the workflow
+    # appended after it); its message is what a person reads.
+    if cause.startswith("{"):
+        try:
+            parsed, end = json.JSONDecoder().raw_decode(cause)
+        except ValueError:
+            parsed, end = None, 0
+        if isinstance(parsed, dict) and parsed.get("errorMessage") is not None:
+            cause = str(parsed["errorMessage"]) + cause[end:]
+            error_type = str(parsed.get("errorType") or error_type)
+    return f"{failed_step} failed: {error_type}: {cause or 'no cause given'}"
+
+
+def probe_health(url: str, timeout_s: float) -> tuple[int | None, str]:
+    """GET ``url``: (status code or None when nothing answered, body or reason)."""
+    # Health endpoints are private addresses: never route them through a proxy.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=timeout_s) as response:
+            return response.status, response.read(HEALTH_BODY_LIMIT).decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(HEALTH_BODY_LIMIT).decode("utf-8", "replace")
+    except urllib.error.URLError as exc:
+        return None, str(exc.reason)
+    except (TimeoutError, OSError) as exc:
+        return None, str(exc) or type(exc).__name__
+
+
+# -- the steps ---------------------------------------------------------------------------
+
+
+def create_vm(
+    lab_id: str, repository: LabRepository, provider: ComputeProvider, config: AdsConfig
+) -> CreateVmResult:
+    record = _deploying(repository, lab_id)
+    _advance(repository, lab_id, LabStatus.PROVISIONING, "creating the VM", provider=provider.name)
+    vm = provider.create_vm(lab_id, record.plan)
+    _advance(
+        repository,
+        lab_id,
+        LabStatus.PROVISIONING,
+        vm_id=vm.vm_id,
+        provider=vm.provider,
+        agent_port=vm.agent_port,
+        vm_details=vm.details,
+    )
+    logger.info("vm created", vm_id=vm.vm_id, provider=vm.provider)
+    return CreateVmResult(vm_id=vm.vm_id, provider=vm.provider, agent_port=vm.agent_port)
+
+
+def wait_running(
+    lab_id: str, repository: LabRepository, provider: ComputeProvider, config: AdsConfig
+) -> WaitRunningResult:
+    record = _deploying(repository, lab_id)
+    vm = _vm_of(record)
+    state = provider.describe_vm(vm.vm_id)
+    if state.state == "pending":
+        raise VmNotReady(f"VM {vm.vm_id} is pending", vm_id=vm.vm_id)
+    if state.state != "running":
+        raise VmNotRunning(f"VM {vm.vm_id} is {state.state}; it should be running", vm_id=vm.vm_id)
+    if state.ssm_online is False:
+        raise VmNotReady(f"VM {vm.vm_id} runs; its SSM agent is not online yet", vm_id=vm.vm_id)
+    private_ip = state.private_ip or vm.private_ip
+    vm = vm.model_copy(update={"private_ip": private_ip})
+    endpoint = provider.health_url(vm).removesuffix("/health")
+    fields: dict[str, Any] = {"private_ip": private_ip, "endpoint": endpoint}
+    if vm.details.get("app_url"):
+        fields["app_url"] = vm.details["app_url"]
+    _advance(repository, lab_id, LabStatus.PROVISIONING, **fields)
+    return WaitRunningResult(state=state.state, private_ip=private_ip, endpoint=endpoint)
+
+
+def init_vm(
+    lab_id: str, repository: LabRepository, provider: ComputeProvider, config: AdsConfig
+) -> InitVmResult:
+    record = _deploying(repository, lab_id)
+    vm = _vm_of(record)
+    if record.status != LabStatus.INITIALIZING:
+        record = _advance(repository, lab_id, LabStatus.INITIALIZING, "running the install script")
+    command_id = record.init_command_id
+    if not command_id:
+        command_id = provider.start_init(lab_id, vm, init_request(record))
+        # Stored before anything else can fail, so a retried step follows this command
+        # instead of sending a second one.
+        _advance(repository, lab_id, LabStatus.INITIALIZING, init_command_id=command_id)
+        logger.info("init command sent", command_id=command_id)
+    status = provider.get_init_status(vm, command_id)
+    if status.state == "in_progress":
+        raise InitInProgress(
+            f"init command {command_id} on {vm.vm_id} is still running ({status.detail or 'no detail'})",
+            command_id=command_id,
+        )
+    if status.state == "failed":
+        raise InitFailed(describe_init_failure(status), command_id=command_id)
+    return InitVmResult(command_id=command_id)
+
+
+def health_check(
+    lab_id: str, repository: LabRepository, provider: ComputeProvider, config: AdsConfig
+) -> HealthCheckResult:
+    record = _deploying(repository, lab_id)
+    if record.status != LabStatus.HEALTH_CHECKING:
+        record = _advance(repository, lab_id, LabStatus.HEALTH_CHECKING, "checking the agent")
+    try:
+        vm = _vm_of(record)
+    except VmNotRunning as exc:
+        raise HealthCheckFailed(str(exc), lab_id=lab_id) from exc
+    if not vm.private_ip:
+        raise HealthCheckFailed(
+            f"lab {lab_id} has no private ip recorded; wait_running must run first", lab_id=lab_id
+        )
+    url = provider.health_url(vm)
+    code, body = probe_health(url, config.health_timeout_s)
+    if code != 200:
+        reason = f"answered {code}" if code is not None else "did not answer"
+        raise HealthCheckPending(f"GET {url} {reason}: {body[:500]}", url=url, status_code=code)
+    try:
+        document = json.loads(body)
+    except json.JSONDecodeError:
+        document = {}
+    version = document.get("agent_version") if isinstance(document, dict) else None
+    return HealthCheckResult(
+        healthy=True, url=url, status_code=code, agent_version=str(version) if version else None
+    )
+
+
+def destroy_vm(
+    lab_id: str, repository: LabRepository, provider: ComputeProvider, config: AdsConfig
+) -> DestroyVmResult:
+    record = repository.get(lab_id)
+    vm_id = record.vm_id if record else None
+    try:
+        state = provider.destroy_vm(lab_id, vm_id)
+    except (StepError, ProviderThrottled):
+        raise
+    except Exception as exc:
+        # Anything else the cloud answers is terminal here: the cause must reach the record.
+        raise DestroyFailed(
+            f"destroying the VM of {lab_id} failed: {type(exc).__name__}: {exc}", lab_id=lab_id
+        ) from exc
+    if not state.gone:
+        raise DestroyFailed(
+            f"VM {state.vm_id} of {lab_id} is still {state.state} after destroy", lab_id=lab_id
+        )
+    logger.info("vm destroyed", vm_id=state.vm_id, state=state.state)
+    return DestroyVmResult(vm_id=state.vm_id, state=state.state)
+
+
+def record_status(
+    lab_id: str,
+    status: LabStatus | str,
+    repository: LabRepository,
+    publisher: LifecyclePublisher,
+    config: AdsConfig,
+    *,
+    failed_step: str | None = None,
+    error: dict[str, Any] | None = None,
+    destroy_error: dict[str, Any] | None = None,
+) -> RecordStatusResult:
+    """Final bookkeeping of a workflow: READY, FAILED, DESTROYED (with their event), or
+    DESTROYING with the cause of a destroy that failed (no event: nothing finished)."""
+    status = LabStatus(status)
+    record = repository.require(lab_id)
+    before = record.status
+    if status == LabStatus.FAILED:
+        if before in DESTROY_STATES:
+            # A destroy overtook the deployment; its outcome is the one that counts.
+            return RecordStatusResult(lab_id=lab_id, status=before.value, changed=False)
+        cause = failure_cause(failed_step or "deployment", error)
+        if destroy_error:
+            # The VM may still exist: say so next to the original cause.
+            cause += "; then " + failure_cause("Destroy VM", destroy_error)
+        record = _advance(
+            repository, lab_id, LabStatus.FAILED, cause[:200], failed_step=failed_step, cause=cause
+        )
+    elif status == LabStatus.READY:
+        record = _advance(repository, lab_id, LabStatus.READY, "healthy")
+    elif status == LabStatus.DESTROYING:
+        cause = failure_cause(failed_step or "destroy", error)
+        record = repository.transition(
+            lab_id, LabStatus.DESTROYING, failed_step=failed_step, cause=cause
+        )
+        return RecordStatusResult(lab_id=lab_id, status=record.status.value, changed=False)
+    elif status == LabStatus.DESTROYED:
+        if before not in DESTROY_STATES:
+            repository.transition(lab_id, LabStatus.DESTROYING, note="destroying")
+        record = repository.transition(lab_id, LabStatus.DESTROYED, note="destroyed")
+    else:
+        raise ValueError(
+            f"status: found {status.value}; allowed: READY, FAILED, DESTROYING, DESTROYED"
+        )
+    changed = record.status != before
+    published = publisher.publish(record) if changed else False
+    logger.info("status recorded", status=record.status.value, changed=changed)
+    return RecordStatusResult(
+        lab_id=lab_id, status=record.status.value, changed=changed, event_published=published
+    )

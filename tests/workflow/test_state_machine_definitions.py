@@ -1,0 +1,142 @@
+"""The ASL files themselves: valid for moto's Step Functions parser (the interpreter the
+workflow tier runs) and shaped the way the workflow promises."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+from ads.local.runtime import STATEMACHINE_DIR, WORKFLOW_FUNCTIONS, render_definition
+
+LAMBDA_SERVICE_ERRORS = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+FILES = ["deploy_lab.asl.json", "destroy_lab.asl.json"]
+
+
+def _definition(name: str) -> dict[str, Any]:
+    return json.loads((STATEMACHINE_DIR / name).read_text())
+
+
+def _rendered(name: str) -> str:
+    arns = {
+        placeholder: f"arn:aws:lambda:us-east-1:123456789012:function:ads-{handler}"
+        for handler, placeholder in WORKFLOW_FUNCTIONS.items()
+    }
+    return render_definition(STATEMACHINE_DIR / name, arns)
+
+
+def _tasks(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {n: s for n, s in definition["States"].items() if s["Type"] == "Task"}
+
+
+def _retried(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {error: retrier for retrier in state["Retry"] for error in retrier["ErrorEquals"]}
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_given_asl_file_when_parsed_by_the_step_functions_interpreter_then_it_is_accepted(
+    name: str,
+) -> None:
+    program, _ = AmazonStateLanguageParser.parse(_rendered(name))
+
+    assert program.start_at.start_at_name == _definition(name)["StartAt"]
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_given_asl_file_when_rendered_then_every_placeholder_is_a_known_function(name: str) -> None:
+    text = (STATEMACHINE_DIR / name).read_text()
+    used = {p for p in WORKFLOW_FUNCTIONS.values() if "${" + p + "}" in text}
+
+    assert "${" not in _rendered(name)
+    assert used  # the file names its functions through placeholders, not ARNs
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_given_any_task_when_it_fails_then_it_has_a_deadline_lambda_retries_and_a_catch_all(
+    name: str,
+) -> None:
+    for state_name, state in _tasks(_definition(name)).items():
+        assert state["Resource"] == "arn:aws:states:::lambda:invoke", state_name
+        assert 0 < state["TimeoutSeconds"] <= 900, state_name
+        retried = _retried(state)
+        assert set(retried) >= LAMBDA_SERVICE_ERRORS, state_name
+        assert "ProviderThrottled" in retried, state_name
+        assert [c["ErrorEquals"] for c in state["Catch"]] == [["States.ALL"]], state_name
+
+
+def test_given_deploy_lab_when_read_then_its_steps_are_the_business_actions_in_order() -> None:
+    states = _definition("deploy_lab.asl.json")["States"]
+    path, name = [], _definition("deploy_lab.asl.json")["StartAt"]
+    while states[name]["Type"] == "Task":
+        path.append(name)
+        name = states[name]["Next"]
+
+    assert path == [
+        "Create VM",
+        "Wait Until Running",
+        "Initialise VM",
+        "Check Health",
+        "Mark Ready",
+    ]
+    assert states[name]["Type"] == "Succeed"
+
+
+@pytest.mark.parametrize(
+    ("state_name", "not_ready", "least_wait_s", "most_wait_s"),
+    [
+        ("Wait Until Running", "VmNotReady", 4 * 60, 8 * 60),
+        ("Initialise VM", "InitInProgress", 25 * 60, 40 * 60),
+        ("Check Health", "HealthCheckPending", 4 * 60, 8 * 60),
+    ],
+)
+def test_given_a_waiting_step_when_its_not_ready_error_repeats_then_retry_waits_a_real_vm_length(
+    state_name: str, not_ready: str, least_wait_s: float, most_wait_s: float
+) -> None:
+    retrier = _retried(_definition("deploy_lab.asl.json")["States"][state_name])[not_ready]
+    interval, total = float(retrier["IntervalSeconds"]), 0.0
+    for _ in range(retrier["MaxAttempts"]):
+        total += min(interval, retrier.get("MaxDelaySeconds", interval))
+        interval *= retrier["BackoffRate"]
+
+    assert least_wait_s <= total <= most_wait_s
+
+
+def test_given_a_deploy_step_fails_when_caught_then_it_goes_through_destroy_and_mark_failed_to_fail() -> (
+    None
+):
+    states = _definition("deploy_lab.asl.json")["States"]
+    for step in ["Create VM", "Wait Until Running", "Initialise VM", "Check Health", "Mark Ready"]:
+        noted = states[states[step]["Catch"][0]["Next"]]
+        assert noted["Type"] == "Pass"
+        assert noted["Parameters"]["failed_step"] == step
+        assert noted["Next"] == "Destroy VM"
+    assert states["Destroy VM"]["Next"] == "Mark Failed"
+    assert states[states["Destroy VM"]["Catch"][0]["Next"]]["Next"] == "Mark Failed"
+    assert states["Mark Failed"]["Parameters"]["Payload"]["status"] == "FAILED"
+    fail = states[states["Mark Failed"]["Next"]]
+    assert fail == {**fail, "Type": "Fail", "Error": "LabDeploymentFailed"}
+
+
+def test_given_destroy_lab_fails_when_caught_then_the_lab_is_kept_destroying_with_the_cause() -> (
+    None
+):
+    states = _definition("destroy_lab.asl.json")["States"]
+    noted = states[states["Destroy VM"]["Catch"][0]["Next"]]
+    mark = states[noted["Next"]]
+
+    assert noted["Parameters"]["failed_step"] == "Destroy VM"
+    assert mark["Parameters"]["Payload"]["status"] == "DESTROYING"
+    assert states[mark["Next"]]["Type"] == "Fail"
+    assert states["Mark Destroyed"]["Parameters"]["Payload"]["status"] == "DESTROYED"
+
+
+def test_given_state_machine_files_when_listed_then_they_are_the_two_workflows() -> None:
+    assert sorted(p.name for p in Path(STATEMACHINE_DIR).glob("*.asl.json")) == sorted(FILES)
