@@ -1,5 +1,462 @@
-"""Subcommands (not yet registered)."""
+"""`ads deploy`, `ads list`, `ads show`, `ads history`, `ads destroy`: the API's client side.
+
+Each command talks to a running ADS endpoint (API Gateway or the local control plane)
+through :class:`ads.cli.client.AdsApiClient`. With ``--json`` a command prints exactly
+one JSON document on stdout; otherwise it prints for people. Errors are one line
+``ads: error: ...`` on stderr (field problems below it) and an exit code from
+:mod:`ads.cli.exit_codes`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import re
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ads.cli import exit_codes, render
+from ads.cli.client import AdsApiClient, ApiError, CommandError
+from ads.cli.plan_cmd import UnreadableLabspec, read_labspec_argument
+from ads.errors import FieldProblem, InvalidInputError
+
+# How often --wait asks for the lab's status. A deployment takes minutes, so a few
+# seconds keeps the API quiet without making the progress display lag.
+POLL_INTERVAL_S = 3.0
+# How often the terminal spinner moves between two polls.
+SPINNER_INTERVAL_S = 0.25
+# Failed polls in a row tolerated while waiting (a flaky network must not end a wait
+# that took many minutes); the next failure is reported.
+MAX_TRANSIENT_POLL_FAILURES = 3
+DEFAULT_DEPLOY_TIMEOUT_S = 1800.0
+DEFAULT_DESTROY_TIMEOUT_S = 900.0
+
+STATUSES = (
+    "REQUESTED",
+    "PROVISIONING",
+    "INITIALIZING",
+    "HEALTH_CHECKING",
+    "READY",
+    "FAILED",
+    "DESTROYING",
+    "DESTROYED",
+)
+OS_POLICIES = ("exact", "same-major", "nearest-lts")
+LABSPEC_ALLOWED = (
+    "a labspec.json file, a lab checkout directory holding scripts/labspec.json, or - for stdin"
+)
+SOURCE_ALLOWED = "git:URL or git:URL@REF (a branch, tag or commit), or s3://bucket/key"
+
+# The clock and sleep of --wait, replaced by tests.
+_clock: Callable[[], float] = time.monotonic
+_sleep: Callable[[float], None] = time.sleep
 
 
-def register(subparsers) -> None:  # pragma: no cover - replaced by the real module
-    return None
+# --- registration -----------------------------------------------------------------------
+
+
+def register(subparsers: Any) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    endpoint = common.add_argument_group("endpoint")
+    endpoint.add_argument(
+        "--endpoint",
+        metavar="URL",
+        help="the ADS API URL (default: $ADS_ENDPOINT, the config file, then a running local control plane)",
+    )
+    endpoint.add_argument(
+        "--profile", metavar="P", help="AWS profile whose credentials sign the requests"
+    )
+    common.add_argument(
+        "--json", dest="as_json", action="store_true", help="print one JSON document on stdout"
+    )
+    # `deploy --region` is where the lab goes; the other commands use it to sign.
+    signing = argparse.ArgumentParser(add_help=False)
+    signing.add_argument(
+        "--region",
+        metavar="R",
+        help="AWS region to sign requests for when the endpoint's host does not name one "
+        "(default: the config file, $AWS_REGION, us-east-1)",
+    )
+
+    deploy = subparsers.add_parser(
+        "deploy",
+        parents=[common],
+        help="deploy a lab from its labspec",
+        description="Validate a labspec here, then ask the ADS endpoint to deploy it.",
+    )
+    deploy.add_argument("labspec", metavar="LABSPEC", help=LABSPEC_ALLOWED)
+    deploy.add_argument("--source", metavar="SRC", help=SOURCE_ALLOWED)
+    deploy.add_argument("--os-policy", choices=OS_POLICIES, help="how to replace an unsupported OS")
+    deploy.add_argument("--arch", metavar="A", help="CPU architecture (overrides the labspec)")
+    deploy.add_argument(
+        "--region",
+        dest="deploy_region",
+        metavar="R",
+        help="AWS region to deploy the lab in (default: the control plane's region)",
+    )
+    deploy.add_argument(
+        "--idempotency-key",
+        metavar="K",
+        help="repeating a request with the same key returns the same lab instead of a new one",
+    )
+    _add_wait(deploy, DEFAULT_DEPLOY_TIMEOUT_S, "READY or FAILED")
+    deploy.set_defaults(func=deploy_command)
+
+    listing = subparsers.add_parser(
+        "list",
+        parents=[common, signing],
+        help="list your labs",
+        description="List your labs, newest first.",
+    )
+    listing.add_argument(
+        "--status",
+        metavar="S[,S]",
+        type=_statuses,
+        help=f"only labs with these statuses ({', '.join(STATUSES)})",
+    )
+    listing.add_argument("--limit", metavar="N", type=_positive_int, help="labs per page")
+    listing.add_argument("--all-pages", action="store_true", help="follow every page")
+    listing.add_argument("--next-token", metavar="T", help="continue a previous listing")
+    listing.set_defaults(func=list_command)
+
+    show = subparsers.add_parser(
+        "show",
+        parents=[common, signing],
+        help="show a lab's record",
+        description="Show a lab's record.",
+    )
+    show.add_argument("lab_id", metavar="LAB_ID")
+    show.set_defaults(func=show_command)
+
+    history = subparsers.add_parser(
+        "history",
+        parents=[common, signing],
+        help="show a lab's status history and workflow executions",
+        description="Show a lab's status changes and each workflow execution's steps.",
+    )
+    history.add_argument("lab_id", metavar="LAB_ID")
+    history.set_defaults(func=history_command)
+
+    destroy = subparsers.add_parser(
+        "destroy",
+        parents=[common, signing],
+        help="destroy a lab",
+        description="Destroy a lab's VM; the record is kept with status DESTROYED.",
+    )
+    destroy.add_argument("lab_id", metavar="LAB_ID")
+    _add_wait(destroy, DEFAULT_DESTROY_TIMEOUT_S, "DESTROYED")
+    destroy.set_defaults(func=destroy_command)
+
+
+def _add_wait(parser: argparse.ArgumentParser, default_timeout: float, until: str) -> None:
+    parser.add_argument("--wait", action="store_true", help=f"wait until the lab is {until}")
+    parser.add_argument(
+        "--timeout",
+        metavar="S",
+        type=_positive_float,
+        default=default_timeout,
+        help=f"seconds --wait waits (default {default_timeout:g}); exit code 6 when exceeded",
+    )
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"found {value!r}; allowed: a whole number of at least 1")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"found {value!r}; allowed: a number of seconds above 0")
+    return number
+
+
+def _statuses(value: str) -> list[str]:
+    wanted = [s.strip().upper() for s in value.split(",") if s.strip()]
+    unknown = [s for s in wanted if s not in STATUSES]
+    if not wanted or unknown:
+        raise argparse.ArgumentTypeError(
+            f"found {', '.join(unknown) or repr(value)}; allowed: {', '.join(STATUSES)}"
+        )
+    return wanted
+
+
+# --- error reporting --------------------------------------------------------------------------
+
+
+def report_error(message: str, problems: list[FieldProblem] | None = None) -> None:
+    print(f"ads: error: {message}", file=sys.stderr)
+    problems = list(problems or [])
+    # A lone problem the message already spells out would only be printed twice.
+    if all(str(problem) in message for problem in problems):
+        return
+    for problem in problems:
+        print(f"  - {problem}", file=sys.stderr)
+
+
+def _reports_errors(command: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except CommandError as exc:
+            report_error(exc.message, exc.problems)
+            return exc.exit_code
+
+    return run
+
+
+def print_json(document: Any) -> None:
+    print(json.dumps(document, indent=2, default=str))
+
+
+def _output(args: argparse.Namespace, document: Any, human: Callable[[Any], str]) -> None:
+    if args.as_json:
+        print_json(document)
+    else:
+        print(human(document))
+
+
+# --- deploy ------------------------------------------------------------------------------------
+
+
+def load_labspec(argument: str) -> dict[str, Any]:
+    """The labspec document, checked here first so a mistake costs no request.
+
+    Reading and messages are those of `ads plan`, so both commands report a broken
+    labspec in the same words.
+    """
+    from ads.lab.labspec import parse_labspec
+
+    try:
+        source, name = read_labspec_argument(argument)
+    except UnreadableLabspec as exc:
+        raise CommandError(_one_line(str(exc)), exit_code=exit_codes.INVALID_INPUT) from None
+    try:
+        parse_labspec(source)
+        document = json.loads(source)
+    except InvalidInputError as exc:
+        problems = " | ".join(str(p) for p in exc.problems) or exc.message
+        raise CommandError(
+            _one_line(f"invalid labspec {name}: {problems}"), exit_code=exit_codes.INVALID_INPUT
+        ) from None
+    except ValueError as exc:
+        raise CommandError(
+            f"invalid labspec {name}: $: found {exc}; allowed: a JSON object",
+            exit_code=exit_codes.INVALID_INPUT,
+        ) from None
+    return document
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+_REF = re.compile(r"^[^\s:@~^?*\[\\]+$")
+
+
+def _looks_like_repository(url: str) -> bool:
+    if "://" in url:
+        rest = url.split("://", 1)[1]
+        return "/" in rest.strip("/") or rest.startswith("/")
+    # scp-like user@host:path, or a local path
+    return ":" in url or url.startswith(("/", ".", "~"))
+
+
+def parse_source(value: str | None) -> dict[str, str] | None:
+    """`git:URL[@REF]` or `s3://bucket/key` as the API's source object."""
+    if not value:
+        return None
+    if value.startswith("s3://"):
+        bucket, _, key = value[len("s3://") :].partition("/")
+        if bucket and key:
+            return {"s3": value}
+    elif value.startswith("git:"):
+        url = value[len("git:") :]
+        # A ref never contains ':' (git forbids it) while URLs before it often do, and
+        # `https://user@host/repo` has an '@' that is not a ref separator.
+        head, sep, ref = url.rpartition("@")
+        if sep and _REF.match(ref) and _looks_like_repository(head):
+            return {"git": head, "ref": ref}
+        if url:
+            return {"git": url}
+    raise CommandError(
+        f"--source: found {value!r}; allowed: {SOURCE_ALLOWED}", exit_code=exit_codes.INVALID_INPUT
+    )
+
+
+@_reports_errors
+def deploy_command(args: argparse.Namespace) -> int:
+    body: dict[str, Any] = {"labspec": load_labspec(args.labspec)}
+    source = parse_source(args.source)
+    if source:
+        body["source"] = source
+    options = {"os_policy": args.os_policy, "arch": args.arch, "region": args.deploy_region}
+    body["options"] = {k: v for k, v in options.items() if v}
+
+    client = AdsApiClient.from_args(args)
+    answer = client.create_lab(body, args.idempotency_key)
+    if not args.wait:
+        _output(args, answer, render.render_deploy_answer)
+        return exit_codes.OK
+    if not args.as_json:
+        print(render.render_deploy_answer(answer, waiting=True), flush=True)
+    record, outcome = wait_for_status(
+        client,
+        answer["lab_id"],
+        done={"READY"},
+        # Someone destroying the lab meanwhile also means it will never be READY.
+        failed={"FAILED", "DESTROYING", "DESTROYED"},
+        timeout_s=args.timeout,
+    )
+    return _finish_wait(args, record, outcome, "READY")
+
+
+# --- list / show / history ------------------------------------------------------------------
+
+
+@_reports_errors
+def list_command(args: argparse.Namespace) -> int:
+    client = AdsApiClient.from_args(args)
+    labs: list[dict[str, Any]] = []
+    token = args.next_token
+    while True:
+        page = client.list_labs(args.status, args.limit, token)
+        labs.extend(page.get("labs") or [])
+        token = page.get("next_token")
+        if not token or not args.all_pages:
+            break
+    if args.as_json:
+        print_json({"labs": labs, "next_token": token})
+    else:
+        print(render.render_lab_list(labs, token))
+    return exit_codes.OK
+
+
+@_reports_errors
+def show_command(args: argparse.Namespace) -> int:
+    record = AdsApiClient.from_args(args).get_lab(args.lab_id)
+    _output(args, record, render.render_record)
+    return exit_codes.OK
+
+
+@_reports_errors
+def history_command(args: argparse.Namespace) -> int:
+    history = AdsApiClient.from_args(args).get_history(args.lab_id)
+    _output(args, history, render.render_history)
+    return exit_codes.OK
+
+
+# --- destroy ---------------------------------------------------------------------------------------
+
+
+@_reports_errors
+def destroy_command(args: argparse.Namespace) -> int:
+    client = AdsApiClient.from_args(args)
+    answer = client.destroy_lab(args.lab_id)
+    if not args.wait:
+        _output(args, answer, render.render_destroy_answer)
+        return exit_codes.OK
+    if not args.as_json:
+        print(render.render_destroy_answer(answer), flush=True)
+    record, outcome = wait_for_status(
+        client,
+        answer.get("lab_id") or args.lab_id,
+        done={"DESTROYED"},
+        failed=set(),
+        timeout_s=args.timeout,
+    )
+    return _finish_wait(args, record, outcome, "DESTROYED")
+
+
+# --- waiting ---------------------------------------------------------------------------------------
+
+
+def wait_for_status(
+    client: AdsApiClient,
+    lab_id: str,
+    *,
+    done: set[str],
+    failed: set[str],
+    timeout_s: float,
+    display: render.ProgressDisplay | None = None,
+) -> tuple[dict[str, Any], str]:
+    """Poll the lab until a status in ``done`` ("done"), ``failed`` ("failed") or the timeout."""
+    display = display or render.ProgressDisplay(sys.stderr, lab_id, clock=_clock)
+    deadline = _clock() + timeout_s
+    record: dict[str, Any] = {"lab_id": lab_id}
+    failures = 0
+    while True:
+        try:
+            record = client.get_lab(lab_id)
+            failures = 0
+        except ApiError as exc:
+            transient = exc.status is None or exc.status >= 500
+            failures += 1
+            if not transient or failures > MAX_TRANSIENT_POLL_FAILURES:
+                raise
+        status = str(record.get("status") or "")
+        if status:
+            display.update(status)
+        if status in done:
+            display.finish(f"{lab_id} is {status}")
+            return record, "done"
+        if status in failed:
+            display.finish(f"{lab_id} is {status}")
+            return record, "failed"
+        now = _clock()
+        if now >= deadline:
+            display.finish(f"gave up waiting for {lab_id} ({status or 'status unknown'})")
+            return record, "timeout"
+        _pause(display, min(POLL_INTERVAL_S, deadline - now))
+
+
+def _pause(display: render.ProgressDisplay, seconds: float) -> None:
+    if not display.is_tty:
+        _sleep(seconds)
+        return
+    until = _clock() + seconds
+    while (left := until - _clock()) > 0:
+        _sleep(min(SPINNER_INTERVAL_S, left))
+        display.tick()
+
+
+def _finish_wait(args: argparse.Namespace, record: dict[str, Any], outcome: str, goal: str) -> int:
+    # The record is the one JSON document even when the wait did not succeed: scripts
+    # read the status and the cause from it and the exit code says what happened.
+    if args.as_json:
+        print_json(record)
+    lab_id = record.get("lab_id")
+    status = record.get("status") or "unknown"
+    if outcome == "done":
+        if not args.as_json:
+            # A ready lab's record is what the person waited for; a destroyed one needs
+            # no more than the fact.
+            done = render.render_record(record) if goal == "READY" else f"Lab {lab_id} is {status}"
+            print(done)
+        return exit_codes.OK
+    if outcome == "timeout":
+        report_error(
+            f"lab {lab_id} is still {status} after {args.timeout:g}s (--timeout), not {goal}; "
+            f"it keeps going: follow it with `ads show {lab_id}`"
+        )
+        return exit_codes.TIMEOUT
+    step = f" in step {record['failed_step']}" if record.get("failed_step") else ""
+    report_error(f"lab {lab_id} is {status}{step}, not {goal}")
+    cause = str(record.get("cause") or "").strip()
+    if cause:
+        print("cause:", file=sys.stderr)
+        for line in cause.splitlines():
+            print(f"  {line}", file=sys.stderr)
+    return exit_codes.FAILED

@@ -1,0 +1,277 @@
+"""Request and response models of the ADS REST API (and of the CI events that reuse them).
+
+These models are the API's contract: the handler validates requests with them, the
+OpenAPI document in ``functions/api/openapi.json`` is generated from them, and the CLI
+reads the answers they describe. Checks that need the configuration (which git URL
+schemes the provider accepts) live in :mod:`ads.deployments`, so they apply to every
+front door alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ads.lab import os_catalogue
+from ads.lab.os_catalogue import OsPolicy
+
+
+class LabSource(BaseModel):
+    """Where the lab's sources come from: ``{git, ref?}`` or ``{s3}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    git: str | None = Field(
+        default=None,
+        description="git URL: https://, ssh:// or git@host:path (file:// and absolute paths "
+        "only with the local provider)",
+    )
+    ref: str | None = Field(default=None, description="branch, tag or commit (git only)")
+    s3: str | None = Field(default=None, description="s3://bucket/key of a .tar.gz or .zip")
+
+
+class DeploymentOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    os_policy: OsPolicy | None = Field(
+        default=None, description="how to treat an unsupported OS; default from configuration"
+    )
+    arch: str | None = Field(
+        default=None, description="override the labspec's architecture (x86_64, arm64, x64, ...)"
+    )
+    region: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$",
+        description="AWS region to deploy in; default the control plane's region",
+    )
+
+    @field_validator("arch")
+    @classmethod
+    def _known_arch(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                os_catalogue.normalise_arch(value)
+            except ValueError:
+                raise ValueError(f"one of {os_catalogue.arch_spellings()}") from None
+        return value
+
+
+class DeploymentRequest(BaseModel):
+    """Body of ``POST /labs`` (and the core of a CI ``Lab Deployment Requested`` event)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    labspec: dict[str, Any] = Field(description="the labspec document (template 1.0)")
+    source: LabSource | None = None
+    options: DeploymentOptions = Field(default_factory=DeploymentOptions)
+
+
+class CiDeploymentRequest(DeploymentRequest):
+    """Detail of an ``ads.ci`` / ``Lab Deployment Requested`` event: a POST /labs body plus
+    who asked (a pipeline's ARN or URL) and an optional idempotency key."""
+
+    requested_by: str = Field(min_length=1, max_length=2048)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class PlanRequest(BaseModel):
+    """Body of ``POST /plans``: a dry run, nothing is created."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    labspec: dict[str, Any]
+    options: DeploymentOptions = Field(default_factory=DeploymentOptions)
+
+
+class DeploymentAccepted(BaseModel):
+    """Answer of ``POST /labs`` (202)."""
+
+    lab_id: str
+    status: str = Field(description="the status the request produced: REQUESTED")
+    execution_arn: str | None
+    console_url: str | None
+    plan: dict[str, Any]
+    warnings: list[str] = Field(default_factory=list)
+    idempotent_replay: bool = Field(
+        default=False, description="true when an earlier request with the same key made this lab"
+    )
+
+
+class DestroyAccepted(BaseModel):
+    """Answer of ``DELETE /labs/{lab_id}`` (202)."""
+
+    lab_id: str
+    status: str
+    execution_arn: str | None
+    console_url: str | None
+
+
+class StatusChangeView(BaseModel):
+    status: str
+    at: str
+    note: str = ""
+
+
+class LabSummary(BaseModel):
+    lab_id: str
+    lab_name: str = ""
+    status: str
+    owner: str
+    requested_by: str = ""
+    created_at: str
+    updated_at: str
+    endpoint: str | None = None
+    app_url: str | None = None
+    failed_step: str | None = None
+    cause: str | None = None
+
+
+class LabPage(BaseModel):
+    """Answer of ``GET /labs``."""
+
+    labs: list[LabSummary]
+    next_token: str | None = None
+
+
+class LabView(BaseModel):
+    """Answer of ``GET /labs/{lab_id}``: the lab record's public view."""
+
+    model_config = ConfigDict(extra="allow")
+
+    lab_id: str
+    owner: str
+    status: str
+    lab_name: str = ""
+    created_at: str
+    updated_at: str
+    plan: dict[str, Any] = Field(default_factory=dict)
+    source: dict[str, Any] | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    requested_by: str = ""
+    endpoint: str | None = None
+    app_url: str | None = None
+    execution_arn: str | None = None
+    destroy_execution_arn: str | None = None
+    failed_step: str | None = None
+    cause: str | None = None
+    status_history: list[StatusChangeView] = Field(default_factory=list)
+    console_url: str | None = None
+    destroy_console_url: str | None = None
+
+
+class StateError(BaseModel):
+    error: str | None = None
+    cause: str | None = None
+
+
+class StateSummary(BaseModel):
+    """One visit of a state of the workflow."""
+
+    name: str
+    status: Literal["SUCCEEDED", "FAILED", "RUNNING", "RETRYING"]
+    entered: str | None = None
+    exited: str | None = None
+    duration_ms: int | None = None
+    attempts: int = 0
+    error: StateError | None = None
+
+
+class ExecutionSummary(BaseModel):
+    kind: Literal["deploy", "destroy"]
+    execution_arn: str
+    status: str = Field(description="RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED or UNKNOWN")
+    started: str | None = None
+    stopped: str | None = None
+    console_url: str | None = None
+    error: StateError | None = None
+    states: list[StateSummary] = Field(default_factory=list)
+
+
+class LabHistory(BaseModel):
+    """Answer of ``GET /labs/{lab_id}/history``."""
+
+    lab_id: str
+    status_history: list[StatusChangeView]
+    executions: list[ExecutionSummary]
+
+
+class Problem(BaseModel):
+    path: str
+    found: str
+    allowed: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: a stable code, a message for a person, and where it went wrong."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str
+    message: str
+    problems: list[Problem] | None = None
+    details: dict[str, Any] | None = None
+
+
+# -- pydantic errors as problems a person can act on ---------------------------------
+
+_LOCATIONS = ("body", "query", "path", "header", "cookie")
+
+
+def _dotted(loc: tuple[Any, ...] | list[Any]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += ("." if path else "") + str(part)
+    return path
+
+
+def _shown(value: Any) -> str:
+    import json
+
+    try:
+        text = repr(value) if isinstance(value, str) else json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def field_problems(errors: list[dict[str, Any]], *, root: str = "") -> list[Problem]:
+    """Turn pydantic (or Powertools request validation) errors into field problems.
+
+    The request part (``body``, ``query``...) is dropped from the path so that a problem
+    reads ``source.git``, the way the request document spells it.
+    """
+    problems: list[Problem] = []
+    for error in errors:
+        loc = list(error.get("loc") or ())
+        if loc and loc[0] in _LOCATIONS:
+            loc = loc[1:]
+        kind = error.get("type", "")
+        message = str(error.get("msg", "invalid"))
+        if kind == "json_invalid":
+            reason = (error.get("ctx") or {}).get("error", "not JSON")
+            at = f" at character {loc[0]}" if loc and isinstance(loc[0], int) else ""
+            problems.append(
+                Problem(
+                    path=root or "body",
+                    found=f"malformed JSON ({reason}{at})",
+                    allowed="a JSON object",
+                )
+            )
+            continue
+        path = _dotted([root, *loc] if root else loc) or root or "body"
+        if kind == "missing":
+            found, allowed = "nothing", "a value: this field is required"
+        elif kind == "extra_forbidden":
+            found, allowed = _shown(error.get("input")), "no such field here"
+        else:
+            found = _shown(error.get("input"))
+            allowed = message
+            for prefix in ("Input should be ", "Value error, "):
+                if allowed.startswith(prefix):
+                    allowed = allowed[len(prefix) :]
+        problems.append(Problem(path=path, found=found, allowed=allowed))
+    return problems

@@ -1,0 +1,137 @@
+"""CI entry: EventBridge ``ads.ci`` / ``Lab Deployment Requested`` events request a deployment.
+
+The event's detail is a ``POST /labs`` body plus ``requested_by`` and an optional
+``idempotency_key``; it goes through the same :func:`ads.deployments.request_deployment`
+as the REST API. The idempotency key defaults to the event id, so EventBridge's
+at-least-once delivery deploys once.
+
+Owner rule: when ``requested_by`` is an IAM or STS ARN, that principal owns the lab;
+otherwise (a pipeline URL, a job name) the account's CI role
+``arn:aws:iam::<event account>:role/ads-ci`` owns it.
+
+An event that can never succeed (invalid detail, bad labspec) is logged with its field
+problems and answered ``{"accepted": false, "problems": [...]}`` without raising:
+raising would only make Lambda retry it. A Step Functions outage does raise, so the
+asynchronous invocation is retried and the same idempotency key keeps it to one lab.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ads import deployments
+from ads.api_models import CiDeploymentRequest, field_problems
+from ads.config import AdsConfig, get_config
+from ads.errors import AdsError, InvalidInputError
+from ads.observability import logger, tracer
+
+SOURCE = "ads.ci"
+DETAIL_TYPE = "Lab Deployment Requested"
+CI_ROLE_NAME = "ads-ci"
+
+_config: AdsConfig = get_config()
+_context: deployments.DeploymentContext | None = None
+
+
+class CiEvent(BaseModel):
+    """The EventBridge envelope (only the fields ADS reads)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    id: str = Field(min_length=1)
+    source: str
+    detail_type: str = Field(alias="detail-type")
+    account: str = Field(pattern=r"^\d{12}$")
+    detail: dict[str, Any]
+
+
+def deployment_context() -> deployments.DeploymentContext:
+    global _context
+    config = get_config()
+    if _context is None or _context.config is not config:
+        _context = deployments.DeploymentContext.from_config(config)
+    return _context
+
+
+def ci_owner(requested_by: str, account: str) -> str:
+    if deployments.is_iam_principal(requested_by):
+        return requested_by
+    return f"arn:aws:iam::{account}:role/{CI_ROLE_NAME}"
+
+
+def _rejected(problems: list[dict[str, str]], event_id: Any, message: str) -> dict[str, Any]:
+    logger.warning("CI event rejected", event_id=event_id, problems=problems, reason=message)
+    return {"accepted": False, "message": message, "problems": problems}
+
+
+def handle_ci_event(ctx: deployments.DeploymentContext, event: dict[str, Any]) -> dict[str, Any]:
+    try:
+        envelope = CiEvent.model_validate(event)
+    except ValidationError as exc:
+        problems = [p.model_dump() for p in field_problems(exc.errors())]
+        return _rejected(problems, event.get("id"), "not an EventBridge event")
+    if envelope.source != SOURCE or envelope.detail_type != DETAIL_TYPE:
+        found = f"{envelope.source} / {envelope.detail_type}"
+        problem = {"path": "source", "found": found, "allowed": f"{SOURCE} / {DETAIL_TYPE}"}
+        return _rejected([problem], envelope.id, "not a deployment request")
+    try:
+        request = CiDeploymentRequest.model_validate(envelope.detail)
+    except ValidationError as exc:
+        problems = [p.model_dump() for p in field_problems(exc.errors(), root="detail")]
+        return _rejected(problems, envelope.id, "invalid detail")
+
+    owner = ci_owner(request.requested_by, envelope.account)
+    key = request.idempotency_key or envelope.id
+    try:
+        answer = deployments.request_deployment(
+            ctx,
+            request,
+            caller=owner,
+            requested_by="ci",
+            requested_via=request.requested_by,
+            idempotency_key=key,
+        )
+    except deployments.RequestInProgressError as exc:
+        # A concurrent delivery of the same event is creating the lab right now.
+        logger.info("CI event already being handled", event_id=envelope.id)
+        return {"accepted": True, "lab_id": exc.details.get("lab_id"), "idempotent_replay": True}
+    except InvalidInputError as exc:
+        problems = [
+            dict(p.to_dict(), path=_under_detail(p.path, labspec=exc.code == "invalid_labspec"))
+            for p in exc.problems
+        ]
+        return _rejected(problems, envelope.id, exc.message)
+    except AdsError as exc:
+        if exc.http_status >= 500:
+            raise
+        return _rejected([], envelope.id, exc.message)
+    logger.info(
+        "CI deployment requested",
+        event_id=envelope.id,
+        lab_id=answer["lab_id"],
+        owner=owner,
+        replay=bool(answer.get("idempotent_replay")),
+    )
+    return {
+        "accepted": True,
+        "lab_id": answer["lab_id"],
+        "owner": owner,
+        "execution_arn": answer.get("execution_arn"),
+        "console_url": answer.get("console_url"),
+        "idempotent_replay": bool(answer.get("idempotent_replay")),
+        "warnings": answer.get("warnings", []),
+    }
+
+
+def _under_detail(path: str, *, labspec: bool) -> str:
+    """Problems point into the event, where the pipeline author has to fix them."""
+    return f"detail.labspec.{path}" if labspec else f"detail.{path}"
+
+
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if isinstance(event, dict) and event.get("id"):
+        logger.set_correlation_id(str(event["id"]))
+    return handle_ci_event(deployment_context(), event)

@@ -1,0 +1,95 @@
+"""Unknown routes, unexpected faults, and the committed OpenAPI document."""
+
+from __future__ import annotations
+
+import json
+
+from openapi_spec_validator import validate
+
+from tests.integration.api.conftest import OPENAPI
+from tests.integration.api.events import EVENTS, load_event
+
+
+def test_given_an_unknown_path_when_called_then_404_with_an_error_body(call_api):
+    answer = call_api(load_event("api/unknown_route"))
+
+    assert answer.status == 404
+    assert answer.body["error"] == "route_not_found"
+    assert "GET /laboratories" in answer.body["message"]
+
+
+def test_given_an_unsupported_method_when_called_then_404_as_the_resolver_does(call_api):
+    answer = call_api(load_event("api/wrong_method"))
+
+    assert answer.status == 404
+    assert answer.body["error"] == "route_not_found"
+
+
+def test_given_a_fault_inside_ads_when_called_then_500_without_a_traceback(
+    call_api, control_plane, monkeypatch
+):
+    from ads import deployments
+
+    def broken(*_, **__):
+        raise RuntimeError("table exploded at line 42")
+
+    monkeypatch.setattr(deployments, "list_labs", broken)
+
+    answer = call_api(load_event("api/get_labs", query={}))
+
+    assert answer.status == 500
+    assert answer.body["error"] == "internal_error"
+    assert "req-get_labs" in answer.body["message"]
+    assert "exploded" not in json.dumps(answer.body)
+    assert "Traceback" not in json.dumps(answer.body)
+
+
+def test_given_the_committed_openapi_document_when_validated_then_it_is_valid_openapi():
+    validate(OPENAPI)
+
+
+def test_given_the_handler_routes_when_the_document_is_generated_then_it_equals_the_committed_one():
+    from functions.api.handler import openapi_document
+
+    generated = json.loads(json.dumps(openapi_document()))
+
+    assert generated == OPENAPI, (
+        "functions/api/openapi.json is stale: "
+        "python -m functions.api.handler > functions/api/openapi.json"
+    )
+
+
+def test_given_the_document_when_read_then_it_has_every_route_and_requires_sigv4():
+    routes = {(path, method) for path, ops in OPENAPI["paths"].items() for method in ops}
+
+    assert routes == {
+        ("/labs", "post"),
+        ("/labs", "get"),
+        ("/plans", "post"),
+        ("/labs/{lab_id}", "get"),
+        ("/labs/{lab_id}", "delete"),
+        ("/labs/{lab_id}/history", "get"),
+    }
+    assert OPENAPI["security"] == [{"sigv4": []}]
+    assert OPENAPI["components"]["securitySchemes"]["sigv4"]["x-amazon-apigateway-authtype"] == (
+        "awsSigv4"
+    )
+
+
+def test_given_every_sample_api_event_when_handled_then_each_answer_matches_the_document(
+    call_api,
+):
+    # A lab of alice exists so that the lab routes answer with their real shapes; call_api
+    # validates every body against the document and fails on an undocumented status.
+    lab_id = call_api(load_event("api/post_labs_without_source")).body["lab_id"]
+    names = sorted(p.stem for p in (EVENTS / "api").glob("*.json"))
+    # Destroying last, so that the reads see the lab before it goes.
+    names.sort(key=lambda name: name.startswith("delete_"))
+
+    statuses = {name: call_api(load_event(f"api/{name}", lab_id=lab_id)).status for name in names}
+
+    assert all(status < 500 for status in statuses.values()), statuses
+    assert statuses["get_lab"] == 200
+    assert statuses["get_lab_history"] == 200
+    assert statuses["delete_lab"] == 202
+    assert statuses["delete_lab_as_other_user"] == 404
