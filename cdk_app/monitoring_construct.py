@@ -1,0 +1,109 @@
+"""Monitoring: alarms on failed and timed-out workflows and on Lambda errors, one dashboard."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from cdk_app.settings import Settings
+
+PERIOD = Duration.minutes(5)
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        state_machines: Mapping[str, sfn.StateMachine],
+        functions: Mapping[str, lambda_.Function],
+        dead_letter_queue: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        prefix = settings.name_prefix
+        self.alarms: list[cloudwatch.Alarm] = []
+        workflow_widgets: list[cloudwatch.IWidget] = []
+
+        for label, machine in state_machines.items():
+            failed = machine.metric_failed(period=PERIOD, statistic="Sum")
+            timed_out = machine.metric_timed_out(period=PERIOD, statistic="Sum")
+            self._alarm(f"{label}ExecutionsFailed", f"{prefix} {label}: executions failed", failed)
+            self._alarm(
+                f"{label}ExecutionsTimedOut", f"{prefix} {label}: executions timed out", timed_out
+            )
+            workflow_widgets.append(
+                cloudwatch.GraphWidget(
+                    title=f"{label} executions",
+                    left=[
+                        machine.metric_started(period=PERIOD, statistic="Sum"),
+                        machine.metric_succeeded(period=PERIOD, statistic="Sum"),
+                        failed,
+                        timed_out,
+                    ],
+                    width=12,
+                )
+            )
+
+        error_metrics = []
+        for name, function in functions.items():
+            error_metrics.append(function.metric_errors(period=PERIOD, statistic="Sum", label=name))
+            self._alarm(
+                f"{_pascal(name)}Errors",
+                f"{prefix} {name} Lambda: errors",
+                function.metric_errors(period=PERIOD, statistic="Sum"),
+            )
+
+        dead_letters = dead_letter_queue.metric_approximate_number_of_messages_visible(
+            period=PERIOD, statistic="Maximum"
+        )
+        self._alarm(
+            "CiDeadLetters", f"{prefix} CI trigger: events in the dead-letter queue", dead_letters
+        )
+
+        self.dashboard = cloudwatch.Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=f"{prefix}-control-plane",
+            default_interval=Duration.hours(6),
+        )
+        self.dashboard.add_widgets(*workflow_widgets)
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="Lambda errors", left=error_metrics, width=12),
+            cloudwatch.GraphWidget(
+                title="Lambda duration (p95)",
+                left=[
+                    function.metric_duration(period=PERIOD, statistic="p95", label=name)
+                    for name, function in functions.items()
+                ],
+                width=12,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(title="ADS alarms", alarms=self.alarms, width=24)
+        )
+
+    def _alarm(self, construct_id: str, description: str, metric: cloudwatch.Metric) -> None:
+        self.alarms.append(
+            cloudwatch.Alarm(
+                self,
+                construct_id,
+                alarm_description=description,
+                metric=metric,
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
+
+
+def _pascal(name: str) -> str:
+    return "".join(part.title() for part in name.split("_"))

@@ -1,0 +1,235 @@
+"""The deployment settings of the CDK app, read once from CDK context.
+
+Context arrives from two places with different types: `cdk.json` gives JSON values
+(lists, booleans, numbers) and `cdk synth -c key=value` gives strings. Both are
+accepted here, and a bad value is reported with the key, what was found and what is
+allowed, so the app can print one line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import aws_logs as logs
+
+OS_POLICIES = ("exact", "same-major", "nearest-lts")
+# Lab VMs never get public addresses, so public subnets are not offered.
+SUBNET_TYPES = ("private_isolated", "private_with_egress")
+# The retention periods CloudWatch Logs accepts (and CDK names), in days.
+_RETENTION = {
+    1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS",
+    30: "ONE_MONTH", 60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS",
+    150: "FIVE_MONTHS", 180: "SIX_MONTHS", 365: "ONE_YEAR", 400: "THIRTEEN_MONTHS",
+    545: "EIGHTEEN_MONTHS", 731: "TWO_YEARS", 1096: "THREE_YEARS", 1827: "FIVE_YEARS",
+    2192: "SIX_YEARS", 2557: "SEVEN_YEARS", 2922: "EIGHT_YEARS", 3288: "NINE_YEARS",
+    3653: "TEN_YEARS",
+}  # fmt: skip
+LOG_RETENTION_DAYS = tuple(_RETENTION)
+
+_NAME_PREFIX = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+_BUS_NAME = re.compile(r"^[A-Za-z0-9._-]{1,256}$")
+_VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
+_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[A-Za-z0-9+=,.@_/:-]+$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+
+
+class ContextError(ValueError):
+    """A CDK context value the app cannot use."""
+
+    def __init__(self, key: str, found: object, allowed: str) -> None:
+        super().__init__(f"CDK context {key!r}: found {found!r}; allowed: {allowed}")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class Settings:
+    name_prefix: str = "ads"
+    region: str = ""
+    vpc_id: str = ""
+    subnet_type: str = "private_isolated"
+    subnet_ids: tuple[str, ...] = ()
+    create_nat: bool = False
+    allowed_instance_types: tuple[str, ...] = ()
+    admin_principals: tuple[str, ...] = ()
+    default_os_policy: str = "nearest-lts"
+    deletion_protection: bool = True
+    lifecycle_bus_name: str = "ads-lifecycle"
+    log_retention_days: int = 30
+    api_throttling_rate_limit: int = 10
+    api_throttling_burst_limit: int = 20
+    lab_source_buckets: tuple[str, ...] = ()
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        return logs.RetentionDays[_RETENTION[self.log_retention_days]]
+
+    @classmethod
+    def from_context(cls, get: Callable[[str], Any]) -> Settings:
+        """Build settings from a context getter such as ``node.try_get_context``."""
+        defaults = cls()
+        settings = cls(
+            name_prefix=_text(
+                get,
+                "name_prefix",
+                defaults.name_prefix,
+                _NAME_PREFIX,
+                "lowercase letters, digits and hyphens, starting with a letter, at most 20 characters",
+            ),
+            region=_text(
+                get,
+                "region",
+                "",
+                _REGION,
+                "an AWS region such as eu-west-1, or empty for the CLI's region",
+            ),
+            vpc_id=_text(
+                get,
+                "vpc_id",
+                "",
+                _VPC_ID,
+                "an existing VPC id such as vpc-0abc12345def67890, or empty for a new VPC",
+            ),
+            subnet_type=_choice(get, "subnet_type", defaults.subnet_type, SUBNET_TYPES),
+            subnet_ids=_list(
+                get, "subnet_ids", _SUBNET_ID, "subnet ids such as subnet-0abc12345def67890"
+            ),
+            create_nat=_flag(get, "create_nat", defaults.create_nat),
+            allowed_instance_types=_list(
+                get, "allowed_instance_types", _INSTANCE_TYPE, "EC2 instance types such as t3.micro"
+            ),
+            admin_principals=_list(
+                get, "admin_principals", _PRINCIPAL_ARN, "IAM role, user or assumed-role ARNs"
+            ),
+            default_os_policy=_choice(
+                get, "default_os_policy", defaults.default_os_policy, OS_POLICIES
+            ),
+            deletion_protection=_flag(get, "deletion_protection", defaults.deletion_protection),
+            lifecycle_bus_name=_text(
+                get,
+                "lifecycle_bus_name",
+                defaults.lifecycle_bus_name,
+                _BUS_NAME,
+                "1 to 256 letters, digits, '.', '_' or '-' (not 'default')",
+            ),
+            log_retention_days=_number(
+                get, "log_retention_days", defaults.log_retention_days, LOG_RETENTION_DAYS
+            ),
+            api_throttling_rate_limit=_positive(
+                get, "api_throttling_rate_limit", defaults.api_throttling_rate_limit
+            ),
+            lab_source_buckets=_list(
+                get, "lab_source_buckets", _BUCKET, "S3 bucket names such as my-lab-sources"
+            ),
+            api_throttling_burst_limit=_positive(
+                get, "api_throttling_burst_limit", defaults.api_throttling_burst_limit
+            ),
+        )
+        if settings.lifecycle_bus_name == "default":
+            raise ContextError(
+                "lifecycle_bus_name",
+                "default",
+                "a custom bus name; lifecycle events stay off the default bus",
+            )
+        if settings.subnet_ids and not settings.vpc_id:
+            raise ContextError(
+                "subnet_ids", list(settings.subnet_ids), "subnet ids only together with vpc_id"
+            )
+        if settings.vpc_id and settings.create_nat:
+            raise ContextError(
+                "create_nat", True, "false when vpc_id names an existing VPC (its routing is yours)"
+            )
+        return settings
+
+    @classmethod
+    def from_mapping(cls, context: Mapping[str, Any]) -> Settings:
+        return cls.from_context(context.get)
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _text(
+    get: Callable[[str], Any], key: str, default: str, pattern: re.Pattern[str], allowed: str
+) -> str:
+    value = get(key)
+    if _missing(value):
+        return default
+    if not isinstance(value, str) or not pattern.match(value.strip()):
+        raise ContextError(key, value, allowed)
+    return value.strip()
+
+
+def _choice(get: Callable[[str], Any], key: str, default: str, choices: tuple[str, ...]) -> str:
+    value = get(key)
+    if _missing(value):
+        return default
+    if value not in choices:
+        raise ContextError(key, value, ", ".join(choices))
+    return str(value)
+
+
+def _flag(get: Callable[[str], Any], key: str, default: bool) -> bool:
+    value = get(key)
+    if _missing(value):
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ContextError(key, value, "true or false")
+
+
+def _list(
+    get: Callable[[str], Any], key: str, pattern: re.Pattern[str], allowed: str
+) -> tuple[str, ...]:
+    value = get(key)
+    if _missing(value):
+        return ()
+    # `-c key=a,b` arrives as one string; cdk.json gives a JSON list.
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ContextError(key, value, f"a list (or comma-separated string) of {allowed}")
+    cleaned: list[str] = []
+    for item in items:
+        if not isinstance(item, str) or not pattern.match(item.strip()):
+            raise ContextError(key, item, allowed)
+        if item.strip() not in cleaned:
+            cleaned.append(item.strip())
+    return tuple(cleaned)
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _number(get: Callable[[str], Any], key: str, default: int, choices: tuple[int, ...]) -> int:
+    value = get(key)
+    if _missing(value):
+        return default
+    number = _int(value)
+    if number not in choices:
+        raise ContextError(key, value, ", ".join(str(choice) for choice in choices))
+    return number
+
+
+def _positive(get: Callable[[str], Any], key: str, default: int) -> int:
+    value = get(key)
+    if _missing(value):
+        return default
+    number = _int(value)
+    if number is None or not 1 <= number <= 10000:
+        raise ContextError(key, value, "a whole number from 1 to 10000")
+    return number

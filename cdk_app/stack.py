@@ -1,0 +1,109 @@
+"""The ADS control plane stack: it only composes the capability constructs."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from cdk_app.api_construct import Api
+from cdk_app.ci_trigger_construct import CiTrigger, LifecycleBus
+from cdk_app.compute_construct import AGENT_PORT, AgentBundle, LabInstanceRole, LambdaFactory
+from cdk_app.monitoring_construct import Monitoring
+from cdk_app.network_construct import Network
+from cdk_app.settings import Settings
+from cdk_app.storage_construct import Storage
+from cdk_app.workflow_construct import Workflow
+
+
+class AdsStack(Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        storage = Storage(self, "Storage", settings=settings)
+        network = Network(self, "Network", settings=settings)
+        lab_instance = LabInstanceRole(self, "LabInstance")
+        agent_bundle = AgentBundle(self, "AgentBundle")
+        lifecycle = LifecycleBus(self, "Lifecycle", settings=settings)
+
+        common_environment = {
+            "ADS_TABLE_NAME": storage.table.table_name,
+            "ADS_PROVIDER": "ec2",
+            "ADS_DEFAULT_OS_POLICY": settings.default_os_policy,
+            "ADS_SUBNET_IDS": ",".join(network.subnet_ids),
+            "ADS_SECURITY_GROUP_IDS": network.lab_security_group.security_group_id,
+            "ADS_INSTANCE_PROFILE_ARN": lab_instance.instance_profile.instance_profile_arn,
+            "ADS_AGENT_PORT": str(AGENT_PORT),
+            "ADS_EVENT_BUS_NAME": lifecycle.bus.event_bus_name,
+        }
+        # Empty lists mean "the built-in default"; leave the variable out rather than empty.
+        if settings.allowed_instance_types:
+            common_environment["ADS_ALLOWED_INSTANCE_TYPES"] = ",".join(
+                settings.allowed_instance_types
+            )
+        if settings.admin_principals:
+            common_environment["ADS_ADMIN_PRINCIPALS"] = ",".join(settings.admin_principals)
+        factory = LambdaFactory(
+            self, "Functions", settings=settings, common_environment=common_environment
+        )
+
+        workflow = Workflow(
+            self,
+            "Workflow",
+            settings=settings,
+            factory=factory,
+            storage=storage,
+            network=network,
+            lab_instance=lab_instance,
+            agent_bundle=agent_bundle,
+            lifecycle_bus=lifecycle.bus,
+        )
+        # Only the front doors start executions; the steps never need these ARNs, which
+        # keeps the machine -> step Lambda references free of cycles.
+        machine_environment = {
+            "ADS_DEPLOY_STATE_MACHINE_ARN": workflow.deploy_machine.state_machine_arn,
+            "ADS_DESTROY_STATE_MACHINE_ARN": workflow.destroy_machine.state_machine_arn,
+        }
+        ci_trigger = CiTrigger(
+            self,
+            "CiTrigger",
+            factory=factory,
+            storage=storage,
+            deploy_machine=workflow.deploy_machine,
+            environment=machine_environment,
+        )
+        api = Api(
+            self,
+            "Api",
+            settings=settings,
+            factory=factory,
+            storage=storage,
+            deploy_machine=workflow.deploy_machine,
+            destroy_machine=workflow.destroy_machine,
+            machine_names=(workflow.deploy_machine_name, workflow.destroy_machine_name),
+            environment=machine_environment,
+        )
+        Monitoring(
+            self,
+            "Monitoring",
+            settings=settings,
+            state_machines={
+                "DeployLab": workflow.deploy_machine,
+                "DestroyLab": workflow.destroy_machine,
+            },
+            functions=factory.functions,
+            dead_letter_queue=ci_trigger.dead_letter_queue,
+        )
+
+        CfnOutput(
+            self,
+            "ApiUrl",
+            value=api.rest_api.url,
+            description="ADS endpoint (ads --endpoint / ADS_ENDPOINT)",
+        )
+        CfnOutput(self, "DeployStateMachineArn", value=workflow.deploy_machine.state_machine_arn)
+        CfnOutput(self, "DestroyStateMachineArn", value=workflow.destroy_machine.state_machine_arn)
+        CfnOutput(self, "TableName", value=storage.table.table_name)
+        CfnOutput(self, "LifecycleEventBusName", value=lifecycle.bus.event_bus_name)
+        CfnOutput(self, "LifecycleEventBusArn", value=lifecycle.bus.event_bus_arn)
+        CfnOutput(self, "CiDeadLetterQueueUrl", value=ci_trigger.dead_letter_queue.queue_url)

@@ -1,0 +1,437 @@
+"""Workflow: the step Lambdas, each with its own permissions, and the two state machines.
+
+The ASL files are the single source of the workflow (the local runner executes the same
+files); CDK only substitutes the Lambda ARNs into their `${...}` placeholders.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from cdk_app.compute_construct import AgentBundle, FunctionSpec, LabInstanceRole, LambdaFactory
+from cdk_app.lambda_bundle import PROJECT_ROOT
+from cdk_app.nag import acknowledge, nag_text
+from cdk_app.network_construct import Network
+from cdk_app.settings import Settings
+from cdk_app.storage_construct import Storage
+
+STATEMACHINE_DIR = PROJECT_ROOT / "statemachine"
+DEPLOY_ASL = STATEMACHINE_DIR / "deploy_lab.asl.json"
+DESTROY_ASL = STATEMACHINE_DIR / "destroy_lab.asl.json"
+MANAGED_TAG = "ads:managed"
+
+# Placeholder name for each step Lambda, as written in the ASL files.
+PLACEHOLDERS = {
+    "create_vm": "CreateVmFunctionArn",
+    "wait_running": "WaitRunningFunctionArn",
+    "init_vm": "InitVmFunctionArn",
+    "health_check": "HealthCheckFunctionArn",
+    "destroy_vm": "DestroyVmFunctionArn",
+    "record_status": "RecordStatusFunctionArn",
+}
+# Which steps each state machine calls: the substitutions and the invoke grants.
+DEPLOY_STEPS = (
+    "create_vm",
+    "wait_running",
+    "init_vm",
+    "health_check",
+    "destroy_vm",
+    "record_status",
+)
+DESTROY_STEPS = ("destroy_vm", "record_status")
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+
+
+def placeholders_in(asl_path: Path) -> set[str]:
+    """The `${...}` placeholder names an ASL file uses."""
+    return set(_PLACEHOLDER.findall(asl_path.read_text(encoding="utf-8")))
+
+
+def substitution_names(steps: tuple[str, ...]) -> set[str]:
+    return {PLACEHOLDERS[step] for step in steps}
+
+
+class Workflow(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        factory: LambdaFactory,
+        storage: Storage,
+        network: Network,
+        lab_instance: LabInstanceRole,
+        agent_bundle: AgentBundle,
+        lifecycle_bus: events.IEventBus,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._stack = Stack.of(self)
+        self._network = network
+        steps = Construct(self, "Steps")
+
+        self.create_vm = factory.create(
+            steps,
+            FunctionSpec("create_vm", "ADS step: create the lab VM", Duration.seconds(60)),
+        )
+        self.wait_running = factory.create(
+            steps,
+            FunctionSpec(
+                "wait_running", "ADS step: is the VM running and SSM-online", Duration.seconds(30)
+            ),
+        )
+        self.init_vm = factory.create(
+            steps,
+            FunctionSpec(
+                "init_vm",
+                "ADS step: install the agent and the lab through SSM Run Command",
+                Duration.seconds(60),
+                environment={
+                    "ADS_AGENT_BUNDLE_BUCKET": agent_bundle.bucket_name,
+                    "ADS_AGENT_BUNDLE_KEY": agent_bundle.object_key,
+                },
+            ),
+        )
+        self.health_check = factory.create(
+            steps,
+            FunctionSpec(
+                "health_check",
+                "ADS step: ask the agent on the VM for its health",
+                Duration.seconds(30),
+                vpc=network.vpc,
+                vpc_subnets=network.lab_subnets,
+                security_groups=[network.health_check_security_group],
+            ),
+        )
+        self.destroy_vm = factory.create(
+            steps,
+            FunctionSpec("destroy_vm", "ADS step: terminate the lab VM", Duration.seconds(60)),
+        )
+        self.record_status = factory.create(
+            steps,
+            FunctionSpec(
+                "record_status",
+                "ADS step: record the final status and publish the lifecycle event",
+                Duration.seconds(30),
+            ),
+        )
+        self.step_functions: dict[str, lambda_.Function] = {
+            "create_vm": self.create_vm,
+            "wait_running": self.wait_running,
+            "init_vm": self.init_vm,
+            "health_check": self.health_check,
+            "destroy_vm": self.destroy_vm,
+            "record_status": self.record_status,
+        }
+
+        for function in self.step_functions.values():
+            storage.grant_lab_records(function)
+        self._grant_create_vm(lab_instance)
+        self._grant_wait_running()
+        self._grant_init_vm(agent_bundle, settings.lab_source_buckets)
+        self._grant_destroy_vm()
+        lifecycle_bus.grant_put_events_to(self.record_status)
+
+        self.deploy_machine_name = f"{settings.name_prefix}-deploy-lab"
+        self.destroy_machine_name = f"{settings.name_prefix}-destroy-lab"
+        self.deploy_machine = self._state_machine(
+            "DeployLab", self.deploy_machine_name, DEPLOY_ASL, DEPLOY_STEPS, settings
+        )
+        self.destroy_machine = self._state_machine(
+            "DestroyLab", self.destroy_machine_name, DESTROY_ASL, DESTROY_STEPS, settings
+        )
+
+    # -- state machines ----------------------------------------------------------------
+
+    def _state_machine(
+        self,
+        construct_id: str,
+        name: str,
+        asl_path: Path,
+        steps: tuple[str, ...],
+        settings: Settings,
+    ) -> sfn.StateMachine:
+        if not asl_path.is_file():
+            raise FileNotFoundError(
+                f"state machine {name}: the ASL file {asl_path} is missing; "
+                "the workflow is defined only there"
+            )
+        log_group = logs.LogGroup(
+            self,
+            f"{construct_id}Logs",
+            # The vendedlogs prefix keeps CloudWatch's log resource policy small.
+            log_group_name=f"/aws/vendedlogs/states/{name}",
+            retention=settings.log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        machine = sfn.StateMachine(
+            self,
+            construct_id,
+            state_machine_name=name,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_string(asl_path.read_text(encoding="utf-8")),
+            definition_substitutions={
+                PLACEHOLDERS[step]: self.step_functions[step].function_arn for step in steps
+            },
+            logs=sfn.LogOptions(
+                destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+            ),
+            tracing_enabled=True,
+        )
+        for step in steps:
+            self.step_functions[step].grant_invoke(machine)
+        acknowledge(
+            machine.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Step Functions log delivery and X-Ray accept only resource '*' "
+            "(logs:*LogDelivery*, xray:PutTraceSegments).",
+        )
+        for step in steps:
+            acknowledge(
+                machine.role,
+                f"AwsSolutions-IAM5[Resource::{self._display(self.step_functions[step].function_arn)}:*]",
+                "Invoking a Lambda through the ASL may target its versions and aliases "
+                "(function ARN with a qualifier); the grant stays on this one function.",
+            )
+        return machine
+
+    # -- permissions of each step ----------------------------------------------------------
+
+    def _arn(self, service: str, resource: str, name: str, *, account: bool = True) -> str:
+        region = self._stack.region
+        account_id = self._stack.account if account else ""
+        return f"arn:{self._stack.partition}:{service}:{region}:{account_id}:{resource}/{name}"
+
+    def _grant_create_vm(self, lab_instance: LabInstanceRole) -> None:
+        role = self.create_vm.role
+        assert role is not None
+        vpc_arn = self._arn("ec2", "vpc", self._network.vpc.vpc_id)
+        instances = self._arn("ec2", "instance", "*")
+        volumes = self._arn("ec2", "volume", "*")
+        # RunInstances is authorised per resource it touches; each gets its own condition.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="RunTaggedImdsv2Instances",
+                actions=["ec2:RunInstances"],
+                resources=[instances],
+                conditions={
+                    "StringEquals": {
+                        f"aws:RequestTag/{MANAGED_TAG}": "true",
+                        "ec2:MetadataHttpTokens": "required",
+                    }
+                },
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="RunWithEncryptedTaggedVolumes",
+                actions=["ec2:RunInstances"],
+                resources=[volumes],
+                conditions={
+                    "Bool": {"ec2:Encrypted": "true"},
+                    "StringEquals": {f"aws:RequestTag/{MANAGED_TAG}": "true"},
+                },
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="RunInLabSubnets",
+                actions=["ec2:RunInstances"],
+                resources=[
+                    self._arn("ec2", "subnet", "*"),
+                    self._arn("ec2", "network-interface", "*"),
+                ],
+                conditions={"ArnEquals": {"ec2:Vpc": vpc_arn}},
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="RunWithLabSecurityGroupAndPublicImages",
+                actions=["ec2:RunInstances"],
+                resources=[
+                    self._arn(
+                        "ec2", "security-group", self._network.lab_security_group.security_group_id
+                    ),
+                    self._arn("ec2", "image", "*", account=False),
+                ],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="TagOnlyWhileLaunching",
+                actions=["ec2:CreateTags"],
+                resources=[instances, volumes],
+                conditions={"StringEquals": {"ec2:CreateAction": "RunInstances"}},
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ResolvePublicAmiParameters",
+                actions=["ssm:GetParameter", "ssm:GetParameters"],
+                resources=[self._arn("ssm", "parameter", "aws/service/*", account=False)],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DescribeInstancesAndImages",
+                actions=["ec2:DescribeInstances", "ec2:DescribeImages"],
+                resources=["*"],
+            )
+        )
+        lab_instance.grant_pass_role(role)
+        reason_instances = (
+            "Instance and volume ids do not exist before RunInstances; the statements are "
+            "limited by the ads:managed request tag, IMDSv2 and volume encryption conditions."
+        )
+        for finding, reason in (
+            (f"Resource::{self._display(instances)}", reason_instances),
+            (f"Resource::{self._display(volumes)}", reason_instances),
+            (
+                f"Resource::{self._display(self._arn('ec2', 'subnet', '*'))}",
+                "Subnets and new network interfaces are limited to the ADS VPC by the ec2:Vpc condition.",
+            ),
+            (
+                f"Resource::{self._display(self._arn('ec2', 'network-interface', '*'))}",
+                "Subnets and new network interfaces are limited to the ADS VPC by the ec2:Vpc condition.",
+            ),
+            (
+                f"Resource::{self._display(self._arn('ec2', 'image', '*', account=False))}",
+                "Lab AMIs are public images chosen at run time from SSM public parameters.",
+            ),
+            (
+                f"Resource::{self._display(self._arn('ssm', 'parameter', 'aws/service/*', account=False))}",
+                "AMI ids are resolved from AWS public parameters; the path is AWS's own namespace.",
+            ),
+            (
+                "Resource::*",
+                "ec2:DescribeInstances and ec2:DescribeImages support only resource '*'; "
+                "X-Ray as well.",
+            ),
+        ):
+            acknowledge(role, f"AwsSolutions-IAM5[{finding}]", reason)
+
+    def _grant_wait_running(self) -> None:
+        role = self.wait_running.role
+        assert role is not None
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DescribeInstanceAndSsmState",
+                actions=["ec2:DescribeInstances", "ssm:DescribeInstanceInformation"],
+                resources=["*"],
+            )
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ec2:DescribeInstances and ssm:DescribeInstanceInformation support only "
+            "resource '*'; X-Ray as well.",
+        )
+
+    def _grant_init_vm(self, agent_bundle: AgentBundle, source_buckets: tuple[str, ...]) -> None:
+        role = self.init_vm.role
+        assert role is not None
+        instances = self._arn("ec2", "instance", "*")
+        document = self._arn("ssm", "document", "AWS-RunShellScript", account=False)
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="RunShellScriptDocument",
+                actions=["ssm:SendCommand"],
+                resources=[document],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="RunCommandOnAdsInstancesOnly",
+                actions=["ssm:SendCommand"],
+                resources=[instances],
+                conditions={"StringEquals": {f"ssm:resourceTag/{MANAGED_TAG}": "true"}},
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadCommandResults",
+                actions=["ssm:GetCommandInvocation"],
+                resources=["*"],
+            )
+        )
+        # The VM downloads the bundle through a URL presigned with this role.
+        agent_bundle.asset.grant_read(self.init_vm)
+        # `s3://` lab sources are fetched by the VM through URLs presigned with this role.
+        partition = self._stack.partition
+        for bucket in source_buckets:
+            objects = f"arn:{partition}:s3:::{bucket}/*"
+            role.add_to_principal_policy(
+                iam.PolicyStatement(actions=["s3:GetObject"], resources=[objects])
+            )
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::{self._display(objects)}]",
+                f"Lab source archives are any object of the configured bucket {bucket}; read-only.",
+            )
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::{self._display(instances)}]",
+            "Lab instance ids are created at run time; SendCommand is limited to "
+            "instances tagged ads:managed=true.",
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ssm:GetCommandInvocation supports only resource '*'; X-Ray as well.",
+        )
+        for action in ("s3:GetBucket*", "s3:GetObject*", "s3:List*"):
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Action::{action}]",
+                "CDK's read grant on the agent bundle asset; limited to the asset bucket and key.",
+            )
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::arn:{self._display(self._stack.partition)}:s3:::"
+            f"{self._display(agent_bundle.bucket_name)}/*]",
+            "CDK's read grant on the agent bundle asset (s3:List* needs the object prefix); "
+            "the bucket is the CDK bootstrap asset bucket, which holds no lab data.",
+        )
+
+    def _grant_destroy_vm(self) -> None:
+        role = self.destroy_vm.role
+        assert role is not None
+        instances = self._arn("ec2", "instance", "*")
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="TerminateAdsInstancesOnly",
+                actions=["ec2:TerminateInstances"],
+                resources=[instances],
+                conditions={"StringEquals": {f"ec2:ResourceTag/{MANAGED_TAG}": "true"}},
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DescribeInstances",
+                actions=["ec2:DescribeInstances"],
+                resources=["*"],
+            )
+        )
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::{self._display(instances)}]",
+            "Lab instance ids are created at run time; TerminateInstances is limited to "
+            "instances tagged ads:managed=true.",
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ec2:DescribeInstances supports only resource '*'; X-Ray as well.",
+        )
+
+    def _display(self, value: str) -> str:
+        return nag_text(self, value)

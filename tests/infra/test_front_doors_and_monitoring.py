@@ -1,0 +1,167 @@
+"""The REST API, the CI trigger, the lifecycle bus, the alarms and the stack outputs."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk.assertions import Match
+
+from tests.infra.template_queries import ads_functions, of_type
+
+EXPECTED_ROUTES = {
+    ("POST", "/labs"),
+    ("GET", "/labs"),
+    ("GET", "/labs/{lab_id}"),
+    ("DELETE", "/labs/{lab_id}"),
+    ("GET", "/labs/{lab_id}/history"),
+    ("POST", "/plans"),
+}
+
+
+def _path_of(resources, resource_ref):
+    if "Fn::GetAtt" in resource_ref:
+        return ""
+    props = resources[resource_ref["Ref"]]["Properties"]
+    return f"{_path_of(resources, props['ParentId'])}/{props['PathPart']}"
+
+
+def _routes(synthesis):
+    resources = synthesis.template["Resources"]
+    return {
+        (props["HttpMethod"], _path_of(resources, props["ResourceId"])): props
+        for props in (
+            m["Properties"] for m in of_type(synthesis.template, "AWS::ApiGateway::Method").values()
+        )
+    }
+
+
+def test_given_the_api_when_synthesized_then_it_serves_exactly_the_documented_routes(synthesis):
+    assert set(_routes(synthesis)) == EXPECTED_ROUTES
+
+
+def test_given_the_api_when_synthesized_then_every_method_requires_sigv4_and_validation(synthesis):
+    (validator_id,) = of_type(synthesis.template, "AWS::ApiGateway::RequestValidator")
+    api_function = ads_functions(synthesis.template)["api"][0]
+    for route, props in _routes(synthesis).items():
+        assert props["AuthorizationType"] == "AWS_IAM", route
+        assert props["RequestValidatorId"] == {"Ref": validator_id}, route
+        assert props["Integration"]["Type"] == "AWS_PROXY", route
+        assert api_function in str(props["Integration"]["Uri"]), route
+
+
+def test_given_the_api_when_synthesized_then_the_validator_checks_body_and_parameters(template):
+    template.has_resource_properties(
+        "AWS::ApiGateway::RequestValidator",
+        {"ValidateRequestBody": True, "ValidateRequestParameters": True},
+    )
+
+
+def test_given_the_api_stage_when_synthesized_then_it_has_access_logs_throttling_and_tracing(
+    template,
+):
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "AccessLogSetting": {
+                "DestinationArn": Match.any_value(),
+                "Format": Match.string_like_regexp("userArn"),
+            },
+            "TracingEnabled": True,
+            "MethodSettings": Match.array_with(
+                [
+                    Match.object_like(
+                        {
+                            "HttpMethod": "*",
+                            "ResourcePath": "/*",
+                            "LoggingLevel": "ERROR",
+                            "ThrottlingRateLimit": 10,
+                            "ThrottlingBurstLimit": 20,
+                        }
+                    )
+                ]
+            ),
+        },
+    )
+
+
+def test_given_the_ci_rule_when_synthesized_then_ci_events_reach_the_trigger_with_retries_and_a_dead_letter_queue(
+    synthesis,
+):
+    (rule,) = of_type(synthesis.template, "AWS::Events::Rule").values()
+    props = rule["Properties"]
+    assert "EventBusName" not in props  # the default bus, where CI pipelines put events
+    assert props["EventPattern"] == {
+        "source": ["ads.ci"],
+        "detail-type": ["Lab Deployment Requested"],
+    }
+    (target,) = props["Targets"]
+    assert target["Arn"] == {
+        "Fn::GetAtt": [ads_functions(synthesis.template)["ci_trigger"][0], "Arn"]
+    }
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+    assert 60 <= target["RetryPolicy"]["MaximumEventAgeInSeconds"] <= 86400
+    (queue_id,) = of_type(synthesis.template, "AWS::SQS::Queue")
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+
+
+def test_given_the_dead_letter_queue_when_synthesized_then_it_is_encrypted_and_refuses_plain_http(
+    synthesis,
+):
+    (queue,) = of_type(synthesis.template, "AWS::SQS::Queue").values()
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    (policy,) = of_type(synthesis.template, "AWS::SQS::QueuePolicy").values()
+    denies = [
+        s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"
+    ]
+    assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in denies)
+
+
+def test_given_cdk_json_context_when_synthesized_then_the_lifecycle_bus_has_the_configured_name(
+    synthesis,
+):
+    (bus,) = of_type(synthesis.template, "AWS::Events::EventBus").values()
+    assert bus["Properties"]["Name"] == "ads-lifecycle"
+    for _, props in ads_functions(synthesis.template).values():
+        assert props["Environment"]["Variables"]["ADS_EVENT_BUS_NAME"] == {
+            "Ref": next(iter(of_type(synthesis.template, "AWS::Events::EventBus")))
+        }
+
+
+@pytest.mark.parametrize("metric", ["ExecutionsFailed", "ExecutionsTimedOut"])
+def test_given_each_machine_when_synthesized_then_an_alarm_watches_its_metric(synthesis, metric):
+    machines = set(of_type(synthesis.template, "AWS::StepFunctions::StateMachine"))
+    watched = {
+        alarm["Properties"]["Dimensions"][0]["Value"]["Ref"]
+        for alarm in of_type(synthesis.template, "AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"].get("MetricName") == metric
+        and alarm["Properties"].get("Namespace") == "AWS/States"
+    }
+    assert watched == machines
+
+
+def test_given_each_function_when_synthesized_then_an_alarm_watches_its_errors(synthesis):
+    watched = {
+        alarm["Properties"]["Dimensions"][0]["Value"]["Ref"]
+        for alarm in of_type(synthesis.template, "AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"].get("MetricName") == "Errors"
+        and alarm["Properties"].get("Namespace") == "AWS/Lambda"
+    }
+    assert watched == {logical_id for logical_id, _ in ads_functions(synthesis.template).values()}
+
+
+def test_given_the_stack_when_synthesized_then_one_dashboard_exists(template):
+    template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+
+
+def test_given_the_stack_when_synthesized_then_outputs_name_the_api_machines_table_and_bus(
+    synthesis,
+):
+    outputs = synthesis.template["Outputs"]
+    for name in (
+        "ApiUrl",
+        "DeployStateMachineArn",
+        "DestroyStateMachineArn",
+        "TableName",
+        "LifecycleEventBusName",
+    ):
+        assert name in outputs, name
+    assert "execute-api" in str(outputs["ApiUrl"]["Value"])

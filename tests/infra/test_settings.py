@@ -1,0 +1,106 @@
+"""CDK context: cdk.json values and `-c key=value` strings, and clear errors for bad ones."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from cdk_app.settings import ContextError, Settings
+from tests.infra.conftest import PROJECT_ROOT, cdk_json_context
+
+DOCUMENTED_KEYS = {
+    "name_prefix",
+    "region",
+    "vpc_id",
+    "subnet_type",
+    "subnet_ids",
+    "create_nat",
+    "allowed_instance_types",
+    "admin_principals",
+    "default_os_policy",
+    "deletion_protection",
+    "lifecycle_bus_name",
+    "log_retention_days",
+    "api_throttling_rate_limit",
+    "api_throttling_burst_limit",
+    "lab_source_buckets",
+}
+
+
+def test_given_cdk_json_when_read_then_it_sets_every_documented_key_and_the_defaults_hold():
+    context = cdk_json_context()
+    assert set(context) >= DOCUMENTED_KEYS
+    assert Settings.from_mapping(context) == Settings()
+
+
+def test_given_cli_strings_when_read_then_lists_and_flags_are_parsed():
+    settings = Settings.from_mapping(
+        {
+            "create_nat": "true",
+            "deletion_protection": "false",
+            "allowed_instance_types": "t3.micro, t3.small,t3.micro",
+            "admin_principals": "arn:aws:iam::123456789012:role/Admin",
+            "log_retention_days": "90",
+            "lab_source_buckets": "my-lab-sources",
+        }
+    )
+    assert settings.lab_source_buckets == ("my-lab-sources",)
+    assert settings.create_nat is True and settings.deletion_protection is False
+    assert settings.allowed_instance_types == ("t3.micro", "t3.small")
+    assert settings.admin_principals == ("arn:aws:iam::123456789012:role/Admin",)
+    assert settings.log_retention_days == 90
+
+
+@pytest.mark.parametrize(
+    ("context", "key", "found"),
+    [
+        ({"default_os_policy": "latest"}, "default_os_policy", "'latest'"),
+        ({"log_retention_days": 31}, "log_retention_days", "31"),
+        ({"create_nat": "yes"}, "create_nat", "'yes'"),
+        ({"vpc_id": "my-vpc"}, "vpc_id", "'my-vpc'"),
+        ({"allowed_instance_types": ["t3.micro", "huge"]}, "allowed_instance_types", "'huge'"),
+        ({"admin_principals": ["alice"]}, "admin_principals", "'alice'"),
+        ({"subnet_ids": ["subnet-0123456789abcdef0"]}, "subnet_ids", "subnet-0123456789abcdef0"),
+        ({"vpc_id": "vpc-0123456789abcdef0", "create_nat": True}, "create_nat", "True"),
+        ({"lifecycle_bus_name": "default"}, "lifecycle_bus_name", "'default'"),
+        ({"name_prefix": "ADS"}, "name_prefix", "'ADS'"),
+        ({"api_throttling_rate_limit": 0}, "api_throttling_rate_limit", "0"),
+        ({"subnet_type": "public"}, "subnet_type", "'public'"),
+        ({"lab_source_buckets": ["s3://bucket"]}, "lab_source_buckets", "'s3://bucket'"),
+    ],
+)
+def test_given_a_bad_context_value_when_read_then_the_error_names_key_found_value_and_allowed(
+    context, key, found
+):
+    with pytest.raises(ContextError) as error:
+        Settings.from_mapping(context)
+    message = str(error.value)
+    assert error.value.key == key
+    assert f"'{key}'" in message and found in message and "allowed:" in message
+
+
+def test_given_a_bad_context_value_when_the_app_runs_then_it_prints_one_line_and_exits_2(tmp_path):
+    # A fresh interpreter: the jsii runtime of this process has its environment fixed.
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "CDK_CONTEXT_JSON": json.dumps({"default_os_policy": "latest"}),
+        "CDK_OUTDIR": str(tmp_path / "cdk.out"),
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "cdk_app.app"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "error: CDK context 'default_os_policy': found 'latest'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "cdk.out" / "AdsControlPlane.template.json").exists()

@@ -1,0 +1,108 @@
+"""The state machines: the ASL files with their placeholders substituted, logged and traced."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cdk_app.workflow_construct import (
+    DEPLOY_ASL,
+    DEPLOY_STEPS,
+    DESTROY_ASL,
+    DESTROY_STEPS,
+    PLACEHOLDERS,
+    placeholders_in,
+    substitution_names,
+)
+from tests.infra.template_queries import (
+    actions_of,
+    ads_functions,
+    of_type,
+    resources_of,
+    statements_of_role,
+)
+
+MACHINES = {
+    "ads-deploy-lab": (DEPLOY_ASL, DEPLOY_STEPS),
+    "ads-destroy-lab": (DESTROY_ASL, DESTROY_STEPS),
+}
+
+
+def _machines(synthesis):
+    return {
+        m["Properties"]["StateMachineName"]: (logical_id, m["Properties"])
+        for logical_id, m in of_type(synthesis.template, "AWS::StepFunctions::StateMachine").items()
+    }
+
+
+@pytest.mark.parametrize(
+    ("asl", "steps"), [(DEPLOY_ASL, DEPLOY_STEPS), (DESTROY_ASL, DESTROY_STEPS)]
+)
+def test_given_an_asl_file_when_compared_with_the_substitutions_then_every_placeholder_has_one_and_every_substitution_is_used(
+    asl, steps
+):
+    if not asl.is_file():
+        pytest.skip(f"{asl.name} is not written yet")
+    assert placeholders_in(asl) == substitution_names(steps)
+
+
+def test_given_the_placeholder_table_when_read_then_it_names_each_workflow_step_once():
+    assert set(PLACEHOLDERS) == set(DEPLOY_STEPS) >= set(DESTROY_STEPS)
+    assert len(set(PLACEHOLDERS.values())) == len(PLACEHOLDERS)
+
+
+def test_given_the_stack_when_synthesized_then_both_machines_exist_by_name_as_standard_workflows(
+    synthesis,
+):
+    machines = _machines(synthesis)
+    assert set(machines) == set(MACHINES)
+    for _, props in machines.values():
+        assert props["StateMachineType"] == "STANDARD"
+
+
+@pytest.mark.parametrize("name", sorted(MACHINES))
+def test_given_a_machine_when_synthesized_then_its_definition_is_the_asl_file_inline(
+    synthesis, name
+):
+    asl, _ = MACHINES[name]
+    _, props = _machines(synthesis)[name]
+    assert json.loads(props["DefinitionString"]) == json.loads(asl.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name", sorted(MACHINES))
+def test_given_a_machine_when_synthesized_then_each_placeholder_is_bound_to_its_step_function_arn(
+    synthesis, name
+):
+    _, steps = MACHINES[name]
+    _, props = _machines(synthesis)[name]
+    functions = ads_functions(synthesis.template)
+    expected = {PLACEHOLDERS[step]: {"Fn::GetAtt": [functions[step][0], "Arn"]} for step in steps}
+    assert props["DefinitionSubstitutions"] == expected
+
+
+@pytest.mark.parametrize("name", sorted(MACHINES))
+def test_given_a_machine_when_synthesized_then_it_logs_all_events_with_data_and_is_traced(
+    synthesis, name
+):
+    _, props = _machines(synthesis)[name]
+    logging = props["LoggingConfiguration"]
+    assert logging["Level"] == "ALL"
+    assert logging["IncludeExecutionData"] is True
+    assert len(logging["Destinations"]) == 1
+    assert props["TracingConfiguration"] == {"Enabled": True}
+
+
+@pytest.mark.parametrize("name", sorted(MACHINES))
+def test_given_a_machine_when_synthesized_then_it_may_invoke_exactly_its_own_steps(synthesis, name):
+    _, steps = MACHINES[name]
+    _, props = _machines(synthesis)[name]
+    role = props["RoleArn"]["Fn::GetAtt"][0]
+    invoked = set()
+    for statement in statements_of_role(synthesis.template, role):
+        if "lambda:InvokeFunction" in actions_of(statement):
+            for resource in resources_of(statement):
+                target = resource if "Fn::GetAtt" in resource else resource["Fn::Join"][1][0]
+                invoked.add(target["Fn::GetAtt"][0])
+    functions = ads_functions(synthesis.template)
+    assert invoked == {functions[step][0] for step in steps}
