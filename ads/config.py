@@ -50,7 +50,13 @@ class AdsConfig(BaseModel):
     local_python: str = ""
     health_timeout_s: float = Field(default=3.0, gt=0, le=30)
 
-    @field_validator("allowed_instance_types", "admin_principals", "subnet_ids", "security_group_ids", mode="before")
+    @field_validator(
+        "allowed_instance_types",
+        "admin_principals",
+        "subnet_ids",
+        "security_group_ids",
+        mode="before",
+    )
     @classmethod
     def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):

@@ -1,0 +1,333 @@
+"""The local stand-in for API Gateway: HTTP on 127.0.0.1 -> REST proxy events -> the api handler.
+
+Each request becomes the event API Gateway's REST proxy integration would send (same
+``resource`` templates, path parameters, multi-value query strings and headers, request
+context with the caller's identity), so the ``api`` Lambda handler runs unchanged. The
+answer of the handler is written back as the HTTP response.
+
+There is no signature check here: the caller is ``LOCAL_PRINCIPAL`` unless the request
+names another one in the ``X-Ads-Principal`` header. That is why the server binds only
+the loopback interface.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from ads.observability import logger as log
+
+LOCAL_ACCOUNT_ID = "123456789012"
+LOCAL_PRINCIPAL = f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:user/local"
+PRINCIPAL_HEADER = "X-Ads-Principal"
+STAGE = "local"
+LOOPBACK = "127.0.0.1"
+# API Gateway accepts payloads up to 10 MB; a labspec request is a few KB, so 1 MiB is
+# generous and keeps a stray upload from filling the daemon's memory.
+MAX_BODY_BYTES = 1024 * 1024
+
+# The routes the API Gateway REST API declares, in the order they are matched.
+ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("/labs", re.compile(r"^/labs$")),
+    ("/labs/{lab_id}", re.compile(r"^/labs/(?P<lab_id>[^/]+)$")),
+    ("/labs/{lab_id}/history", re.compile(r"^/labs/(?P<lab_id>[^/]+)/history$")),
+    ("/plans", re.compile(r"^/plans$")),
+)
+_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::(\d{12}):\S+$")
+
+ApiInvoker = Callable[[dict[str, Any]], Mapping[str, Any]]
+
+
+class PrincipalHeaderError(ValueError):
+    """The X-Ads-Principal header is not an IAM ARN."""
+
+
+def match_route(path: str) -> tuple[str, dict[str, str]] | None:
+    """The API Gateway resource template for ``path`` and its (decoded) path parameters."""
+    trimmed = path.rstrip("/") or "/"
+    for resource, pattern in ROUTES:
+        found = pattern.match(trimmed)
+        if found:
+            return resource, {k: unquote(v) for k, v in found.groupdict().items()}
+    return None
+
+
+def _multi(pairs: list[tuple[str, str]]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    # API Gateway's single-value maps keep the last value of a repeated key.
+    single: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    for key, value in pairs:
+        single[key] = value
+        multi.setdefault(key, []).append(value)
+    return single, multi
+
+
+def caller_from_headers(headers: list[tuple[str, str]]) -> str:
+    for name, value in headers:
+        if name.lower() == PRINCIPAL_HEADER.lower():
+            value = value.strip()
+            if not _PRINCIPAL_ARN.match(value):
+                raise PrincipalHeaderError(
+                    f"header {PRINCIPAL_HEADER}: found {value[:80]!r}; allowed: an IAM ARN "
+                    f"such as {LOCAL_PRINCIPAL}"
+                )
+            return value
+    return LOCAL_PRINCIPAL
+
+
+def build_proxy_event(
+    method: str,
+    target: str,
+    headers: list[tuple[str, str]],
+    body: bytes | None,
+    *,
+    source_ip: str = LOOPBACK,
+    request_id: str | None = None,
+    now: float | None = None,
+) -> dict[str, Any] | None:
+    """The REST proxy event for one request, or None when no route matches.
+
+    ``target`` is the request target as sent (path and query string).
+    """
+    parts = urlsplit(target)
+    path = parts.path or "/"
+    route = match_route(path)
+    if route is None:
+        return None
+    resource, path_parameters = route
+    query, multi_query = _multi(parse_qsl(parts.query, keep_blank_values=True))
+    single_headers, multi_headers = _multi(headers)
+    principal = caller_from_headers(headers)
+    account_id = principal.split(":")[4] or LOCAL_ACCOUNT_ID
+    request_id = request_id or str(uuid.uuid4())
+    now = time.time() if now is None else now
+    encoded_body: str | None = None
+    is_base64 = False
+    if body:
+        try:
+            encoded_body = body.decode("utf-8")
+        except UnicodeDecodeError:
+            encoded_body = base64.b64encode(body).decode("ascii")
+            is_base64 = True
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method.upper(),
+        "headers": single_headers or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": path_parameters or None,
+        "stageVariables": None,
+        "body": encoded_body,
+        "isBase64Encoded": is_base64,
+        "requestContext": {
+            "resourceId": "local",
+            "resourcePath": resource,
+            "httpMethod": method.upper(),
+            "path": f"/{STAGE}{path}",
+            "stage": STAGE,
+            "accountId": account_id,
+            "apiId": "local",
+            "protocol": "HTTP/1.1",
+            "domainName": single_headers.get("Host", f"{LOOPBACK}"),
+            "requestId": request_id,
+            "extendedRequestId": request_id,
+            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "requestTimeEpoch": int(now * 1000),
+            "identity": {
+                "userArn": principal,
+                "caller": principal.rsplit("/", 1)[-1],
+                "user": principal.rsplit("/", 1)[-1],
+                "accountId": account_id,
+                "accessKey": None,
+                "sourceIp": source_ip,
+                "userAgent": single_headers.get("User-Agent", ""),
+                "cognitoIdentityId": None,
+                "cognitoIdentityPoolId": None,
+                "cognitoAuthenticationType": None,
+                "cognitoAuthenticationProvider": None,
+                "principalOrgId": None,
+            },
+        },
+    }
+
+
+def _problem(status: int, error: str, message: str) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps({"error": error, "message": message}),
+        "isBase64Encoded": False,
+    }
+
+
+class _ApiRequestHandler(BaseHTTPRequestHandler):
+    server: LocalApiServer
+    protocol_version = "HTTP/1.1"
+    server_version = "ads-local-api"
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
+
+    def _handle(self) -> None:
+        request_id = str(uuid.uuid4())
+        started = time.monotonic()
+        response = self._respond_to(request_id)
+        self._write(response, request_id)
+        log.info(
+            "request served",
+            method=self.command,
+            path=urlsplit(self.path).path,
+            status=response.get("statusCode"),
+            duration_ms=round((time.monotonic() - started) * 1000, 1),
+            request_id=request_id,
+        )
+
+    def _respond_to(self, request_id: str) -> Mapping[str, Any]:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            self.close_connection = True
+            return _problem(411, "length_required", "send the body with a Content-Length")
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self.close_connection = True
+            return _problem(400, "invalid_request", "Content-Length is not a number")
+        if length < 0 or length > self.server.max_body_bytes:
+            # The body is not read: drop the connection so it is not taken as the next request.
+            self.close_connection = True
+            return _problem(
+                413,
+                "payload_too_large",
+                f"request body: found {length} bytes; allowed: at most "
+                f"{self.server.max_body_bytes} bytes",
+            )
+        body = self.rfile.read(length) if length else None
+        try:
+            event = build_proxy_event(
+                self.command,
+                self.path,
+                list(self.headers.items()),
+                body,
+                source_ip=self.client_address[0],
+                request_id=request_id,
+            )
+        except PrincipalHeaderError as exc:
+            return _problem(400, "invalid_request", str(exc))
+        if event is None:
+            routes = ", ".join(resource for resource, _ in ROUTES)
+            return _problem(
+                404, "route_not_found", f"no route for {urlsplit(self.path).path}; routes: {routes}"
+            )
+        try:
+            with self.server.invoke_lock:
+                return self.server.invoke(event)
+        except Exception:
+            # API Gateway answers 502 when the integration itself breaks; the log keeps why.
+            log.exception("the api handler raised", request_id=request_id)
+            return _problem(502, "internal_error", f"the api handler failed (request {request_id})")
+
+    def _write(self, response: Mapping[str, Any], request_id: str) -> None:
+        status = int(response.get("statusCode") or 200)
+        raw = response.get("body") or ""
+        if response.get("isBase64Encoded"):
+            payload = base64.b64decode(raw)
+        else:
+            payload = raw.encode("utf-8") if isinstance(raw, str) else json.dumps(raw).encode()
+        headers: list[tuple[str, str]] = []
+        multi = response.get("multiValueHeaders") or {}
+        for name, values in multi.items():
+            headers.extend((name, str(v)) for v in values)
+        for name, value in (response.get("headers") or {}).items():
+            if name not in multi:
+                headers.append((name, str(value)))
+        try:
+            reason = HTTPStatus(status).phrase
+        except ValueError:
+            reason = ""
+        self.send_response(status, reason)
+        skip = {"content-length", "connection", "transfer-encoding"}
+        for name, value in headers:
+            if name.lower() not in skip:
+                self.send_header(name, value)
+        if not any(name.lower() == "content-type" for name, _ in headers) and payload:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("X-Amzn-RequestId", request_id)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Requests are logged once, with their outcome, by _handle.
+        return
+
+
+class LocalApiServer(ThreadingHTTPServer):
+    """Serves the ADS API on 127.0.0.1 by calling ``invoke(event) -> proxy response``."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(
+        self,
+        invoke: ApiInvoker,
+        port: int = 0,
+        *,
+        host: str = LOOPBACK,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
+        if host not in (LOOPBACK, "localhost"):
+            raise ValueError(
+                f"host: found {host!r}; allowed: a loopback address (the local API checks "
+                "no signatures)"
+            )
+        self.invoke = invoke
+        self.max_body_bytes = max_body_bytes
+        # Requests are read in parallel but the handler runs one at a time, as one warm
+        # Lambda container would: the in-process emulation is not built for concurrent calls.
+        self.invoke_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        super().__init__((host, port), _ApiRequestHandler)
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def start(self) -> LocalApiServer:
+        """Serve in a background thread."""
+        self._thread = threading.Thread(
+            target=self.serve_forever, name="ads-local-api", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self.shutdown()
+            self._thread.join(timeout=10)
+            self._thread = None
+        self.server_close()
+
+    def __enter__(self) -> LocalApiServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,93 @@
+"""Running the `ads` console script as a user would, each command in its own process."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ads.local.daemon import (
+    is_control_plane_process,
+    sandbox_processes,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ADS = Path(sys.executable).parent / "ads"
+COMMAND_TIMEOUT_S = 300
+
+
+@dataclass
+class CommandResult:
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def json(self):
+        return json.loads(self.stdout)
+
+    def explain(self) -> str:
+        return (
+            f"ads {' '.join(self.args)} -> {self.returncode}\n"
+            f"--- stdout ---\n{self.stdout}\n--- stderr ---\n{self.stderr}"
+        )
+
+
+def user_env(home: Path) -> dict[str, str]:
+    """The environment of a user with this ADS_HOME and no other ADS configuration."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ADS_")}
+    env["ADS_HOME"] = str(home)
+    env["ADS_CONFIG"] = str(home / "no-config.json")
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
+    env.pop("PYTEST_CURRENT_TEST", None)
+    return env
+
+
+def run_ads(
+    home: Path, *args: str, timeout: float = COMMAND_TIMEOUT_S, cwd: Path = REPO_ROOT
+) -> CommandResult:
+    completed = subprocess.run(
+        [str(ADS), *args],
+        cwd=cwd,
+        env=user_env(home),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return CommandResult(list(args), completed.returncode, completed.stdout, completed.stderr)
+
+
+def leftover_processes(home: Path) -> list[int]:
+    """Control plane daemons and local lab processes that belong to ``home``."""
+    daemons = [
+        int(p.name)
+        for p in Path("/proc").iterdir()
+        if p.name.isdigit() and is_control_plane_process(int(p.name), home)
+    ]
+    return sorted({*daemons, *sandbox_processes(home)})
+
+
+def kill_leftovers(home: Path) -> None:
+    for pid in leftover_processes(home):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+@dataclass
+class RunningPlane:
+    home: Path
+    endpoint: str
+    pid: int
+
+    def ads(self, *args: str, timeout: float = COMMAND_TIMEOUT_S) -> CommandResult:
+        return run_ads(self.home, *args, timeout=timeout)

@@ -1,0 +1,121 @@
+"""`ads local down` and friends: which processes they end, and which they leave alone.
+
+Uses throwaway `sleep` processes started here (and ended here, by pid) in place of a
+control plane, so these run in about a second.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ads.cli.local_cmds import stop_plane
+from ads.local.daemon import (
+    ControlPlaneState,
+    is_control_plane_process,
+    pid_alive,
+    read_state,
+    sandbox_processes,
+    state_file,
+    write_state,
+)
+from tests.e2e.harness import run_ads
+
+
+@pytest.fixture
+def sleeper():
+    """Start ``sleep`` processes (optionally with extra environment); end them afterwards."""
+    started: list[subprocess.Popen] = []
+
+    def start(env: dict[str, str] | None = None) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            ["sleep", "60"], env=dict(os.environ, **(env or {})), start_new_session=True
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=5)
+
+
+def test_given_a_state_file_naming_a_stranger_when_down_runs_then_the_stranger_is_not_signalled(
+    tmp_path: Path, sleeper
+):
+    stranger = sleeper()
+    write_state(
+        tmp_path,
+        ControlPlaneState(
+            "http://127.0.0.1:1", stranger.pid, "2026-01-01T00:00:00Z", str(tmp_path)
+        ),
+    )
+    report = stop_plane(tmp_path, timeout=1)
+    assert report.refused == [stranger.pid]
+    assert report.stopped == []
+    assert stranger.poll() is None
+    assert not state_file(tmp_path).exists()
+
+
+def test_given_a_leftover_lab_process_when_down_runs_then_it_is_ended(tmp_path: Path, sleeper):
+    sandbox = tmp_path / "local" / "labs" / "lab-a"
+    sandbox.mkdir(parents=True)
+    leftover = sleeper({"ADS_SANDBOX": str(sandbox)})
+    elsewhere = sleeper({"ADS_SANDBOX": str(tmp_path.parent / "another-home" / "lab-b")})
+    assert sandbox_processes(tmp_path) == [leftover.pid]
+    report = stop_plane(tmp_path, timeout=1)
+    assert leftover.pid in report.killed_lab_processes
+    leftover.wait(timeout=5)
+    assert elsewhere.poll() is None
+
+
+def test_given_a_process_that_is_not_the_daemon_when_checked_then_it_is_not_taken_for_one(
+    tmp_path: Path, sleeper
+):
+    assert not is_control_plane_process(sleeper().pid, tmp_path)
+    assert not is_control_plane_process(os.getpid())
+    assert pid_alive(os.getpid())
+
+
+def test_given_a_damaged_state_file_when_read_then_it_counts_as_absent(tmp_path: Path):
+    state_file(tmp_path).parent.mkdir(parents=True)
+    state_file(tmp_path).write_text("{not json")
+    assert read_state(tmp_path) is None
+    result = run_ads(tmp_path, "local", "status")
+    assert result.returncode == 1, result.explain()
+    assert "not running" in result.stdout
+
+
+def test_given_a_taken_port_when_up_runs_then_it_fails_fast_naming_the_port(tmp_path: Path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_ads(tmp_path, "local", "up", "--port", str(port), timeout=30)
+    assert result.returncode == 5, result.explain()
+    assert f"127.0.0.1:{port} is already in use" in result.stderr
+    assert "Traceback" not in result.output
+    assert read_state(tmp_path) is None
+
+
+def test_given_a_missing_labspec_when_the_demo_runs_then_it_says_what_is_allowed_without_starting(
+    tmp_path: Path,
+):
+    result = run_ads(tmp_path, "demo", str(tmp_path / "nope.json"), timeout=30)
+    assert result.returncode == 2, result.explain()
+    assert "LABSPEC" in result.stderr and "allowed" in result.stderr
+    assert not (tmp_path / "local").exists()
+
+
+def test_given_no_arguments_when_the_daemon_module_runs_then_usage_is_printed():
+    result = subprocess.run(
+        [sys.executable, "-m", "ads.local.daemon"], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 2
+    assert "--port" in result.stderr
