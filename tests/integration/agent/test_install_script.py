@@ -383,6 +383,10 @@ def test_given_root_hands_the_install_to_nobody_when_run_then_it_succeeds_withou
         os.chmod(str(shared), 0o777)
         repo = _lab_repo(shared)
         plan = _plan(shared)
+        # The checkout may sit in a directory nobody cannot enter (a 0700 temp dir in CI):
+        # run a copy of the agent bundle, as the local provider does.
+        bundle = shared / "bundle" / "ads_agent"
+        shutil.copytree(INSTALL_SH.parent, bundle, ignore=shutil.ignore_patterns("__pycache__"))
         for path in [shared, *shared.rglob("*")]:
             os.chmod(str(path), 0o777 if path.is_dir() else 0o666)
         prefix = shared / "prefix"
@@ -391,11 +395,12 @@ def test_given_root_hands_the_install_to_nobody_when_run_then_it_succeeds_withou
             sandbox.env, HOME="/root"
         )  # unreadable to nobody, as when a root daemon starts it
         result = subprocess.run(
-            ["sh", str(INSTALL_SH), "--prefix", str(prefix), "--lab-id", "nobody-lab",
+            ["sh", str(bundle / "install.sh"), "--prefix", str(prefix), "--lab-id", "nobody-lab",
              "--plan", str(plan), "--source-git", str(repo), "--host", "127.0.0.1",
              "--port", str(port), "--lab-port", str(free_port()), "--service", "auto",
              "--python", str(SYSTEM_PYTHON)],
             env=env, capture_output=True, text=True, timeout=120, user="nobody", start_new_session=True,
+            cwd=str(shared),
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
         assert "background" in result.stdout
