@@ -45,6 +45,8 @@ class AdsConfig(BaseModel):
     agent_port: int = Field(default=DEFAULT_AGENT_PORT, ge=1, le=65535)
     # lifecycle events (EventBridge); empty disables publishing
     event_bus_name: str = ""
+    # the role that owns labs a CI event requested without an IAM ARN (IAM role name rules)
+    ci_role_name: str = Field(default="ads-ci", pattern=r"^[A-Za-z0-9_+=,.@-]{1,64}$")
     # local provider
     local_root: str = ""
     local_python: str = ""
@@ -83,6 +85,7 @@ class AdsConfig(BaseModel):
             "agent_bundle_key": ("ADS_AGENT_BUNDLE_KEY",),
             "agent_port": ("ADS_AGENT_PORT",),
             "event_bus_name": ("ADS_EVENT_BUS_NAME",),
+            "ci_role_name": ("ADS_CI_ROLE_NAME",),
             "local_root": ("ADS_LOCAL_ROOT",),
             "local_python": ("ADS_LOCAL_PYTHON",),
             "health_timeout_s": ("ADS_HEALTH_TIMEOUT_S",),

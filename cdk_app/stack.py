@@ -64,14 +64,6 @@ class AdsStack(Stack):
             "ADS_DEPLOY_STATE_MACHINE_ARN": workflow.deploy_machine.state_machine_arn,
             "ADS_DESTROY_STATE_MACHINE_ARN": workflow.destroy_machine.state_machine_arn,
         }
-        ci_trigger = CiTrigger(
-            self,
-            "CiTrigger",
-            factory=factory,
-            storage=storage,
-            deploy_machine=workflow.deploy_machine,
-            environment=machine_environment,
-        )
         api = Api(
             self,
             "Api",
@@ -81,6 +73,17 @@ class AdsStack(Stack):
             deploy_machine=workflow.deploy_machine,
             destroy_machine=workflow.destroy_machine,
             machine_names=(workflow.deploy_machine_name, workflow.destroy_machine_name),
+            environment=machine_environment,
+        )
+        # After the API: the CI role is granted calls to its routes.
+        ci_trigger = CiTrigger(
+            self,
+            "CiTrigger",
+            settings=settings,
+            factory=factory,
+            storage=storage,
+            deploy_machine=workflow.deploy_machine,
+            rest_api=api.rest_api,
             environment=machine_environment,
         )
         Monitoring(
@@ -107,3 +110,9 @@ class AdsStack(Stack):
         CfnOutput(self, "LifecycleEventBusName", value=lifecycle.bus.event_bus_name)
         CfnOutput(self, "LifecycleEventBusArn", value=lifecycle.bus.event_bus_arn)
         CfnOutput(self, "CiDeadLetterQueueUrl", value=ci_trigger.dead_letter_queue.queue_url)
+        CfnOutput(
+            self,
+            "CiRoleArn",
+            value=ci_trigger.ci_role.role.role_arn,
+            description="Owner of labs requested by CI events; pipelines assume it to use ads",
+        )

@@ -7,7 +7,8 @@ at-least-once delivery deploys once.
 
 Owner rule: when ``requested_by`` is an IAM or STS ARN, that principal owns the lab;
 otherwise (a pipeline URL, a job name) the account's CI role
-``arn:aws:iam::<event account>:role/ads-ci`` owns it.
+``arn:aws:iam::<event account>:role/<ADS_CI_ROLE_NAME>`` owns it (``ads-ci`` unless the
+stack names it ``<name_prefix>-ci``).
 
 An event that can never succeed (invalid detail, bad labspec) is logged with its field
 problems and answered ``{"accepted": false, "problems": [...]}`` without raising:
@@ -29,7 +30,6 @@ from ads.observability import logger, tracer
 
 SOURCE = "ads.ci"
 DETAIL_TYPE = "Lab Deployment Requested"
-CI_ROLE_NAME = "ads-ci"
 
 _config: AdsConfig = get_config()
 _context: deployments.DeploymentContext | None = None
@@ -55,10 +55,10 @@ def deployment_context() -> deployments.DeploymentContext:
     return _context
 
 
-def ci_owner(requested_by: str, account: str) -> str:
+def ci_owner(requested_by: str, account: str, ci_role_name: str) -> str:
     if deployments.is_iam_principal(requested_by):
         return requested_by
-    return f"arn:aws:iam::{account}:role/{CI_ROLE_NAME}"
+    return f"arn:aws:iam::{account}:role/{ci_role_name}"
 
 
 def _rejected(problems: list[dict[str, str]], event_id: Any, message: str) -> dict[str, Any]:
@@ -82,7 +82,7 @@ def handle_ci_event(ctx: deployments.DeploymentContext, event: dict[str, Any]) -
         problems = [p.model_dump() for p in field_problems(exc.errors(), root="detail")]
         return _rejected(problems, envelope.id, "invalid detail")
 
-    owner = ci_owner(request.requested_by, envelope.account)
+    owner = ci_owner(request.requested_by, envelope.account, ctx.config.ci_role_name)
     key = request.idempotency_key or envelope.id
     try:
         answer = deployments.request_deployment(
