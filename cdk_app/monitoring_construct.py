@@ -1,4 +1,11 @@
-"""Monitoring: alarms on failed and timed-out workflows and on Lambda errors, one dashboard."""
+"""Monitoring: alarms on failed and timed-out workflows and on Lambda errors, one dashboard.
+
+Every alarm notifies one SNS topic (`<name_prefix>-alarms`); the e-mail addresses in the
+`alarm_emails` context are subscribed to it, and anything else (a chat webhook, an
+incident tool) can subscribe to the topic too. The topic is encrypted with a key of its
+own: CloudWatch cannot publish to a topic under the AWS-managed SNS key, because that
+key's policy cannot be changed to let CloudWatch use it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,12 @@ from collections.abc import Mapping
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -30,6 +42,8 @@ class Monitoring(Construct):
         super().__init__(scope, construct_id)
         prefix = settings.name_prefix
         self.alarms: list[cloudwatch.Alarm] = []
+        self.topic = self._alarm_topic(prefix, settings.alarm_emails)
+        self._action = cloudwatch_actions.SnsAction(self.topic)
         workflow_widgets: list[cloudwatch.IWidget] = []
 
         for label, machine in state_machines.items():
@@ -90,19 +104,48 @@ class Monitoring(Construct):
             cloudwatch.AlarmStatusWidget(title="ADS alarms", alarms=self.alarms, width=24)
         )
 
-    def _alarm(self, construct_id: str, description: str, metric: cloudwatch.Metric) -> None:
-        self.alarms.append(
-            cloudwatch.Alarm(
-                self,
-                construct_id,
-                alarm_description=description,
-                metric=metric,
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    def _alarm_topic(self, prefix: str, emails: tuple[str, ...]) -> sns.Topic:
+        key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            description=f"{prefix}: encrypts the alarm notifications topic",
+            enable_key_rotation=True,
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                # In a key policy "*" means this key.
+                resources=["*"],
             )
         )
+        topic = sns.Topic(
+            self,
+            "AlarmTopic",
+            topic_name=f"{prefix}-alarms",
+            display_name=f"{prefix} control plane alarms",
+            master_key=key,
+            enforce_ssl=True,
+        )
+        for email in emails:
+            topic.add_subscription(subscriptions.EmailSubscription(email))
+        return topic
+
+    def _alarm(self, construct_id: str, description: str, metric: cloudwatch.Metric) -> None:
+        alarm = cloudwatch.Alarm(
+            self,
+            construct_id,
+            alarm_description=description,
+            metric=metric,
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(self._action)
+        alarm.add_ok_action(self._action)
+        self.alarms.append(alarm)
 
 
 def _pascal(name: str) -> str:

@@ -37,6 +37,7 @@ _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[A-Za-z0-9+=,.@_/:-]+$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 
 
 class ContextError(ValueError):
@@ -64,6 +65,7 @@ class Settings:
     api_throttling_rate_limit: int = 10
     api_throttling_burst_limit: int = 20
     lab_source_buckets: tuple[str, ...] = ()
+    alarm_emails: tuple[str, ...] = ()
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -128,6 +130,9 @@ class Settings:
             ),
             api_throttling_burst_limit=_positive(
                 get, "api_throttling_burst_limit", defaults.api_throttling_burst_limit
+            ),
+            alarm_emails=_list(
+                get, "alarm_emails", _EMAIL, "e-mail addresses such as ops@example.org"
             ),
         )
         if settings.lifecycle_bus_name == "default":

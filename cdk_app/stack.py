@@ -86,7 +86,7 @@ class AdsStack(Stack):
             rest_api=api.rest_api,
             environment=machine_environment,
         )
-        Monitoring(
+        monitoring = Monitoring(
             self,
             "Monitoring",
             settings=settings,
@@ -110,6 +110,12 @@ class AdsStack(Stack):
         CfnOutput(self, "LifecycleEventBusName", value=lifecycle.bus.event_bus_name)
         CfnOutput(self, "LifecycleEventBusArn", value=lifecycle.bus.event_bus_arn)
         CfnOutput(self, "CiDeadLetterQueueUrl", value=ci_trigger.dead_letter_queue.queue_url)
+        CfnOutput(
+            self,
+            "AlarmTopicArn",
+            value=monitoring.topic.topic_arn,
+            description="Every ADS alarm notifies this topic (subscribe your on-call to it)",
+        )
         CfnOutput(
             self,
             "CiRoleArn",

@@ -165,3 +165,66 @@ def test_given_the_stack_when_synthesized_then_outputs_name_the_api_machines_tab
     ):
         assert name in outputs, name
     assert "execute-api" in str(outputs["ApiUrl"]["Value"])
+
+
+def test_given_the_stack_when_synthesized_then_every_alarm_notifies_the_encrypted_alarm_topic(
+    synthesis,
+):
+    topics = synthesis.resources("AWS::SNS::Topic")
+    assert len(topics) == 1
+    ((topic_id, topic),) = topics.items()
+    assert topic["Properties"]["TopicName"] == "ads-alarms"
+    key_ref = topic["Properties"]["KmsMasterKeyId"]
+    key = synthesis.template["Resources"][key_ref["Fn::GetAtt"][0]]
+    assert key["Properties"]["EnableKeyRotation"] is True
+    cloudwatch_may_use_the_key = [
+        statement
+        for statement in key["Properties"]["KeyPolicy"]["Statement"]
+        if statement["Principal"].get("Service") == "cloudwatch.amazonaws.com"
+    ]
+    assert cloudwatch_may_use_the_key
+    assert set(cloudwatch_may_use_the_key[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    alarms = synthesis.resources("AWS::CloudWatch::Alarm")
+    assert alarms
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
+        assert alarm["Properties"]["OKActions"] == [{"Ref": topic_id}]
+    outputs = synthesis.template["Outputs"]
+    assert outputs["AlarmTopicArn"]["Value"] == {"Ref": topic_id}
+
+
+def test_given_alarm_emails_in_context_when_synthesized_then_each_is_subscribed_to_the_topic():
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_sqs as sqs
+    from aws_cdk.assertions import Template
+
+    from cdk_app.monitoring_construct import Monitoring
+    from cdk_app.settings import Settings
+
+    stack = Stack(App(), "AlarmEmails")
+    settings = Settings.from_mapping(
+        {"alarm_emails": "ops@example.org, oncall@example.org", "name_prefix": "team"}
+    )
+    Monitoring(
+        stack,
+        "Monitoring",
+        settings=settings,
+        state_machines={},
+        functions={},
+        dead_letter_queue=sqs.Queue(stack, "Dlq"),
+    )
+    template = Template.from_stack(stack)
+    subscriptions = template.find_resources("AWS::SNS::Subscription")
+    assert sorted(s["Properties"]["Endpoint"] for s in subscriptions.values()) == [
+        "oncall@example.org",
+        "ops@example.org",
+    ]
+    assert {s["Properties"]["Protocol"] for s in subscriptions.values()} == {"email"}
+    template.has_resource_properties("AWS::SNS::Topic", {"TopicName": "team-alarms"})
+
+
+def test_given_a_malformed_alarm_email_when_read_then_the_context_error_names_it():
+    from cdk_app.settings import ContextError, Settings
+
+    with pytest.raises(ContextError, match=r"'alarm_emails'.*'ops-at-example\.org'"):
+        Settings.from_mapping({"alarm_emails": "ops-at-example.org"})
