@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ads import identity
 from ads.api_models import (
     DeploymentAccepted,
     DeploymentOptions,
@@ -117,26 +118,11 @@ class DeploymentContext:
 
 # -- identities ---------------------------------------------------------------
 
-_ASSUMED_ROLE = re.compile(r"^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([^/]+)/.+$")
-_ROLE = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):role/(?:.+/)?([^/]+)$")
-_IAM_PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:\S+$")
-
-
-def is_iam_principal(value: str) -> bool:
-    return bool(_IAM_PRINCIPAL.match(value or ""))
-
-
-def _principal_matches(caller: str, principal: str) -> bool:
-    """An admin may be configured by role ARN while calls arrive as that role's sessions."""
-    if caller == principal:
-        return True
-    session = _ASSUMED_ROLE.match(caller)
-    role = _ROLE.match(principal)
-    return bool(session and role and session.groups() == role.groups())
+is_iam_principal = identity.is_iam_principal
 
 
 def is_admin(caller: str, config: AdsConfig) -> bool:
-    return any(_principal_matches(caller, p) for p in config.admin_principals)
+    return any(identity.principal_matches(caller, p) for p in config.admin_principals)
 
 
 def _require_caller(caller: str) -> str:
@@ -149,7 +135,9 @@ def _readable(ctx: DeploymentContext, lab_id: str, caller: str) -> LabRecord:
     """The lab when ``caller`` may see it; otherwise it does not exist for them (404)."""
     _require_caller(caller)
     record = ctx.repository.get(lab_id) if is_valid_lab_id(lab_id) else None
-    if record is None or not (record.owner == caller or is_admin(caller, ctx.config)):
+    if record is None or not (
+        identity.principal_matches(caller, record.owner) or is_admin(caller, ctx.config)
+    ):
         raise LabNotFoundError(lab_id)
     return record
 

@@ -5,7 +5,7 @@ status never goes backwards, two destroys cannot race, and a retried workflow st
 is harmless (moving to the status a lab already has only stores the new fields).
 Idempotency keys of deployment requests live in the same table under a
 ``idempotency#`` key prefix with a TTL; they carry no ``owner`` so they never show
-up in listings (which read the ``owner-index`` GSI).
+up in listings (which read the ``owner-index`` and ``owner-group-index`` GSIs).
 """
 
 from __future__ import annotations
@@ -21,9 +21,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ads import identity
 from ads.errors import FieldProblem, IllegalTransitionError, InvalidInputError, LabNotFoundError
 
 OWNER_INDEX = "owner-index"
+# A role and its sessions share a group (see ads.identity); a session lists through it.
+OWNER_GROUP_INDEX = "owner-group-index"
 TTL_ATTRIBUTE = "expires_at"
 IDEMPOTENCY_PREFIX = "idempotency#"
 # How long a destroyed lab's record is kept before DynamoDB's TTL removes it.
@@ -86,6 +89,7 @@ class LabRecord(BaseModel):
 
     lab_id: str
     owner: str
+    owner_group: str | None = None
     status: LabStatus = LabStatus.REQUESTED
     created_at: str
     updated_at: str
@@ -176,6 +180,7 @@ class LabRepository:
         return LabRecord(
             lab_id=lab_id,
             owner=owner,
+            owner_group=identity.owner_group(owner),
             created_at=now,
             updated_at=now,
             status=LabStatus.REQUESTED,
@@ -215,15 +220,39 @@ class LabRepository:
         limit: int = 20,
         next_token: str | None = None,
     ) -> tuple[list[LabRecord], str | None]:
-        """The owner's labs, newest first, one page at a time."""
+        """The owner's labs, newest first, one page at a time.
+
+        For a role session these are its own labs and those of its role (any session of
+        the role may see them), read through the owner-group index.
+        """
         from boto3.dynamodb.conditions import Attr, Key
 
-        kwargs: dict[str, Any] = {
-            "IndexName": OWNER_INDEX,
-            "KeyConditionExpression": Key("owner").eq(owner),
+        role = identity.session_role(owner)
+        prefix = identity.role_prefix(role) if role else None
+        if role is None or prefix is None:
+            kwargs: dict[str, Any] = {
+                "IndexName": OWNER_INDEX,
+                "KeyConditionExpression": Key("owner").eq(owner),
+                "ScanIndexForward": False,
+            }
+            return self._page(self._table.query, kwargs, status, limit, next_token, Attr)
+        kwargs = {
+            "IndexName": OWNER_GROUP_INDEX,
+            "KeyConditionExpression": Key("owner_group").eq(role),
             "ScanIndexForward": False,
         }
-        return self._page(self._table.query, kwargs, status, limit, next_token, Attr)
+        # The group also holds other sessions' labs: keep this session's and the role's.
+        mine = Attr("owner").eq(owner) | Attr("owner").begins_with(prefix)
+        return self._page(
+            self._table.query,
+            kwargs,
+            status,
+            limit,
+            next_token,
+            Attr,
+            extra=mine,
+            index_key="owner_group",
+        )
 
     def list_all(
         self,
@@ -241,9 +270,22 @@ class LabRepository:
         )
         return page, token
 
-    def _page(self, call, kwargs, status, limit, next_token, attr, scan: bool = False):
+    def _page(
+        self,
+        call,
+        kwargs,
+        status,
+        limit,
+        next_token,
+        attr,
+        scan: bool = False,
+        extra=None,
+        index_key: str = "owner",
+    ):
         statuses = [LabStatus(s).value for s in status or []]
         condition = attr("owner").exists() & ~attr("lab_id").begins_with(IDEMPOTENCY_PREFIX)
+        if extra is not None:
+            condition = condition & extra
         if statuses:
             condition = condition & attr("status").is_in(statuses)
         kwargs["FilterExpression"] = condition
@@ -267,7 +309,9 @@ class LabRepository:
             last = records[-1]
             last_key = {"lab_id": last.lab_id}
             if not scan:
-                last_key.update(owner=last.owner, created_at=last.created_at)
+                last_key.update(
+                    {index_key: getattr(last, index_key), "created_at": last.created_at}
+                )
         if scan:
             records.sort(key=lambda r: r.created_at, reverse=True)
         return records, _encode_token(last_key)
@@ -432,13 +476,14 @@ class LabRepository:
 
 def table_schema(table_name: str) -> dict[str, Any]:
     """The labs table as CreateTable arguments: the same shape the CDK storage construct
-    declares (key, owner GSI). The local control plane and the tests create it from here."""
+    declares (key, owner and owner-group GSIs). The local control plane and the tests create it from here."""
     return {
         "TableName": table_name,
         "BillingMode": "PAY_PER_REQUEST",
         "AttributeDefinitions": [
             {"AttributeName": "lab_id", "AttributeType": "S"},
             {"AttributeName": "owner", "AttributeType": "S"},
+            {"AttributeName": "owner_group", "AttributeType": "S"},
             {"AttributeName": "created_at", "AttributeType": "S"},
         ],
         "KeySchema": [{"AttributeName": "lab_id", "KeyType": "HASH"}],
@@ -450,7 +495,15 @@ def table_schema(table_name: str) -> dict[str, Any]:
                     {"AttributeName": "created_at", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                "IndexName": OWNER_GROUP_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "owner_group", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
         ],
     }
 

@@ -12,6 +12,7 @@ from cdk_app.nag import acknowledge, nag_text
 from cdk_app.settings import Settings
 
 OWNER_INDEX = "owner-index"
+OWNER_GROUP_INDEX = "owner-group-index"
 TTL_ATTRIBUTE = "expires_at"
 
 
@@ -42,6 +43,15 @@ class Storage(Construct):
             sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.ALL,
         )
+        # A role and its sessions share a group (ads/identity.py): sessions list through it.
+        self.table.add_global_secondary_index(
+            index_name=OWNER_GROUP_INDEX,
+            partition_key=dynamodb.Attribute(
+                name="owner_group", type=dynamodb.AttributeType.STRING
+            ),
+            sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
 
     def grant_lab_records(self, function: lambda_.Function) -> iam.Grant:
         """Read and write lab records (the table and its owner index)."""
@@ -49,7 +59,7 @@ class Storage(Construct):
         acknowledge(
             function.role,
             f"AwsSolutions-IAM5[Resource::{nag_text(self, self.table.table_arn)}/index/*]",
-            f"Queries the {OWNER_INDEX} GSI of the labs table; the wildcard covers that "
+            f"Queries the {OWNER_INDEX} and {OWNER_GROUP_INDEX} GSIs of the labs table; the wildcard covers that "
             "table's indexes only.",
         )
         return grant

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import App, Stack
 from aws_cdk.assertions import Match
 
+from ads.records import table_schema
 from tests.infra.template_queries import ads_functions, of_type, text
 
 OPEN_CIDRS = ("0.0.0.0/0", "::/0")
@@ -17,16 +18,8 @@ def test_given_cdk_json_context_when_synthesized_then_labs_table_keys_index_and_
         "AWS::DynamoDB::Table",
         {
             "KeySchema": [{"AttributeName": "lab_id", "KeyType": "HASH"}],
-            "GlobalSecondaryIndexes": [
-                {
-                    "IndexName": "owner-index",
-                    "KeySchema": [
-                        {"AttributeName": "owner", "KeyType": "HASH"},
-                        {"AttributeName": "created_at", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
+            # The same indexes the records module (and so the local control plane) uses.
+            "GlobalSecondaryIndexes": table_schema("ads-labs")["GlobalSecondaryIndexes"],
             "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
         },
     )

@@ -122,3 +122,45 @@ def test_given_an_idempotency_key_when_claimed_twice_then_the_second_gets_the_fi
     assert repo.claim_idempotency_key("bob", "k1", "lab-3") is None
     page, _ = repo.list_all()
     assert page == []
+
+
+ROLE = "arn:aws:iam::123456789012:role/ads-ci"
+SESSION_1 = "arn:aws:sts::123456789012:assumed-role/ads-ci/run-1"
+SESSION_2 = "arn:aws:sts::123456789012:assumed-role/ads-ci/run-2"
+
+
+def test_given_labs_of_a_role_and_of_its_sessions_when_a_session_lists_then_it_sees_its_own_and_the_roles(
+    repo,
+):
+    _new(repo, "lab-role", owner=ROLE)
+    _new(repo, "lab-s1", owner=SESSION_1)
+    _new(repo, "lab-s2", owner=SESSION_2)
+    _new(repo, "lab-alice", owner="arn:aws:iam::123456789012:user/alice")
+
+    mine, token = repo.list_for_owner(SESSION_1)
+
+    assert sorted(r.lab_id for r in mine) == ["lab-role", "lab-s1"]
+    assert token is None
+
+
+def test_given_a_role_with_a_path_when_its_session_lists_then_the_roles_labs_are_included(repo):
+    _new(repo, "lab-path-role", owner="arn:aws:iam::123456789012:role/pipelines/ads-ci")
+
+    mine, _ = repo.list_for_owner(SESSION_2)
+
+    assert [r.lab_id for r in mine] == ["lab-path-role"]
+
+
+def test_given_many_labs_in_a_group_when_a_session_pages_then_every_visible_lab_comes_once(repo):
+    for n in range(5):
+        _new(repo, f"lab-role-{n}", owner=ROLE)
+        _new(repo, f"lab-other-{n}", owner=SESSION_2)
+    seen: list[str] = []
+    token = None
+    while True:
+        page, token = repo.list_for_owner(SESSION_1, limit=2, next_token=token)
+        assert len(page) <= 2
+        seen.extend(r.lab_id for r in page)
+        if token is None:
+            break
+    assert sorted(seen) == [f"lab-role-{n}" for n in range(5)]

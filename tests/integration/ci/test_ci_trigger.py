@@ -174,11 +174,6 @@ def test_given_the_stack_names_the_ci_role_when_an_iam_arn_requests_a_lab_then_t
     assert result["owner"] == PIPELINE_ROLE
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="owner checks compare ARNs exactly; a session of the CI role is not yet matched "
-    "to the role ARN that owns the lab (ads/deployments.py)",
-)
 def test_given_a_ci_lab_when_a_session_of_the_ci_role_reads_it_through_the_api_then_it_is_theirs(
     trigger, call_api
 ):
@@ -186,8 +181,10 @@ def test_given_a_ci_lab_when_a_session_of_the_ci_role_reads_it_through_the_api_t
     session = "arn:aws:sts::123456789012:assumed-role/ads-ci/pipeline-1234567890"
 
     answer = call_api(load_event("api/get_lab", lab_id=result["lab_id"], caller=session))
+    listed = call_api(load_event("api/get_labs", caller=session))
 
     assert answer.status == 200
+    assert result["lab_id"] in [lab["lab_id"] for lab in listed.body["labs"]]
 
 
 @pytest.mark.parametrize(
