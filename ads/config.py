@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ads.errors import ConfigError, FieldProblem
 
 # Tags on every AWS resource ADS creates at run time (IAM conditions and sweeps use them).
 LAB_ID_TAG = "ads:lab-id"
@@ -90,12 +92,37 @@ class AdsConfig(BaseModel):
             "local_python": ("ADS_LOCAL_PYTHON",),
             "health_timeout_s": ("ADS_HEALTH_TIMEOUT_S",),
         }
+        source: dict[str, str] = {}
         for field_name, names in mapping.items():
             for name in names:
                 if env.get(name):
                     values[field_name] = env[name]
+                    source[field_name] = name
                     break
-        return cls(**values)
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            # Name the variable the operator set, not the model's field.
+            problems = []
+            for error in exc.errors():
+                field_name = str(error["loc"][0]) if error["loc"] else ""
+                problems.append(
+                    FieldProblem(
+                        source.get(field_name, field_name or "configuration"),
+                        repr(values.get(field_name, error.get("input"))),
+                        _allowed(error),
+                    )
+                )
+            raise ConfigError(problems) from None
+
+
+def _allowed(error: Any) -> str:
+    """Pydantic's message rephrased as what is allowed ("Input should be X" -> "X")."""
+    message = str(error.get("msg", "a valid value"))
+    for lead in ("Input should be ", "Value error, "):
+        if message.startswith(lead):
+            return message[len(lead) :]
+    return message
 
 
 @lru_cache(maxsize=1)

@@ -72,6 +72,19 @@ class InvalidInputError(AdsError):
         }
 
 
+class ConfigError(InvalidInputError):
+    """An ADS_* environment variable (or another configuration value) cannot be used."""
+
+    code = "invalid_configuration"
+    http_status = 500  # the operator's mistake, not the caller's
+
+    def __init__(self, problems: list[FieldProblem] | FieldProblem):
+        super().__init__(problems, subject="ADS configuration")
+        # An operator fixes every variable at once: name them all.
+        self.message = "invalid ADS configuration: " + " | ".join(map(str, self.problems))
+        self.args = (self.message,)
+
+
 class LabspecError(InvalidInputError):
     """A labspec cannot be used. Raised by the labspec parser and the planner."""
 

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from ads.cli import exit_codes
+from ads.config import AdsConfig
+from ads.errors import ConfigError
 from ads.local.daemon import (
     DAEMON_MODULE,
     ControlPlaneState,
@@ -149,6 +151,11 @@ def _daemon_env(home: Path) -> dict[str, str]:
     return env
 
 
+def check_local_config() -> None:
+    """Refuse a bad ADS_* variable here, in one line, not in the background daemon's log."""
+    AdsConfig.from_env({**os.environ, "ADS_PROVIDER": "local"})
+
+
 def start_plane(
     home: Path,
     *,
@@ -157,6 +164,7 @@ def start_plane(
     timeout: float = START_TIMEOUT_S,
 ) -> ControlPlaneState:
     """Start the daemon detached and wait until its API answers."""
+    check_local_config()
     if not _port_free(port):
         raise LocalPlaneError(
             f"--port: 127.0.0.1:{port} is already in use; allowed: a free port "
@@ -329,6 +337,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"The ADS local control plane is already running at {current.endpoint}")
         print(f"  pid {current.pid}, home {home}, log {log_file(home)}")
         return exit_codes.OK
+    try:
+        check_local_config()
+    except ConfigError as exc:
+        _err(str(exc))
+        return exit_codes.INVALID_INPUT
     if args.foreground:
         argv = _daemon_argv(home.resolve(), args.port, args.time_scale)
         where = f"127.0.0.1:{args.port}" if args.port else "a free port on 127.0.0.1"
@@ -668,6 +681,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         out.say(f"Starting the ADS local control plane (home {home}) ...")
         try:
             state = start_plane(home, port=port)
+        except ConfigError as exc:
+            _err(str(exc))
+            return exit_codes.INVALID_INPUT
         except LocalPlaneError as exc:
             _err(exc.message)
             if exc.log_tail:

@@ -11,7 +11,7 @@ import sys
 
 from ads import __version__
 from ads.cli import exit_codes, lab_cmds, local_cmds, plan_cmd
-from ads.errors import AdsError
+from ads.errors import AdsError, InvalidInputError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         return exit_codes.INTERRUPTED
     except AdsError as exc:
         print(f"ads: error: {exc.message}", file=sys.stderr)
-        return exit_codes.INVALID_INPUT if exc.http_status == 400 else exit_codes.FAILED
+        invalid = isinstance(exc, InvalidInputError)
+        return exit_codes.INVALID_INPUT if invalid else exit_codes.FAILED
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from ads.cli import exit_codes
 from ads.config import AdsConfig, get_config
-from ads.errors import InvalidInputError
+from ads.errors import ConfigError, InvalidInputError
 from ads.lab.os_catalogue import OS_POLICIES, arch_spellings, normalise_arch
 from ads.lab.plan import DeploymentPlan, PlanOptions, plan_from_labspec_source
 
@@ -111,11 +111,8 @@ def _options(args: argparse.Namespace, config: AdsConfig) -> PlanOptions:
 def run_plan(args: argparse.Namespace) -> int:
     try:
         config = get_config()
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        return _fail(
-            f"invalid ADS configuration ({'.'.join(map(str, error['loc']))}): {error['msg']}"
-        )
+    except ConfigError as exc:
+        return _fail(str(exc))
     try:
         options = _options(args, config)
     except UnusableOption as exc:

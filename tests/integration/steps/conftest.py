@@ -133,24 +133,28 @@ class Ec2World:
 
 def seed_public_parameters(image_id: str, account_id: str = "123456789012") -> None:
     """Put the public image parameters into moto's store: PutParameter refuses /aws/ names."""
+    for name in PUBLIC_IMAGE_PARAMETERS:
+        seed_image_parameter(name, image_id, account_id)
+
+
+def seed_image_parameter(name: str, image_id: str, account_id: str = "123456789012") -> None:
     from moto.ssm.models import Parameter, ssm_backends
 
     store = ssm_backends[account_id][REGION]._parameters
-    for name in PUBLIC_IMAGE_PARAMETERS:
-        store[name].append(
-            Parameter(
-                account_id=account_id,
-                name=name,
-                value=image_id,
-                parameter_type="String",
-                description=None,
-                allowed_pattern=None,
-                keyid=None,
-                last_modified_date=time.time(),
-                version=1,
-                data_type="aws:ec2:image",
-            )
+    store[name].append(
+        Parameter(
+            account_id=account_id,
+            name=name,
+            value=image_id,
+            parameter_type="String",
+            description=None,
+            allowed_pattern=None,
+            keyid=None,
+            last_modified_date=time.time(),
+            version=1,
+            data_type="aws:ec2:image",
         )
+    )
 
 
 AWS_ENV = {

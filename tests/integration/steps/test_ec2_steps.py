@@ -21,9 +21,12 @@ from tests.integration.steps.conftest import (
     REGION,
     Ec2World,
     FakeLambdaContext,
+    seed_image_parameter,
 )
 
 CONTEXT = FakeLambdaContext()
+# A second AMI moto ships, distinct from the one every seeded public parameter names.
+OTHER_IMAGE_ID = "ami-12c6146b"
 
 
 def client_error(
@@ -88,6 +91,42 @@ def test_given_a_requested_lab_when_create_vm_runs_then_run_instances_asks_for_a
     assert record.status == LabStatus.PROVISIONING
     assert (record.vm_id, record.provider, record.agent_port) == (result["vm_id"], "ec2", 9089)
     assert record.vm_details["instance_type"] == "t3.micro"
+
+
+def test_given_a_plan_naming_its_image_parameter_and_volume_size_when_create_vm_runs_then_both_come_from_the_plan(
+    ec2_world: Ec2World,
+):
+    # A parameter of its own pointing at a different AMI: the image can only come from it.
+    parameter = "/aws/service/debian/release/13/latest/amd64"
+    seed_image_parameter(parameter, OTHER_IMAGE_ID)
+    ec2_world.new_lab(
+        plan=load_plan_with(image={"ssm_parameter": parameter}, root_volume_gib=21)
+    )
+
+    create_vm(ec2_world.state("create_vm"), CONTEXT)
+
+    assert ec2_world.ssm.called("get_parameter") == [{"Name": parameter}]
+    (call,) = ec2_world.ec2.called("run_instances")
+    assert call["ImageId"] == OTHER_IMAGE_ID
+    assert call["BlockDeviceMappings"][0]["Ebs"]["VolumeSize"] == 21
+
+
+def test_given_a_created_instance_when_its_root_volume_is_described_then_it_is_encrypted_sized_and_tagged(
+    ec2_world: Ec2World,
+):
+    ec2_world.new_lab(plan=load_plan_with(root_volume_gib=12))
+    vm_id = create_vm(ec2_world.state("create_vm"), CONTEXT)["vm_id"]
+
+    volumes = boto3.client("ec2", region_name=REGION).describe_volumes(
+        Filters=[{"Name": "attachment.instance-id", "Values": [vm_id]}]
+    )["Volumes"]
+
+    (volume,) = volumes
+    assert volume["Encrypted"] is True
+    assert volume["Size"] == 12
+    tags = {t["Key"]: t["Value"] for t in volume.get("Tags", [])}
+    assert tags["ads:lab-id"] == ec2_world.lab_id
+    assert tags["ads:managed"] == "true"
 
 
 def test_given_create_vm_already_ran_when_it_is_retried_then_the_same_instance_is_returned(
@@ -262,6 +301,28 @@ def test_given_a_running_instance_with_ssm_online_when_wait_running_runs_then_ip
     assert result == {"state": "running", "private_ip": ip, "endpoint": f"http://{ip}:9089"}
     record = ec2_world.repository.require(ec2_world.lab_id)
     assert (record.vm_id, record.private_ip, record.endpoint) == (vm_id, ip, f"http://{ip}:9089")
+
+
+def test_given_the_instance_is_still_pending_when_wait_running_runs_then_vm_not_ready_is_raised(
+    ec2_world: Ec2World,
+):
+    created_lab(ec2_world)
+    real = ec2_world.ec2._client.describe_instances
+
+    def pending(**kwargs: Any) -> Any:
+        response = real(**kwargs)
+        for reservation in response["Reservations"]:
+            for instance in reservation["Instances"]:
+                instance["State"] = {"Code": 0, "Name": "pending"}
+        return response
+
+    ec2_world.ec2.overrides["describe_instances"] = pending
+
+    with pytest.raises(Exception) as raised:
+        wait_running(ec2_world.state("wait_running"), CONTEXT)
+
+    assert type(raised.value).__name__ == "VmNotReady"
+    assert "pending" in str(raised.value)
 
 
 def test_given_the_instance_was_terminated_when_wait_running_runs_then_vm_not_running_is_raised(
@@ -489,6 +550,21 @@ def test_given_the_record_lost_its_vm_id_when_destroy_vm_runs_then_the_tagged_in
 
     state = ec2.describe_instances(InstanceIds=[orphan])["Reservations"][0]["Instances"][0]
     assert state["State"]["Name"] in ("shutting-down", "terminated")
+
+
+def test_given_terminate_is_accepted_but_the_instance_keeps_running_when_destroy_vm_runs_then_destroy_failed_names_it(
+    ec2_world: Ec2World,
+):
+    vm_id = created_lab(ec2_world)
+    # EC2 answered, yet nothing changed: only the confirmation can notice.
+    ec2_world.ec2.overrides["terminate_instances"] = lambda **kw: {"TerminatingInstances": []}
+
+    with pytest.raises(Exception) as raised:
+        destroy_vm(ec2_world.state("destroy_vm"), CONTEXT)
+
+    assert type(raised.value).__name__ == "DestroyFailed"
+    assert f"{vm_id} (running)" in str(raised.value)
+    boto3.client("ec2", region_name=REGION).terminate_instances(InstanceIds=[vm_id])
 
 
 def test_given_terminate_is_refused_when_destroy_vm_runs_then_destroy_failed_carries_the_reason(
