@@ -29,7 +29,6 @@ from typing import Any
 DAEMON_MODULE = "ads.local.daemon"
 STATE_FILE_NAME = "control-plane.json"
 LOG_FILE_NAME = "control-plane.log"
-SANDBOX_ENV = "ADS_SANDBOX"
 
 # -- where things are -------------------------------------------------------
 
@@ -149,23 +148,9 @@ def is_control_plane_process(pid: int, home: Path | None = None) -> bool:
 
 def sandbox_processes(home: Path) -> list[int]:
     """Processes whose environment has ADS_SANDBOX pointing under ``home`` (local lab VMs)."""
-    root = home.resolve()
-    found: list[int] = []
-    me = os.getpid()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == me:
-            continue
-        try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        for item in environ:
-            if item.startswith(SANDBOX_ENV.encode() + b"="):
-                sandbox = Path(item.split(b"=", 1)[1].decode(errors="replace"))
-                if sandbox == root or root in sandbox.resolve().parents:
-                    found.append(int(entry.name))
-                break
-    return found
+    from ads.providers.local import processes_under
+
+    return processes_under(home)
 
 
 # -- the daemon ---------------------------------------------------------------

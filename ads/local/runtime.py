@@ -48,7 +48,6 @@ EVENT_BUS_NAME = "ads-lab-events"
 ROLE_NAME = "ads-local-workflow"
 DEPLOY_STATE_MACHINE = "DeployLab"
 DESTROY_STATE_MACHINE = "DestroyLab"
-SANDBOX_ENV = "ADS_SANDBOX"
 # The workflow handlers and the ASL placeholder that names each one (the CDK workflow
 # construct passes the same placeholders to definition_substitutions).
 WORKFLOW_FUNCTIONS: dict[str, str] = {
@@ -699,26 +698,9 @@ def _lab_id_of_api_call(event: dict[str, Any], response: dict[str, Any]) -> str:
 
 def sandbox_pids(root: Path) -> list[int]:
     """Processes whose ``ADS_SANDBOX`` is ``root`` or lies under it."""
-    root = Path(root).resolve()
-    found: list[int] = []
-    me = os.getpid()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == me:
-            continue
-        try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        prefix = SANDBOX_ENV.encode() + b"="
-        for item in environ:
-            if item.startswith(prefix):
-                sandbox = Path(item[len(prefix) :].decode(errors="replace"))
-                with contextlib.suppress(OSError):
-                    sandbox = sandbox.resolve()
-                if sandbox == root or root in sandbox.parents:
-                    found.append(int(entry.name))
-                break
-    return found
+    from ads.providers.local import processes_under
+
+    return processes_under(root)
 
 
 def _alive(pid: int) -> bool:

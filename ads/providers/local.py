@@ -148,19 +148,38 @@ def _groups_of(user: str) -> list[Any]:
     return [g for g in grp.getgrall() if user in g.gr_mem]
 
 
-def sandbox_processes(sandbox: str) -> list[int]:
-    """Pids of live processes whose environment says they belong to ``sandbox``."""
-    marker = f"{SANDBOX_ENV}={sandbox}".encode()
-    found = []
+def _process_sandboxes() -> Iterator[tuple[int, str]]:
+    """(pid, ADS_SANDBOX) of every other process that has the variable."""
+    me = os.getpid()
+    prefix = f"{SANDBOX_ENV}=".encode()
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
+        if not entry.isdigit() or int(entry) == me:
             continue
         try:
             environ = Path(f"/proc/{entry}/environ").read_bytes()
         except OSError:
             continue
-        if marker in environ.split(b"\0") and _alive(int(entry)):
-            found.append(int(entry))
+        for item in environ.split(b"\0"):
+            if item.startswith(prefix):
+                yield int(entry), item[len(prefix) :].decode(errors="replace")
+                break
+
+
+def sandbox_processes(sandbox: str) -> list[int]:
+    """Pids of live processes whose environment says they belong to ``sandbox``."""
+    return [pid for pid, value in _process_sandboxes() if value == sandbox and _alive(pid)]
+
+
+def processes_under(root: str | Path) -> list[int]:
+    """Pids of live processes of every sandbox that is ``root`` or lies below it."""
+    root = Path(root).resolve()
+    found = []
+    for pid, value in _process_sandboxes():
+        sandbox = Path(value)
+        with contextlib.suppress(OSError):
+            sandbox = sandbox.resolve()
+        if (sandbox == root or root in sandbox.parents) and _alive(pid):
+            found.append(pid)
     return found
 
 
