@@ -45,8 +45,14 @@ def format_time(value: Any) -> str:
     return parsed.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _one_line(value: str) -> str:
+    # A row is one line; a multi-line cell (a failure cause) is shown in full elsewhere.
+    lines = value.splitlines()
+    return lines[0] + " ..." if len(lines) > 1 else value
+
+
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    cells = [[text(c) for c in row] for row in rows]
+    cells = [[_one_line(text(c)) for c in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in cells:
         for i, cell in enumerate(row):

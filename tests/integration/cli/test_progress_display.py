@@ -60,3 +60,19 @@ def test_given_durations_when_formatted_then_they_read_as_seconds_minutes_or_hou
         "1m 01s",
         "1h 02m",
     ]
+
+
+def test_given_a_multi_line_cell_when_tabulated_then_each_row_stays_one_line():
+    from ads.cli.render import table
+
+    out = table(
+        ["AT", "STATUS", "NOTE"],
+        [
+            ("10:00", "FAILED", "Initialise VM failed: exit 3\noutput tail:\n$ make"),
+            ("10:01", "X", ""),
+        ],
+    )
+
+    lines = out.splitlines()
+    assert len(lines) == 3
+    assert lines[1].endswith("Initialise VM failed: exit 3 ...")
