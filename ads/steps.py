@@ -63,6 +63,8 @@ __all__ = [
 
 DESTROY_STATES = (LabStatus.DESTROYING, LabStatus.DESTROYED)
 HEALTH_BODY_LIMIT = 4096
+# Step Functions refuses a Fail state Cause longer than this.
+FAIL_CAUSE_LIMIT = 32768
 
 
 # -- results ---------------------------------------------------------------------------
@@ -106,6 +108,9 @@ class RecordStatusResult(StepResult):
     status: str
     changed: bool
     event_published: bool = False
+    # FAILED / DESTROYING: the cause as a person reads it, for the workflow's Fail state
+    # (the caught error's own Cause is a Lambda's raw JSON error document).
+    cause: str | None = None
 
 
 # -- wiring for the handlers -------------------------------------------------------------
@@ -204,22 +209,46 @@ def describe_init_failure(status: InitStatus) -> str:
     return message
 
 
+def _lambda_error_at(text: str, index: int) -> tuple[dict[str, Any] | None, int]:
+    """The Lambda error document starting at ``index`` and where it ends, if there is one."""
+    try:
+        parsed, end = json.JSONDecoder().raw_decode(text, index)
+    except ValueError:
+        return None, index
+    if isinstance(parsed, dict) and parsed.get("errorMessage") is not None:
+        return parsed, end
+    return None, index
+
+
+def _plain_messages(text: str) -> str:
+    """``text`` with every embedded Lambda error document replaced by its message (the
+    workflow appends a failed destroy's raw error after the step's own)."""
+    parts: list[str] = []
+    position = 0
+    index = text.find("{")
+    while index != -1:
+        parsed, end = _lambda_error_at(text, index)
+        if parsed is None:
+            index = text.find("{", index + 1)
+            continue
+        parts.append(text[position:index] + str(parsed["errorMessage"]))
+        position = end
+        index = text.find("{", end)
+    parts.append(text[position:])
+    return "".join(parts)
+
+
 def failure_cause(failed_step: str, error: dict[str, Any] | None) -> str:
     """ "<failed_step> failed: <error type>: <cause>" from a Step Functions error object."""
     error = error or {}
     error_type = str(error.get("Error") or "Error")
     raw = error.get("Cause")
     cause = "" if raw is None else str(raw)
-    # A Lambda's error arrives as a JSON document (possibly with text the workflow
-    # appended after it); its message is what a person reads.
-    if cause.startswith("{"):
-        try:
-            parsed, end = json.JSONDecoder().raw_decode(cause)
-        except ValueError:
-            parsed, end = None, 0
-        if isinstance(parsed, dict) and parsed.get("errorMessage") is not None:
-            cause = str(parsed["errorMessage"]) + cause[end:]
-            error_type = str(parsed.get("errorType") or error_type)
+    # A Lambda's error arrives as a JSON document; its message is what a person reads.
+    parsed, _ = _lambda_error_at(cause, 0) if cause.startswith("{") else (None, 0)
+    if parsed is not None:
+        error_type = str(parsed.get("errorType") or error_type)
+    cause = _plain_messages(cause)
     return f"{failed_step} failed: {error_type}: {cause or 'no cause given'}"
 
 
@@ -374,14 +403,20 @@ def record_status(
     status = LabStatus(status)
     record = repository.require(lab_id)
     before = record.status
+    cause: str | None = None
     if status == LabStatus.FAILED:
-        if before in DESTROY_STATES:
-            # A destroy overtook the deployment; its outcome is the one that counts.
-            return RecordStatusResult(lab_id=lab_id, status=before.value, changed=False)
         cause = failure_cause(failed_step or "deployment", error)
         if destroy_error:
             # The VM may still exist: say so next to the original cause.
             cause += "; then " + failure_cause("Destroy VM", destroy_error)
+        if before in DESTROY_STATES:
+            # A destroy overtook the deployment; its outcome is the one that counts.
+            return RecordStatusResult(
+                lab_id=lab_id,
+                status=before.value,
+                changed=False,
+                cause=cause[:FAIL_CAUSE_LIMIT],
+            )
         record = _advance(
             repository, lab_id, LabStatus.FAILED, cause[:200], failed_step=failed_step, cause=cause
         )
@@ -392,7 +427,12 @@ def record_status(
         record = repository.transition(
             lab_id, LabStatus.DESTROYING, failed_step=failed_step, cause=cause
         )
-        return RecordStatusResult(lab_id=lab_id, status=record.status.value, changed=False)
+        return RecordStatusResult(
+            lab_id=lab_id,
+            status=record.status.value,
+            changed=False,
+            cause=cause[:FAIL_CAUSE_LIMIT],
+        )
     elif status == LabStatus.DESTROYED:
         if before not in DESTROY_STATES:
             repository.transition(lab_id, LabStatus.DESTROYING, note="destroying")
@@ -405,5 +445,9 @@ def record_status(
     published = publisher.publish(record) if changed else False
     logger.info("status recorded", status=record.status.value, changed=changed)
     return RecordStatusResult(
-        lab_id=lab_id, status=record.status.value, changed=changed, event_published=published
+        lab_id=lab_id,
+        status=record.status.value,
+        changed=changed,
+        event_published=published,
+        cause=cause[:FAIL_CAUSE_LIMIT] if cause else None,
     )

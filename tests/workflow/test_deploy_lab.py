@@ -46,12 +46,19 @@ def _sandboxes(plane: LocalControlPlane) -> list[Path]:
 def _assert_failed_at(outcome: Outcome, plane: LocalControlPlane, step: str) -> None:
     assert outcome.execution["status"] == "FAILED"
     assert outcome.execution["error"] == "LabDeploymentFailed"
-    assert outcome.execution["cause"].startswith(f"{step} failed: ")
     assert outcome.record.status == LabStatus.FAILED
     assert outcome.record.failed_step == step
     assert outcome.record.cause and outcome.record.cause.startswith(f"{step} failed: ")
+    # The console shows the recorded, readable cause, not the Lambda's JSON error document.
+    assert outcome.execution["cause"] == outcome.record.cause
+    assert "errorMessage" not in outcome.execution["cause"]
     # The compensation ran: the VM is gone along with every process it had.
-    assert outcome.states[-3:] == ["Destroy VM", "Mark Failed", "Deployment Failed"]
+    assert outcome.states[-4:] == [
+        "Destroy VM",
+        "Mark Failed",
+        "Cause Recorded",
+        "Deployment Failed",
+    ]
     assert not (plane.labs_root / outcome.lab_id).exists()
     assert sandbox_pids(plane.state_dir) == []
 
@@ -149,6 +156,38 @@ def test_given_health_probe_on_a_port_nothing_listens_on_when_deployed_then_lab_
     assert "503" in outcome.record.cause
 
 
+def test_given_mark_failed_fails_too_when_a_step_fails_then_the_execution_still_fails_with_the_caught_cause(
+    plane: LocalControlPlane,
+    driver: WorkflowDriver,
+    hello_web_repo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(self: LocalProvider, lab_id: str, plan: Any) -> Any:
+        raise VmCreateFailed("no capacity for t3.micro")
+
+    monkeypatch.setattr(LocalProvider, "create_vm", refuse)
+
+    def broken_for_failed(real: Any) -> Any:
+        def handler(event: dict[str, Any], context: Any) -> Any:
+            if event.get("status") == "FAILED":
+                raise RuntimeError("the table is unavailable")
+            return real(event, context)
+
+        return handler
+
+    plane.override_handler("record_status", broken_for_failed)
+
+    outcome = driver.deploy(hello_web_labspec(), hello_web_repo)
+
+    assert outcome.execution["status"] == "FAILED"
+    assert outcome.execution["error"] == "LabDeploymentFailed"
+    assert outcome.states[-3:] == ["Destroy VM", "Mark Failed", "Deployment Failed Unrecorded"]
+    assert outcome.execution["cause"].startswith("Create VM failed: VmCreateFailed: ")
+    assert "no capacity for t3.micro" in outcome.execution["cause"]
+    assert outcome.record.status == LabStatus.PROVISIONING
+    assert sandbox_pids(plane.state_dir) == []
+
+
 # -- destroying ----------------------------------------------------------------------------------
 
 
@@ -209,6 +248,8 @@ def test_given_destroy_fails_when_destroyed_then_lab_stays_destroying_with_the_c
     assert first.record.status == LabStatus.DESTROYING
     assert first.record.failed_step == "Destroy VM"
     assert "sandbox is busy" in (first.record.cause or "")
+    assert first.execution["cause"] == first.record.cause
+    assert first.states[-2:] == ["Destroy Cause Recorded", "Destroy Failed"]
 
     monkeypatch.setattr(LocalProvider, "destroy_vm", real_destroy)
     second = driver.destroy(deployed.lab_id)

@@ -121,8 +121,23 @@ def test_given_a_deploy_step_fails_when_caught_then_it_goes_through_destroy_and_
     assert states["Destroy VM"]["Next"] == "Mark Failed"
     assert states[states["Destroy VM"]["Catch"][0]["Next"]]["Next"] == "Mark Failed"
     assert states["Mark Failed"]["Parameters"]["Payload"]["status"] == "FAILED"
-    fail = states[states["Mark Failed"]["Next"]]
-    assert fail == {**fail, "Type": "Fail", "Error": "LabDeploymentFailed"}
+    _assert_ends_with_the_recorded_cause(states, "Mark Failed", "LabDeploymentFailed")
+
+
+def _assert_ends_with_the_recorded_cause(states: dict[str, Any], mark: str, error: str) -> None:
+    """``mark`` leads to a Fail state showing the cause it answered when it answered one,
+    and to a Fail state built from the caught error when it did not (or failed itself)."""
+    choice = states[states[mark]["Next"]]
+    assert choice["Type"] == "Choice"
+    (rule,) = choice["Choices"]
+    assert rule == {**rule, "Variable": "$.marked.result.cause", "IsPresent": True}
+    recorded, unrecorded = states[rule["Next"]], states[choice["Default"]]
+    assert states[mark]["Catch"][0]["Next"] == choice["Default"]
+    assert recorded == {**recorded, "Type": "Fail", "Error": error}
+    assert recorded["CausePath"] == "$.marked.result.cause"
+    assert unrecorded == {**unrecorded, "Type": "Fail", "Error": error}
+    # Reached when Mark Failed failed: $.marked may be absent, so nothing may read it.
+    assert "$.marked" not in unrecorded["CausePath"]
 
 
 def test_given_destroy_lab_fails_when_caught_then_the_lab_is_kept_destroying_with_the_cause() -> (
@@ -134,7 +149,7 @@ def test_given_destroy_lab_fails_when_caught_then_the_lab_is_kept_destroying_wit
 
     assert noted["Parameters"]["failed_step"] == "Destroy VM"
     assert mark["Parameters"]["Payload"]["status"] == "DESTROYING"
-    assert states[mark["Next"]]["Type"] == "Fail"
+    _assert_ends_with_the_recorded_cause(states, noted["Next"], "LabDestroyFailed")
     assert states["Mark Destroyed"]["Parameters"]["Payload"]["status"] == "DESTROYED"
 
 

@@ -99,9 +99,7 @@ def test_given_a_plan_naming_its_image_parameter_and_volume_size_when_create_vm_
     # A parameter of its own pointing at a different AMI: the image can only come from it.
     parameter = "/aws/service/debian/release/13/latest/amd64"
     seed_image_parameter(parameter, OTHER_IMAGE_ID)
-    ec2_world.new_lab(
-        plan=load_plan_with(image={"ssm_parameter": parameter}, root_volume_gib=21)
-    )
+    ec2_world.new_lab(plan=load_plan_with(image={"ssm_parameter": parameter}, root_volume_gib=21))
 
     create_vm(ec2_world.state("create_vm"), CONTEXT)
 

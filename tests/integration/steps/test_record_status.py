@@ -106,7 +106,9 @@ def test_given_a_destroy_already_won_when_marked_failed_then_nothing_changes(ec2
         "status": "DESTROYING",
         "changed": False,
         "event_published": False,
+        "cause": result["cause"],
     }
+    assert result["cause"].startswith("init_vm failed: InitFailed: ")
     record = ec2_world.repository.require(ec2_world.lab_id)
     assert (record.status, record.cause) == (LabStatus.DESTROYING, None)
     assert events_put(ec2_world) == []
@@ -183,3 +185,62 @@ def test_given_the_workflow_appended_the_destroy_failure_to_the_cause_when_marke
         "Wait Until Running failed: VmNotRunning: VM i-1 is stopped "
         "(destroying the VM afterwards failed too: DestroyFailed: boom)"
     )
+
+
+def test_given_a_lambda_error_document_when_marked_failed_then_the_answer_carries_the_readable_cause(
+    ec2_world: Ec2World,
+):
+    ec2_world.new_lab()
+    lambda_error = json.dumps(
+        {
+            "errorMessage": "no capacity for t3.micro",
+            "errorType": "VmCreateFailed",
+            "stackTrace": ['  File "/var/task/ads/steps.py", line 1, in create_vm\n'],
+        }
+    )
+    event = {
+        "lab_id": ec2_world.lab_id,
+        "status": "FAILED",
+        "failed_step": "Create VM",
+        "error": {"Error": "VmCreateFailed", "Cause": lambda_error},
+    }
+
+    result = record_status(event, CONTEXT)
+
+    assert result["cause"] == "Create VM failed: VmCreateFailed: no capacity for t3.micro"
+    assert ec2_world.repository.require(ec2_world.lab_id).cause == result["cause"]
+
+
+def test_given_the_destroy_failure_appended_as_a_lambda_error_document_when_marked_failed_then_both_messages_read_plainly(
+    ec2_world: Ec2World,
+):
+    ec2_world.new_lab()
+    step_error = json.dumps({"errorMessage": "VM i-1 is stopped", "errorType": "VmNotRunning"})
+    destroy_error = json.dumps(
+        {"errorMessage": "TerminateInstances i-1 refused", "errorType": "DestroyFailed"}
+    )
+    event = {
+        "lab_id": ec2_world.lab_id,
+        "status": "FAILED",
+        "failed_step": "Wait Until Running",
+        "error": {
+            "Error": "VmNotRunning",
+            "Cause": f"{step_error} (destroying the VM afterwards failed too: "
+            f"DestroyFailed: {destroy_error})",
+        },
+    }
+
+    result = record_status(event, CONTEXT)
+
+    assert result["cause"] == (
+        "Wait Until Running failed: VmNotRunning: VM i-1 is stopped "
+        "(destroying the VM afterwards failed too: DestroyFailed: TerminateInstances i-1 refused)"
+    )
+
+
+def test_given_a_healthy_lab_when_marked_ready_then_the_answer_has_no_cause(ec2_world: Ec2World):
+    healthy_lab(ec2_world)
+
+    result = record_status(ec2_world.state("record_status_ready"), CONTEXT)
+
+    assert "cause" not in result
