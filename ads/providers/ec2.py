@@ -25,6 +25,7 @@ from ads.providers.base import (
     InitStatus,
     VmCreateFailed,
     VmInfo,
+    VmNotRunning,
     VmState,
 )
 from ads.providers.failure_output import failure_tail, find_failing_command
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 CAPACITY_ERRORS = frozenset({"InsufficientInstanceCapacity", "InsufficientCapacity"})
 NOT_FOUND_ERRORS = frozenset({"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"})
+SSM_NOT_YET_ERRORS = frozenset({"InvalidInstanceId", "InvalidInstanceInformationFilterValue"})
 DEFAULT_ROOT_DEVICE = "/dev/sda1"
 # Where the bootstrap script unpacks the agent bundle and installs the lab on the VM.
 VM_PREFIX = "/opt/ads"
@@ -258,8 +260,14 @@ class Ec2Provider:
                 "describe_instance_information",
                 Filters=[{"Key": "InstanceIds", "Values": [vm_id]}],
             )
-        except ClientError:
-            return False
+        except ClientError as exc:
+            # An instance SSM does not know yet is "not online yet"; anything else (a
+            # missing permission) would only burn the retries, so it fails the step now.
+            if error_code(exc) in SSM_NOT_YET_ERRORS:
+                return False
+            raise VmNotRunning(
+                f"cannot ask SSM whether {vm_id} is online: {error_code(exc)}: {error_message(exc)}"
+            ) from exc
         return any(
             info.get("PingStatus") == "Online"
             for info in response.get("InstanceInformationList", [])

@@ -683,3 +683,22 @@ def test_given_ssm_refuses_to_describe_the_instance_when_asked_whether_it_is_onl
         provider = Ec2Provider(ec2_world.config, ec2=ec2_world.ec2, ssm=ssm, s3=None)
 
         assert provider.ssm_online("i-0abc") is False
+
+
+def test_given_ssm_denies_access_when_asked_whether_it_is_online_then_the_step_fails_naming_it(
+    ec2_world: Ec2World,
+):
+    from botocore.stub import Stubber
+
+    from ads.providers.base import VmNotRunning
+    from ads.providers.ec2 import Ec2Provider
+
+    ssm = boto3.client("ssm", region_name=REGION)
+    with Stubber(ssm) as stub:
+        stub.add_client_error(
+            "describe_instance_information", "AccessDeniedException", "not authorized"
+        )
+        provider = Ec2Provider(ec2_world.config, ec2=ec2_world.ec2, ssm=ssm, s3=None)
+
+        with pytest.raises(VmNotRunning, match="AccessDeniedException: not authorized"):
+            provider.ssm_online("i-0abc")
