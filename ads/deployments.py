@@ -86,6 +86,13 @@ class RequestInProgressError(AdsError):
     http_status = 409
 
 
+class IdempotencyKeyReusedError(AdsError):
+    """The idempotency key already made a lab from a different request."""
+
+    code = "idempotency_key_reused"
+    http_status = 409
+
+
 class MissingIdentityError(AdsError):
     code = "missing_identity"
     http_status = 403
@@ -277,6 +284,18 @@ def _accepted(record: LabRecord, *, replay: bool) -> dict[str, Any]:
     return body.model_dump(mode="json")
 
 
+def _same_request(
+    record: LabRecord,
+    labspec: dict[str, Any],
+    source: dict[str, Any] | None,
+    options: dict[str, Any],
+) -> bool:
+    # The record went through DynamoDB; a JSON round trip gives the request the same shape.
+    asked = json.loads(json.dumps({"labspec": labspec, "source": source, "options": options}))
+    kept = {"labspec": record.labspec, "source": record.source or None, "options": record.options}
+    return asked == json.loads(json.dumps(kept, default=str))
+
+
 def request_deployment(
     ctx: DeploymentContext,
     request: DeploymentRequest,
@@ -306,6 +325,9 @@ def request_deployment(
     plan = request_plan(request.labspec, request.options, config)
     lab_id = new_lab_id(plan.get("lab_name") or "")
     log = {"lab_id": lab_id, "owner": owner, "requested_by": requested_by}
+    options = (request.options or DeploymentOptions()).model_dump(mode="json", exclude_none=True)
+    options.setdefault("region", plan.get("region") or config.region)
+    source = request.source.model_dump(exclude_none=True) if request.source else None
 
     if idempotency_key:
         earlier = ctx.repository.claim_idempotency_key(owner, idempotency_key, lab_id)
@@ -317,18 +339,24 @@ def request_deployment(
                     f"(lab {earlier!r}); retry in a moment",
                     lab_id=earlier,
                 )
+            if not _same_request(record, request.labspec, source, options):
+                # Answering with the earlier lab would silently ignore what was asked now.
+                raise IdempotencyKeyReusedError(
+                    f"Idempotency-Key: found {_found(idempotency_key)}, already used for lab "
+                    f"{earlier!r} with a different labspec, source or options; allowed: the "
+                    "same request again (to get that lab), or a new key",
+                    lab_id=earlier,
+                )
             logger.info("idempotent replay", lab_id=earlier, owner=owner)
             return _accepted(record, replay=True)
 
-    options = (request.options or DeploymentOptions()).model_dump(mode="json", exclude_none=True)
-    options.setdefault("region", plan.get("region") or config.region)
     record = ctx.repository.new_record(
         lab_id,
         owner,
         lab_name=plan.get("lab_name") or "",
         plan=plan,
         labspec=request.labspec,
-        source=request.source.model_dump(exclude_none=True) if request.source else None,
+        source=source,
         options=options,
         requested_by=requested_by if requested_by in REQUESTED_BY else "api",
     )

@@ -142,8 +142,14 @@ def _read_json_object(path: Path, what: str) -> dict[str, Any] | None:
 
 
 def _checked_endpoint(url: str, source: str) -> str:
-    parsed = urllib.parse.urlsplit(url.strip())
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+    try:
+        parsed = urllib.parse.urlsplit(url.strip())
+        # .port raises for a port out of range or not a number; urlsplit for a broken [IPv6].
+        usable = parsed.scheme in ("http", "https") and bool(parsed.hostname)
+        usable = usable and (parsed.port is None or parsed.port > 0)
+    except ValueError:
+        usable = False
+    if not usable:
         raise ApiError(
             f"endpoint from {source}: found {url!r}; allowed: an http:// or https:// URL "
             "such as https://abc123.execute-api.us-east-1.amazonaws.com/prod",

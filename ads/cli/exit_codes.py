@@ -8,3 +8,5 @@ CONFLICT = 4  # illegal state change, e.g. destroying a lab twice (HTTP 409)
 UNREACHABLE = 5  # no endpoint configured, endpoint unreachable, or credentials refused
 TIMEOUT = 6  # --wait gave up before the lab reached a final status
 INTERRUPTED = 130  # Ctrl-C
+# the reader of the output went away (`ads list | head -1`), as a shell reports SIGPIPE
+BROKEN_PIPE = 141

@@ -289,7 +289,8 @@ def parse_source(value: str | None) -> dict[str, str] | None:
         head, sep, ref = url.rpartition("@")
         if sep and _REF.match(ref) and _looks_like_repository(head):
             return {"git": head, "ref": ref}
-        if url:
+        # A trailing '@' is a ref left out, not part of a URL: refuse it here.
+        if url and not url.endswith("@"):
             return {"git": url}
     raise CommandError(
         f"--source: found {value!r}; allowed: {SOURCE_ALLOWED}", exit_code=exit_codes.INVALID_INPUT

@@ -28,12 +28,13 @@ from typing import Any
 
 from ads.cli import exit_codes
 from ads.config import AdsConfig
-from ads.errors import ConfigError
+from ads.errors import ConfigError, FieldProblem
 from ads.local.daemon import (
     DAEMON_MODULE,
     ControlPlaneState,
     ads_home,
     is_control_plane_process,
+    local_dir,
     log_file,
     pid_alive,
     read_state,
@@ -121,6 +122,13 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def port_taken_message(port: int) -> str:
+    return (
+        f"--port: found {port}, but 127.0.0.1:{port} is already in use; allowed: a free "
+        "port (or --port 0 for any free one)"
+    )
+
+
 def _package_root() -> Path:
     # The directory holding the ads/ and functions/ packages (a checkout or site-packages).
     import ads
@@ -156,6 +164,23 @@ def check_local_config() -> None:
     AdsConfig.from_env({**os.environ, "ADS_PROVIDER": "local"})
 
 
+def prepare_home(home: Path) -> None:
+    """Create ``$ADS_HOME/local``; a home that cannot hold it is a configuration error."""
+    try:
+        log_file(home).parent.mkdir(parents=True, exist_ok=True)
+        probe = log_file(home).parent / f".write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            FieldProblem(
+                "ADS_HOME",
+                f"{str(home)!r}, where {local_dir(home)} cannot be written ({exc.strerror})",
+                "a directory this user can write (unset: ~/.ads)",
+            )
+        ) from None
+
+
 def start_plane(
     home: Path,
     *,
@@ -165,14 +190,10 @@ def start_plane(
 ) -> ControlPlaneState:
     """Start the daemon detached and wait until its API answers."""
     check_local_config()
+    prepare_home(home)
     if not _port_free(port):
-        raise LocalPlaneError(
-            f"--port: 127.0.0.1:{port} is already in use; allowed: a free port "
-            "(or --port 0 for any free one)"
-        )
-    home.mkdir(parents=True, exist_ok=True)
+        raise LocalPlaneError(port_taken_message(port))
     log_path = log_file(home)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     remove_state(home)
     with open(log_path, "ab") as log_out:
         log_out.write(f"--- ads local up at {datetime.now(UTC).isoformat()} ---\n".encode())
@@ -339,8 +360,13 @@ def cmd_up(args: argparse.Namespace) -> int:
         return exit_codes.OK
     try:
         check_local_config()
+        prepare_home(home)
     except ConfigError as exc:
         _err(str(exc))
+        return exit_codes.INVALID_INPUT
+    if not _port_free(args.port):
+        # A bad argument, like any other: another port fixes it, waiting does not.
+        _err(port_taken_message(args.port))
         return exit_codes.INVALID_INPUT
     if args.foreground:
         argv = _daemon_argv(home.resolve(), args.port, args.time_scale)
@@ -595,7 +621,7 @@ def run_demo(
     out.section(f"Deploying {label}")
     accepted = client.create_lab(body)
     lab_id = result.lab_id = accepted["lab_id"]
-    out.say(render.render_deploy_answer(accepted))
+    out.say(render.render_deploy_answer(accepted, waiting=True))
 
     out.section("Progress")
     record = _wait_for(client, lab_id, SETTLED, out, timeout)

@@ -7,6 +7,8 @@ Each subcommand module exposes ``register(subparsers)`` and sets ``func`` on its
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import sys
 
 from ads import __version__
@@ -26,6 +28,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _discard_stdout() -> None:
+    # Whoever read our output is gone (`ads list | head -1`): without this, the flush
+    # at interpreter exit fails again and prints a traceback after all.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives until the process exits
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -37,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ads: interrupted", file=sys.stderr)
         return exit_codes.INTERRUPTED
+    except BrokenPipeError:
+        _discard_stdout()
+        return exit_codes.BROKEN_PIPE
     except AdsError as exc:
         print(f"ads: error: {exc.message}", file=sys.stderr)
         invalid = isinstance(exc, InvalidInputError)

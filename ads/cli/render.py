@@ -135,6 +135,10 @@ def render_destroy_answer(answer: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# A lab in these statuses has no VM (or is losing it): its old address serves nothing.
+_VM_GONE = ("FAILED", "DESTROYING", "DESTROYED")
+
+
 def render_lab_list(labs: list[dict[str, Any]], next_token: str | None) -> str:
     if not labs:
         out = "No labs."
@@ -148,7 +152,9 @@ def render_lab_list(labs: list[dict[str, Any]], next_token: str | None) -> str:
                     lab.get("lab_name"),
                     lab.get("status"),
                     format_time(lab.get("created_at")),
-                    lab.get("app_url") or lab.get("endpoint"),
+                    None
+                    if lab.get("status") in _VM_GONE
+                    else lab.get("app_url") or lab.get("endpoint"),
                 )
                 for lab in labs
             ],

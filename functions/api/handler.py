@@ -76,7 +76,8 @@ def _errors(*codes: int) -> dict[int, Any]:
         400: "invalid input: the problems say which field, what was found, what is allowed",
         403: "the request carries no caller identity",
         404: "no such lab (or not yours)",
-        409: "illegal state change, or a request with the same key still in progress",
+        409: "illegal state change (destroying a lab twice); for POST /labs also an "
+        "Idempotency-Key still in progress or already used for a different request",
         502: "Step Functions refused the request; nothing was left half-created",
         503: "Step Functions is unavailable or not configured; retry later",
     }
@@ -258,12 +259,40 @@ def _unexpected(exc: Exception) -> Response:
 # -- entry point --------------------------------------------------------------------
 
 
+def _json_content_type(value: Any) -> bool:
+    first = value[0] if isinstance(value, list) and value else value
+    media = str(first or "").split(";")[0].strip().lower()
+    return not media or media == "application/json" or media.endswith("+json")
+
+
+def with_json_body(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with its body declared as JSON, whatever Content-Type the client sent.
+
+    Every body this API takes is JSON. ``curl -d`` declares form data unless told
+    otherwise, and the resolver would read such a body as form fields (or fail on a type
+    it does not know) instead of answering with the JSON problems a person can act on.
+    """
+    if not event.get("body"):
+        return event
+    event = dict(event)
+    for name, value in (
+        ("headers", "application/json"),
+        ("multiValueHeaders", ["application/json"]),
+    ):
+        headers = event.get(name) or {}
+        declared = [k for k in headers if k.lower() == "content-type"]
+        if declared and not all(_json_content_type(headers[k]) for k in declared):
+            event[name] = {k: v for k, v in headers.items() if k not in declared}
+            event[name]["Content-Type"] = value
+    return event
+
+
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request_id = (event.get("requestContext") or {}).get("requestId")
     if request_id:
         logger.set_correlation_id(request_id)
-    return app.resolve(event, context)
+    return app.resolve(with_json_body(event), context)
 
 
 def openapi_document() -> dict[str, Any]:

@@ -24,7 +24,7 @@ from ads.local.daemon import (
     state_file,
     write_state,
 )
-from tests.e2e.harness import run_ads
+from tests.e2e.harness import leftover_processes, run_ads
 
 
 @pytest.fixture
@@ -98,10 +98,28 @@ def test_given_a_taken_port_when_up_runs_then_it_fails_fast_naming_the_port(tmp_
         taken.listen()
         port = taken.getsockname()[1]
         result = run_ads(tmp_path, "local", "up", "--port", str(port), timeout=30)
-    assert result.returncode == 5, result.explain()
-    assert f"127.0.0.1:{port} is already in use" in result.stderr
-    assert "Traceback" not in result.output
+    assert result.returncode == 2, result.explain()
+    assert result.stderr.strip().splitlines() == [
+        f"ads: error: --port: found {port}, but 127.0.0.1:{port} is already in use; "
+        "allowed: a free port (or --port 0 for any free one)"
+    ]
     assert read_state(tmp_path) is None
+
+
+@pytest.mark.parametrize("command", [("local", "up", "--port", "0"), ("demo",)])
+def test_given_ads_home_is_a_file_when_the_plane_would_start_then_one_line_names_ads_home(
+    tmp_path: Path, command: tuple[str, ...]
+):
+    home = tmp_path / "not-a-directory"
+    home.write_text("")
+
+    result = run_ads(home, *command, timeout=30)
+
+    assert result.returncode == 2, result.explain()
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"ads: error: invalid ADS configuration: ADS_HOME: found '{home}'")
+    assert "allowed: a directory this user can write" in line
+    assert leftover_processes(home) == []
 
 
 def test_given_a_missing_labspec_when_the_demo_runs_then_it_says_what_is_allowed_without_starting(

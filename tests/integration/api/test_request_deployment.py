@@ -58,6 +58,36 @@ def test_given_the_same_idempotency_key_when_posted_twice_then_the_same_lab_is_r
     assert len(control_plane.executions(control_plane.deploy_arn)) == 1
 
 
+def test_given_a_used_idempotency_key_when_posted_with_another_labspec_then_409_and_no_new_lab(
+    call_api, control_plane
+):
+    first = call_api(load_event("api/post_labs"))
+    other = load_event("api/post_labs")
+    body = json.loads(other["body"])
+    body["labspec"]["lab"]["description"]["name"] = "Another Lab"
+    other["body"] = json.dumps(body)
+
+    answer = call_api(other)
+
+    assert answer.status == 409
+    assert answer.body["error"] == "idempotency_key_reused"
+    assert answer.body["message"].startswith("Idempotency-Key: found 'release-2026-11-22'")
+    assert answer.body["details"] == {"lab_id": first.body["lab_id"]}
+    assert len(control_plane.executions(control_plane.deploy_arn)) == 1
+
+
+def test_given_a_used_idempotency_key_when_posted_with_other_options_then_409(
+    call_api, control_plane
+):
+    call_api(load_event("api/post_labs"))
+    other = load_event("api/post_labs")
+    body = json.loads(other["body"])
+    body["options"] = {**(body.get("options") or {}), "arch": "arm64"}
+    other["body"] = json.dumps(body)
+
+    assert call_api(other).status == 409
+
+
 def test_given_a_lowercase_idempotency_key_header_when_replayed_then_it_matches_case_insensitively(
     call_api, control_plane
 ):

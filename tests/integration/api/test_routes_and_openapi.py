@@ -93,3 +93,39 @@ def test_given_every_sample_api_event_when_handled_then_each_answer_matches_the_
     assert statuses["get_lab_history"] == 200
     assert statuses["delete_lab"] == 202
     assert statuses["delete_lab_as_other_user"] == 404
+
+
+def _with_content_type(name: str, content_type: str) -> dict:
+    event = load_event(name)
+    event["headers"]["Content-Type"] = content_type
+    event["multiValueHeaders"] = {k: [v] for k, v in event["headers"].items()}
+    return event
+
+
+def test_given_curls_default_form_content_type_when_a_plan_is_posted_then_the_body_is_read_as_json(
+    call_api,
+):
+    answer = call_api(_with_content_type("api/post_plans", "application/x-www-form-urlencoded"))
+
+    assert answer.status == 200
+    assert answer.body["lab_name"] == "Hello Web"
+
+
+def test_given_a_text_content_type_when_a_lab_is_posted_then_202_not_500(call_api, control_plane):
+    answer = call_api(_with_content_type("api/post_labs", "text/plain; charset=utf-8"))
+
+    assert answer.status == 202
+    assert control_plane.repo.require(answer.body["lab_id"]).lab_name == "Hello Web"
+
+
+def test_given_a_non_json_body_under_a_form_content_type_when_posted_then_400_names_the_body(
+    call_api,
+):
+    event = _with_content_type("api/post_plans", "application/x-www-form-urlencoded")
+    event["body"] = "labspec=hello"
+
+    answer = call_api(event)
+
+    assert answer.status == 400
+    assert [p["path"] for p in answer.body["problems"]] == ["body"]
+    assert answer.body["problems"][0]["found"].startswith("malformed JSON")

@@ -148,6 +148,19 @@ def test_given_an_endpoint_without_scheme_when_resolved_then_exit_2_says_what_is
     assert "allowed: an http:// or https:// URL" in error.value.message
 
 
+@pytest.mark.parametrize(
+    "endpoint", ["http://127.0.0.1:99999", "http://[::1", "http://127.0.0.1:port", "http://h:0"]
+)
+def test_given_an_endpoint_with_a_broken_host_or_port_when_resolved_then_exit_2_not_a_traceback(
+    tmp_path: Path, endpoint: str
+) -> None:
+    with pytest.raises(ApiError) as error:
+        resolve_settings(endpoint=endpoint, env={"HOME": str(tmp_path)})
+
+    assert error.value.exit_code == exit_codes.INVALID_INPUT
+    assert error.value.message.startswith(f"endpoint from --endpoint: found {endpoint!r}")
+
+
 def test_given_the_local_plane_file_when_list_runs_without_flags_then_the_request_reaches_it(
     api: FakeAdsApi,
     isolated_env: Path,

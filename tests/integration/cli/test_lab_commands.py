@@ -359,6 +359,39 @@ def test_given_labs_when_listed_then_a_table_shows_id_name_status_and_endpoint(
     )
 
 
+def test_given_labs_whose_vm_is_gone_when_listed_then_their_old_url_is_not_offered(
+    api: FakeAdsApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gone = [
+        api.add_lab(status, name=f"Lab {status}", app_url=f"http://127.0.0.1:{port}/")
+        for status, port in (("FAILED", 8001), ("DESTROYING", 8002), ("DESTROYED", 8003))
+    ]
+
+    code, out, _ = run(capsys, "list", "--endpoint", api.url)
+
+    assert code == exit_codes.OK
+    for lab in gone:
+        [line] = [line for line in out.splitlines() if lab["lab_id"] in line]
+        assert line.split()[-1] == "-"
+    assert "http://127.0.0.1:800" not in out
+
+
+def test_given_stdout_closed_early_when_a_command_prints_then_it_exits_quietly_without_traceback(
+    api: FakeAdsApi, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lab = api.add_lab("READY")
+
+    class ClosedPipe(io.StringIO):
+        def write(self, _: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("sys.stdout", ClosedPipe())
+    code = main(["show", lab["lab_id"], "--json", "--endpoint", api.url])
+
+    assert code == exit_codes.BROKEN_PIPE
+    assert capsys.readouterr().err == ""
+
+
 def test_given_a_status_filter_and_limit_when_listed_as_json_then_the_query_carries_them(
     api: FakeAdsApi, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -614,7 +647,8 @@ def test_given_a_source_argument_when_parsed_then_it_becomes_the_api_source_obje
 
 
 @pytest.mark.parametrize(
-    "value", ["git:", "s3://bucket-only", "https://github.com/x/y.git", "s3://"]
+    "value",
+    ["git:", "s3://bucket-only", "https://github.com/x/y.git", "s3://", "git:https://x/y.git@"],
 )
 def test_given_a_malformed_source_when_parsed_then_it_is_refused_with_the_allowed_forms(
     value: str,
