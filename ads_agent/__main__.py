@@ -29,6 +29,16 @@ def _timeout(text: str) -> float:
     return value
 
 
+def _request_timeout(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 300:
+        raise argparse.ArgumentTypeError(f"found {text!r}, allowed seconds above 0, at most 300")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python3 -m ads_agent",
@@ -57,6 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
             "--port", type=_port, default=9089, help="port (default 9089; 0 = any free)"
         )
         sub.add_argument("--log-file", help="append JSON logs here instead of stderr")
+        if name == "serve":
+            sub.add_argument(
+                "--request-timeout",
+                type=_request_timeout,
+                default=None,
+                help="seconds a client may stay silent before its connection is closed "
+                "(default 10)",
+            )
 
     for name, text in (
         ("deploy", "run the plan's deploy sequence (its steps, in order)"),
@@ -80,9 +98,17 @@ def main(argv: list[str] | None = None) -> int:
     state_dir: Path = args.state_dir.resolve()
     lab_dir: Path = (args.lab_dir or state_dir.parent / "lab").resolve()
     if args.command == "serve":
-        from ads_agent.server import serve
+        # Imported here: http.server is slow to load, and deploy/action runs never need it.
+        from ads_agent.server import SOCKET_TIMEOUT_S, serve
 
-        return serve(args.host, args.port, state_dir, lab_dir, JsonLog.open(args.log_file))
+        return serve(
+            args.host,
+            args.port,
+            state_dir,
+            lab_dir,
+            JsonLog.open(args.log_file),
+            request_timeout_s=args.request_timeout or SOCKET_TIMEOUT_S,
+        )
     if args.command == "supervise":
         from ads_agent.supervisor import Supervisor, serve_command
 

@@ -83,12 +83,32 @@ esac
 "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 9) else 1)' 2>/dev/null ||
     fail "--python: '$PYTHON' cannot be run or is older than Python 3.9"
 
+# How the agent will run is decided before anything is written, so a --service that
+# cannot work here leaves the machine as it was.
+systemd_usable() {
+    [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1 &&
+        systemctl show-environment >/dev/null 2>&1
+}
+if [ "$SERVICE" = auto ]; then
+    if systemd_usable && [ "$(id -u)" -eq 0 ]; then SERVICE=systemd; else SERVICE=background; fi
+fi
+if [ "$SERVICE" = systemd ]; then
+    systemd_usable || fail "--service systemd: systemd is not running here; use --service background"
+    [ "$(id -u)" -eq 0 ] || fail "--service systemd: needs root to install $UNIT_PATH; use --service background"
+fi
+
 absolute() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s/%s\n' "$(pwd)" "$1" ;; esac; }
 mkdir -p "$PREFIX" || fail "--prefix: cannot create '$PREFIX'"
 PREFIX=$(cd "$PREFIX" && pwd -P)
 PLAN=$(absolute "$PLAN")
 case $SOURCE_ARCHIVE in ''|http://*|https://*|s3://*) ;; *) SOURCE_ARCHIVE=$(absolute "$SOURCE_ARCHIVE") ;; esac
 case $SOURCE_GIT in /*|*://*|*@*:*|'') ;; *) [ -e "$SOURCE_GIT" ] && SOURCE_GIT=$(absolute "$SOURCE_GIT") ;; esac
+
+if [ "$SERVICE" = systemd ]; then
+    for value in "$PYTHON" "$PREFIX" "$HOST"; do
+        case $value in *[!A-Za-z0-9_./:-]*) fail "--service systemd: '$value' holds characters a unit file cannot take as is" ;; esac
+    done
+fi
 
 SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd -P)
 AGENT_DIR=$PREFIX/agent
@@ -113,21 +133,8 @@ fi
 
 LAB_NAME=$(support check-plan "$PLAN" --copy-to "$STATE_DIR/plan.json") || exit 2
 
-# --- 2. how the agent will run -------------------------------------------------------
-systemd_usable() {
-    [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1 &&
-        systemctl show-environment >/dev/null 2>&1
-}
-if [ "$SERVICE" = auto ]; then
-    if systemd_usable && [ "$(id -u)" -eq 0 ]; then SERVICE=systemd; else SERVICE=background; fi
-fi
-if [ "$SERVICE" = systemd ]; then
-    systemd_usable || fail "--service systemd: systemd is not running here; use --service background"
-    [ "$(id -u)" -eq 0 ] || fail "--service systemd: needs root to install $UNIT_PATH; use --service background"
-    for value in "$PYTHON" "$PREFIX" "$HOST"; do
-        case $value in *[!A-Za-z0-9_./:-]*) fail "--service systemd: '$value' holds characters a unit file cannot take as is" ;; esac
-    done
-elif [ -f "$UNIT_PATH" ] && grep -qF -- "--state-dir $STATE_DIR " "$UNIT_PATH" 2>/dev/null && systemd_usable; then
+# --- 2. how the agent will run (decided above, before anything was installed) ---------
+if [ "$SERVICE" != systemd ] && [ -f "$UNIT_PATH" ] && grep -qF -- "--state-dir $STATE_DIR " "$UNIT_PATH" 2>/dev/null && systemd_usable; then
     # Switching to a background agent: the service for this prefix must not come back.
     systemctl disable --now "$UNIT_NAME" >/dev/null 2>&1 || true
 fi

@@ -30,6 +30,9 @@ MAX_REQUEST_LINE = 8 * 1024
 MAX_HEADER_BYTES = 16 * 1024
 MAX_BODY_BYTES = 64 * 1024
 SOCKET_TIMEOUT_S = 10.0
+# Each connection holds a thread while it lasts; past this many, new connections get a
+# quick 503 instead of a thread, so idle or slow clients cannot exhaust the VM.
+MAX_CONNECTIONS = 64
 DEFAULT_ACTIONS_LIMIT = 50
 MAX_ACTIONS_LIMIT = 1000
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
@@ -73,13 +76,19 @@ class AgentRequestHandler(BaseHTTPRequestHandler):
 
     # --- plumbing -------------------------------------------------------------------
 
+    def setup(self) -> None:
+        self.timeout = self.server.request_timeout_s
+        super().setup()
+
     def version_string(self) -> str:
         return self.server_version  # no Python version: nothing to help an attacker
 
-    def do_GET(self) -> None:
-        self._handle()
-
-    do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_GET
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers 501 to a method it finds no do_<METHOD> for; routing every
+        # method instead lets execute/... answer 410 and the rest 405, whatever is sent.
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
 
     def _handle(self) -> None:
         began = time.monotonic()
@@ -147,7 +156,9 @@ class AgentRequestHandler(BaseHTTPRequestHandler):
     # --- routes ---------------------------------------------------------------------
 
     def _route(self) -> Response:
-        parts = urlsplit(self.path)
+        # "//api/..." would otherwise be read as a host name followed by a path.
+        target = "/" + self.path.lstrip("/") if self.path.startswith("//") else self.path
+        parts = urlsplit(target)
         path = parts.path.rstrip("/") or "/"
         if path == EXECUTE_PREFIX or path.startswith(EXECUTE_PREFIX + "/"):
             return _error(410, "gone", GONE_MESSAGE)
@@ -307,14 +318,70 @@ class AgentHttpServer(ThreadingHTTPServer):
     request_queue_size = 64
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], context: AgentContext) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        context: AgentContext,
+        *,
+        request_timeout_s: float = SOCKET_TIMEOUT_S,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.context = context
+        self.request_timeout_s = request_timeout_s
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._max_connections = max_connections
         super().__init__(address, AgentRequestHandler)
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self._refuse_busy(request, client_address)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
 
-def serve(host: str, port: int, state_dir: Path, lab_dir: Path, log: JsonLog) -> int:
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def _refuse_busy(self, request: socket.socket, client_address: Any) -> None:
+        body = json.dumps(
+            {
+                "error": "busy",
+                "message": f"the agent is serving {self._max_connections} connections "
+                "already; try again shortly",
+            }
+        ).encode()
+        head = (
+            "HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+        ).encode()
+        with contextlib.suppress(OSError):
+            request.settimeout(1.0)
+            request.sendall(head + body)
+        self.shutdown_request(request)
+        self.context.log.warning(
+            "connection_refused",
+            reason="too many connections",
+            limit=self._max_connections,
+            client=client_address[0] if client_address else None,
+        )
+
+
+def serve(
+    host: str,
+    port: int,
+    state_dir: Path,
+    lab_dir: Path,
+    log: JsonLog,
+    request_timeout_s: float = SOCKET_TIMEOUT_S,
+) -> int:
     """Serve until SIGTERM or SIGINT; returns the process exit status."""
     state_dir.mkdir(parents=True, exist_ok=True)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -327,7 +394,7 @@ def serve(host: str, port: int, state_dir: Path, lab_dir: Path, log: JsonLog) ->
         openapi=OPENAPI_PATH.read_bytes(),
     )
     try:
-        server = AgentHttpServer((host, port), context)
+        server = AgentHttpServer((host, port), context, request_timeout_s=request_timeout_s)
     except OSError as exc:
         log.error("bind_failed", host=host, port=port, error=exc.strerror or str(exc))
         return 1

@@ -11,12 +11,14 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 from pydantic import ValidationError
 
 from ads.cli import exit_codes
 from ads.config import AdsConfig, get_config
 from ads.errors import ConfigError, InvalidInputError
+from ads.lab.labspec import MAX_LABSPEC_BYTES
 from ads.lab.os_catalogue import OS_POLICIES, arch_spellings, normalise_arch
 from ads.lab.plan import DeploymentPlan, PlanOptions, plan_from_labspec_source
 
@@ -47,10 +49,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="LABSPEC",
         help="a labspec.json file, a lab checkout (its scripts/labspec.json is read), or - for stdin",
     )
+    # Checked by PlanOptions rather than argparse `choices`, so a wrong value gets the
+    # same one-line "found ...; allowed ..." error as --arch and --region.
     parser.add_argument(
         "--os-policy",
-        choices=OS_POLICIES,
         default=None,
+        metavar="{" + ",".join(OS_POLICIES) + "}",
         help="what to do when the labspec asks for an unsupported OS (default: nearest-lts)",
     )
     parser.add_argument("--arch", default=None, help="x86_64 or arm64 (overrides the labspec)")
@@ -63,19 +67,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run_plan)
 
 
+def _read_bounded(stream: BinaryIO, name: str) -> bytes:
+    # One byte past the limit tells "too big" apart from "exactly at the limit" without
+    # reading a wrong file (a log, /dev/zero) whole.
+    data = stream.read(MAX_LABSPEC_BYTES + 1)
+    if len(data) > MAX_LABSPEC_BYTES:
+        raise UnreadableLabspec(
+            f"{name}: found more than {MAX_LABSPEC_BYTES} bytes; allowed: a labspec of at "
+            "most 1 MiB"
+        )
+    return data
+
+
 def read_labspec_argument(argument: str) -> tuple[bytes, str]:
     """The labspec bytes and a name for messages; ``-`` reads standard input."""
     if argument == "-":
-        return sys.stdin.buffer.read(), "<stdin>"
+        try:
+            return _read_bounded(sys.stdin.buffer, "<stdin>"), "<stdin>"
+        except OSError as exc:
+            raise UnreadableLabspec(f"cannot read <stdin>: {exc.strerror or exc}") from None
     path = Path(argument)
-    if path.is_dir():
-        candidates = [path / LABSPEC_IN_CHECKOUT, path / "labspec.json"]
-        found = next((c for c in candidates if c.is_file()), None)
-        if found is None:
-            raise UnreadableLabspec(f"{argument} is a directory without {LABSPEC_IN_CHECKOUT}")
-        path = found
     try:
-        return path.read_bytes(), str(path)
+        if path.is_dir():
+            candidates = [path / LABSPEC_IN_CHECKOUT, path / "labspec.json"]
+            found = next((c for c in candidates if c.is_file()), None)
+            if found is None:
+                raise UnreadableLabspec(f"{argument} is a directory without {LABSPEC_IN_CHECKOUT}")
+            path = found
+        with path.open("rb") as stream:
+            return _read_bounded(stream, str(path)), str(path)
     except FileNotFoundError:
         raise UnreadableLabspec(f"cannot read {argument}: no such file") from None
     except OSError as exc:
@@ -94,14 +114,18 @@ def _fail(message: str) -> int:
 def _options(args: argparse.Namespace, config: AdsConfig) -> PlanOptions:
     try:
         return PlanOptions(
-            os_policy=args.os_policy or config.default_os_policy,
+            os_policy=config.default_os_policy if args.os_policy is None else args.os_policy,
             arch=args.arch,
-            region=args.region or config.region,
+            region=config.region if args.region is None else args.region,
         )
     except ValidationError as exc:
         error = exc.errors()[0]
         field = str(error["loc"][0]) if error["loc"] else "option"
-        allowed = {"arch": arch_spellings(), "region": "a region name such as us-east-1"}
+        allowed = {
+            "arch": arch_spellings(),
+            "region": "a region name such as us-east-1",
+            "os_policy": ", ".join(OS_POLICIES),
+        }
         raise UnusableOption(
             f"--{field.replace('_', '-')}: found {error.get('input')!r}; allowed: "
             f"{allowed.get(field, 'see ads plan --help')}"

@@ -40,6 +40,9 @@ RUNTIME = "lab.runtime_requirements.platform"
 BUILD = "lab.build_requirements.platform"
 COMMANDS_ALLOWED = "a list of non-empty shell command strings"
 MAX_HEALTH_TIMEOUT_S = 30
+# Real labspecs are a few KiB; the cap keeps a wrong file (a log, an image, /dev/zero)
+# from being read whole into memory before it is refused.
+MAX_LABSPEC_BYTES = 1024 * 1024
 _ACTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -201,6 +204,14 @@ def _load_document(source: str | bytes | dict, reader: _Reader) -> dict | None:
     allowed_document = 'a JSON object such as {"template": "1.0", "lab": {...}}'
     if isinstance(source, dict):
         return source
+    if isinstance(source, str | bytes | bytearray) and len(source) > MAX_LABSPEC_BYTES:
+        unit = "characters" if isinstance(source, str) else "bytes"
+        reader.problem(
+            ROOT,
+            f"a document of {len(source)} {unit}",
+            f"a labspec of at most {MAX_LABSPEC_BYTES} bytes (1 MiB)",
+        )
+        return None
     if isinstance(source, bytes | bytearray):
         try:
             source = bytes(source).decode("utf-8-sig")

@@ -157,9 +157,11 @@ class Sandbox:
             )
         )
 
-    def agent_cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    def agent_cli(
+        self, *args: str, timeout: float = 60, python: str = sys.executable
+    ) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "ads_agent", *args],
+            [python, "-m", "ads_agent", *args],
             cwd=str(REPO_ROOT),
             env=self.env,
             capture_output=True,
@@ -167,7 +169,9 @@ class Sandbox:
             timeout=timeout,
         )
 
-    def lab_commands(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    def lab_commands(
+        self, *args: str, timeout: float = 60, python: str = sys.executable
+    ) -> subprocess.CompletedProcess:
         return self.agent_cli(
             *args,
             "--state-dir",
@@ -175,16 +179,24 @@ class Sandbox:
             "--lab-dir",
             str(self.lab_dir),
             timeout=timeout,
+            python=python,
         )
 
-    def start_agent(self, port: int | None = None, log_file: Path | None = None) -> RunningAgent:
+    def start_agent(
+        self,
+        port: int | None = None,
+        log_file: Path | None = None,
+        extra_args: tuple[str, ...] = (),
+        python: str = sys.executable,
+    ) -> RunningAgent:
         chosen = free_port() if port is None else port
         command = [
-            sys.executable, "-m", "ads_agent", "serve", "--host", "127.0.0.1",
+            python, "-m", "ads_agent", "serve", "--host", "127.0.0.1",
             "--port", str(chosen), "--state-dir", str(self.state_dir), "--lab-dir", str(self.lab_dir),
         ]  # fmt: skip
         if log_file is not None:
             command += ["--log-file", str(log_file)]
+        command += list(extra_args)
         process = subprocess.Popen(
             command,
             cwd=str(REPO_ROOT),

@@ -4,6 +4,8 @@ a POSIX install script, and an OpenAPI document that matches the served routes."
 from __future__ import annotations
 
 import ast
+import glob
+import os
 import re
 import shutil
 import subprocess
@@ -13,6 +15,7 @@ import pytest
 
 from ads_agent.server import EXECUTE_PREFIX, ROUTES
 from tests.integration.agent.conftest import AGENT_PACKAGE, INSTALL_SH
+from tests.integration.agent.openapi_check import response_problems
 
 MODULES = sorted(AGENT_PACKAGE.glob("*.py"))
 
@@ -108,3 +111,66 @@ def test_given_the_systemd_unit_template_when_read_then_it_runs_serve_with_the_p
     assert {"PYTHON", "STATE_DIR", "PORT"} <= placeholders
     for name in placeholders:
         assert f"@{name}@" in install, name
+
+
+def _python_3_9() -> str | None:
+    """The oldest Python the agent supports, when this machine has one (PATH or pyenv)."""
+    candidates = [shutil.which("python3.9")]
+    candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.9*/bin/python3.9")))
+    for candidate in filter(None, candidates):
+        # A pyenv shim is on PATH even where it refuses to run: ask the interpreter itself.
+        try:
+            probe = subprocess.run(
+                [candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 9))"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if probe.stdout.strip() == "True":
+            return candidate
+    return None
+
+
+PYTHON_3_9 = _python_3_9()
+
+
+@pytest.mark.skipif(PYTHON_3_9 is None, reason="no Python 3.9 interpreter on this machine")
+def test_given_python_3_9_when_the_agent_deploys_runs_actions_and_serves_then_every_endpoint_answers(
+    sandbox, openapi_document
+):
+    # Parsing with feature_version=(3, 9) misses runtime-only 3.10 features (int | None in
+    # isinstance, zip(strict=)); running the real thing on 3.9 does not.
+    sandbox.env["PYTHONDONTWRITEBYTECODE"] = "1"  # no 3.9 bytecode in the checkout
+    sandbox.write_plan(
+        steps=[("build", ["echo built"]), ("start", ["true"])],
+        actions={"backup": ["echo saved"], "stop": ["sleep 30"]},
+    )
+    sandbox.write_lab()
+    deploy = sandbox.lab_commands("deploy", python=PYTHON_3_9)
+    assert deploy.returncode == 0, deploy.stderr
+    assert sandbox.lab_commands("action", "backup", python=PYTHON_3_9).returncode == 0
+    timed_out = sandbox.lab_commands("action", "stop", "--timeout", "0.5", python=PYTHON_3_9)
+    assert timed_out.returncode == 124, timed_out.stderr
+
+    agent = sandbox.start_agent(python=PYTHON_3_9)
+    for path, item in openapi_document["paths"].items():
+        for method in (m for m in item if m != "parameters"):
+            answer = agent.get(path.replace("{command}", "uptime"), method=method.upper())
+            body = (
+                answer.json() if answer.content_type == "application/json" else answer.body.decode()
+            )
+            assert (
+                response_problems(
+                    openapi_document, path, method, answer.status, answer.content_type, body
+                )
+                == []
+            ), (method, path)
+            assert answer.status == (410 if "execute" in path else 200), (method, path)
+    history = agent.get("/api/1.0/actions").json()["actions"]
+    assert [(a["action"], a["exit_code"]) for a in history] == [
+        ("stop", 124),
+        ("backup", 0),
+        ("deploy", 0),
+    ]

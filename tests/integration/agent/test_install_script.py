@@ -346,6 +346,10 @@ def test_given_no_systemd_when_the_systemd_service_is_required_then_exit_3_sugge
     assert (
         "--service systemd: systemd is not running here; use --service background" in result.stderr
     )
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    # Refused before anything was written: no half-installed agent to clean up.
+    assert not install.prefix.exists()
+    assert install.agent_processes() == {"supervise": [], "serve": []}
 
 
 def test_given_a_plan_that_is_not_json_when_installing_then_exit_2_names_the_file(sandbox, install):

@@ -317,3 +317,15 @@ def test_given_something_that_is_not_a_document_when_parsed_then_it_is_refused(s
 @pytest.mark.parametrize("text", ["NaN", '{"lab": Infinity}', "[" * 100_000, "1" * 5000])
 def test_given_json_python_would_accept_or_choke_on_when_parsed_then_it_is_refused(text):
     assert paths_of(text) == ["$"]
+
+
+@pytest.mark.parametrize("kind", [str, bytes])
+def test_given_a_document_over_one_mib_when_parsed_then_it_is_refused_before_decoding(kind):
+    text = '{"lab": {}, "padding": "' + "x" * (1024 * 1024) + '"}'
+    source = text if kind is str else text.encode()
+    with pytest.raises(LabspecError) as caught:
+        parse_labspec(source)
+    (problem,) = caught.value.problems
+    assert problem.path == "$"
+    assert problem.found.startswith(f"a document of {len(source)} ")
+    assert problem.allowed == "a labspec of at most 1048576 bytes (1 MiB)"

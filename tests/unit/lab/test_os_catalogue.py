@@ -273,3 +273,32 @@ def test_given_a_version_that_is_not_a_number_when_planned_then_it_is_refused():
 def test_given_an_unknown_policy_when_planned_then_it_is_refused():
     with pytest.raises(LabspecError):
         resolve_os("ubuntu", "22.04", "newest", TODAY)
+
+
+@pytest.mark.parametrize("policy", os_catalogue.OS_POLICIES)
+@pytest.mark.parametrize(
+    ("family", "version"),
+    [("CentOS", "6.5"), ("Windows", "2012"), ("windows server", None), ("Fedora", "38")],
+)
+def test_given_a_family_without_supported_releases_under_any_policy_then_it_is_refused(
+    policy, family, version
+):
+    with pytest.raises(LabspecError) as caught:
+        resolve_os(family, version, policy, TODAY)
+    (problem,) = caught.value.problems
+    assert (problem.path, problem.found) == (
+        "lab.runtime_requirements.platform.os",
+        f"{family!r} (no supported release)",
+    )
+    assert problem.allowed == "one of: ubuntu 22.04, 24.04; debian 12, 13; amazonlinux 2023"
+
+
+def test_given_ubuntu_14_when_planned_same_major_then_it_is_refused_naming_nearest_lts():
+    with pytest.raises(LabspecError) as caught:
+        resolve_os("ubuntu", "14", "same-major", TODAY)
+    (problem,) = caught.value.problems
+    assert problem.path == "lab.runtime_requirements.platform.osVersion"
+    assert "Ubuntu 14.04 reached end of life on 2019-04-25" in problem.found
+    assert problem.allowed == (
+        "ubuntu 22.04, 24.04 (policy same-major; nearest-lts would substitute)"
+    )

@@ -229,3 +229,111 @@ def test_given_the_console_script_when_the_file_is_missing_then_exit_2_one_line(
         2,
         b"ads: error: cannot read /nonexistent/labspec.json: no such file\n",
     )
+
+
+# --- odd arguments: always exit 2 with one line, never a traceback ------------------------
+
+
+def test_given_an_unknown_os_policy_when_planned_then_exit_2_lists_the_policies_in_one_line(
+    capsys,
+):
+    code, out, err = run(capsys, KDM, "--os-policy", "bogus")
+    assert (code, out) == (2, "")
+    assert err == (
+        "ads: error: --os-policy: found 'bogus'; allowed: exact, same-major, nearest-lts\n"
+    )
+
+
+@pytest.mark.parametrize("region", ["garbage", "", "US-EAST-1", "us-east-1; rm -rf /"])
+def test_given_a_region_that_is_not_a_region_name_when_planned_then_exit_2_in_one_line(
+    capsys, region
+):
+    code, out, err = run(capsys, KDM, "--region", region)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"ads: error: --region: found {region!r}; allowed: ")
+    assert err.count("\n") == 1
+
+
+def test_given_an_empty_stdin_when_planned_with_dash_then_exit_2_says_the_document_is_empty(
+    capsys, monkeypatch
+):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
+    code, out, err = run(capsys, "-")
+    assert (code, out) == (2, "")
+    assert err.startswith("ads: error: invalid labspec <stdin>: $: found an empty document;")
+    assert err.count("\n") == 1
+
+
+def test_given_a_file_over_one_mib_when_planned_then_exit_2_names_the_limit(capsys, tmp_path):
+    big = tmp_path / "big.labspec.json"
+    big.write_bytes(b" " * (1024 * 1024) + b"{}")
+    code, out, err = run(capsys, str(big))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"ads: error: {big}: found more than 1048576 bytes; allowed: a labspec of at most 1 MiB\n"
+    )
+
+
+def test_given_a_labspec_of_exactly_one_mib_when_planned_then_it_is_read(capsys, tmp_path):
+    text = Path(KDM).read_bytes()
+    padded = tmp_path / "padded.labspec.json"
+    padded.write_bytes(text + b" " * (1024 * 1024 - len(text)))
+    code, out, _ = run(capsys, str(padded), "--json")
+    assert (code, json.loads(out)["instance_type"]) == (0, "t3.micro")
+
+
+def test_given_a_file_that_cannot_be_opened_when_planned_then_exit_2_gives_the_reason(
+    capsys, tmp_path, monkeypatch
+):
+    locked = tmp_path / "locked.labspec.json"
+    shutil.copy(KDM, locked)
+    locked.chmod(0)
+    if os.geteuid() == 0:
+        # root reads any file whatever its mode: make the open fail the way it would for a user.
+        real_open = Path.open
+
+        def refuse(self, *args, **kwargs):
+            if self == locked:
+                raise PermissionError(13, "Permission denied", str(self))
+            return real_open(self, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "open", refuse)
+    code, out, err = run(capsys, str(locked))
+    assert (code, out) == (2, "")
+    assert err == f"ads: error: cannot read {locked}: Permission denied\n"
+
+
+def test_given_a_lab_checkout_with_a_labspec_at_its_root_when_planned_then_it_is_read(
+    capsys, tmp_path
+):
+    shutil.copy(KDM, tmp_path / "labspec.json")
+    code, out, _ = run(capsys, str(tmp_path), "--json")
+    assert (code, json.loads(out)["lab_slug"]) == (0, "kinematics-dynamics-of")
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_given_an_endless_file_when_planned_then_only_the_limit_is_read_and_exit_2():
+    result = run_script("/dev/zero")
+    assert result.returncode == 2
+    assert result.stderr == (
+        b"ads: error: /dev/zero: found more than 1048576 bytes; allowed: a labspec of at most "
+        b"1 MiB\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("--os-policy", "bogus", KDM),
+        ("--arch", "sparc", KDM),
+        ("--region", "nowhere", KDM),
+        ("/",),
+        ("-",),
+    ],
+    ids=["os-policy", "arch", "region", "directory", "empty-stdin"],
+)
+def test_given_odd_arguments_to_the_console_script_then_exit_2_one_line_no_traceback(argv):
+    result = run_script(*argv)
+    assert result.returncode == 2
+    assert result.stdout == b""
+    assert result.stderr.startswith(b"ads: error: ") and result.stderr.count(b"\n") == 1

@@ -134,3 +134,51 @@ def test_given_any_value_anywhere_in_a_spec_when_planned_then_only_labspec_error
         assert exc.problems
     else:
         assert plan.lab_slug
+
+
+# The two services' own rules, written out here rather than taken from lab_id.py, so the
+# id generator is checked against AWS's rules and not against itself.
+_SFN_FORBIDDEN = set(' <>{}[]?*"#%\\^|~`$&,;:/')
+
+
+def _is_step_functions_execution_name(value: str) -> bool:
+    return (
+        1 <= len(value) <= 80
+        and not any(c.isspace() for c in value)
+        and not (set(value) & _SFN_FORBIDDEN)
+        and not any(ord(c) <= 0x1F or 0x7F <= ord(c) <= 0x9F for c in value)
+    )
+
+
+def _is_ec2_client_token(value: str) -> bool:
+    return 1 <= len(value) <= 64 and value.isascii()
+
+
+def test_given_names_breaking_every_rule_then_the_aws_rule_checks_refuse_them():
+    for bad in ("", "a b", "a/b", "a:b", "x" * 81, "tab\there", "nul\x00", "del\x7f", "c1\x85"):
+        assert not _is_step_functions_execution_name(bad), repr(bad)
+    assert not _is_ec2_client_token("x" * 65)
+    assert not _is_ec2_client_token("café")
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=120))
+def test_given_any_lab_name_when_an_id_is_made_then_it_is_a_valid_execution_name_and_client_token(
+    name,
+):
+    lab_id = new_lab_id(name)
+    assert _is_step_functions_execution_name(lab_id), lab_id
+    assert _is_ec2_client_token(lab_id), lab_id
+
+
+@given(
+    st.lists(st.text(max_size=30), min_size=2, max_size=30),
+    st.integers(min_value=1_500_000_000_000, max_value=4_000_000_000_000),
+)
+def test_given_ids_made_at_increasing_times_for_any_names_then_suffixes_sort_by_time_and_ids_are_unique(
+    names, start_ms
+):
+    ids = [new_lab_id(name, now_ms=start_ms + 7 * i) for i, name in enumerate(names)]
+    assert len(set(ids)) == len(ids)
+    suffixes = [lab_id.rsplit("-", 1)[1] for lab_id in ids]
+    assert suffixes == sorted(suffixes)
