@@ -9,12 +9,19 @@ front door alike.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ads.lab import os_catalogue
 from ads.lab.os_catalogue import OsPolicy
+
+# DynamoDB refuses items over 400 KB. The lab record keeps the labspec, and its plan
+# repeats every command, next to the status history and the workflow's fields: a
+# labspec of at most 128 KiB (as compact JSON) leaves that room. Real ones are a few KiB.
+MAX_API_LABSPEC_BYTES = 128 * 1024
+DYNAMODB_ITEM_LIMIT_BYTES = 400 * 1024
 
 
 class LabSource(BaseModel):
@@ -62,9 +69,30 @@ class DeploymentRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    labspec: dict[str, Any] = Field(description="the labspec document (template 1.0)")
+    labspec: dict[str, Any] = Field(
+        description=f"the labspec document (template 1.0), at most {MAX_API_LABSPEC_BYTES} "
+        "bytes as compact JSON"
+    )
     source: LabSource | None = None
     options: DeploymentOptions = Field(default_factory=DeploymentOptions)
+
+    @field_validator("labspec")
+    @classmethod
+    def _fits_a_lab_record(cls, value: dict[str, Any]) -> dict[str, Any]:
+        size = labspec_size(value)
+        if size > MAX_API_LABSPEC_BYTES:
+            raise ValueError(
+                f"a labspec of at most {MAX_API_LABSPEC_BYTES} bytes (128 KiB) as compact "
+                f"JSON, found {size} bytes: the lab record that keeps it must stay under "
+                f"DynamoDB's {DYNAMODB_ITEM_LIMIT_BYTES // 1024} KB item limit"
+            )
+        return value
+
+
+def labspec_size(labspec: dict[str, Any]) -> int:
+    """Bytes of the labspec as compact UTF-8 JSON (how it is kept in the lab record)."""
+    text = json.dumps(labspec, separators=(",", ":"), ensure_ascii=False)
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 class CiDeploymentRequest(DeploymentRequest):
@@ -123,6 +151,7 @@ class LabSummary(BaseModel):
     updated_at: str
     endpoint: str | None = None
     app_url: str | None = None
+    access: str | None = None
     failed_step: str | None = None
     cause: str | None = None
 
@@ -151,6 +180,8 @@ class LabView(BaseModel):
     requested_by: str = ""
     endpoint: str | None = None
     app_url: str | None = None
+    access: str | None = None
+    lab_ports: list[int] = Field(default_factory=list)
     execution_arn: str | None = None
     destroy_execution_arn: str | None = None
     failed_step: str | None = None

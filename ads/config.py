@@ -7,6 +7,7 @@ in-process handlers; tests build an ``AdsConfig`` directly or call :func:`reset_
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from functools import lru_cache
@@ -20,6 +21,17 @@ from ads.errors import ConfigError, FieldProblem
 LAB_ID_TAG = "ads:lab-id"
 MANAGED_TAG = "ads:managed"
 DEFAULT_AGENT_PORT = 9089
+# The init budget (SSM's executionTimeout for the install script). The DeployLab ASL's
+# Initialise VM retries are a fixed ceiling, tested to outlast the largest allowed value.
+DEFAULT_INIT_TIMEOUT_S = 1800
+MAX_INIT_TIMEOUT_S = 3600
+# How long after RunInstances an InvalidInstanceID.NotFound still means "not visible
+# yet" (EC2 is eventually consistent). The ASL retries are tested to outlast the maximum.
+DEFAULT_LAUNCH_GRACE_S = 120
+MAX_LAUNCH_GRACE_S = 300
+# How students reach a lab's application (see ads/providers/ec2_access.py).
+LAB_ACCESS_MODES = ("private", "public", "load-balancer")
+LabAccessMode = Literal["private", "public", "load-balancer"]
 
 
 def _split(value: str | None) -> list[str]:
@@ -45,6 +57,8 @@ class AdsConfig(BaseModel):
     agent_bundle_bucket: str = ""
     agent_bundle_key: str = ""
     agent_port: int = Field(default=DEFAULT_AGENT_PORT, ge=1, le=65535)
+    init_timeout_s: int = Field(default=DEFAULT_INIT_TIMEOUT_S, ge=60, le=MAX_INIT_TIMEOUT_S)
+    launch_grace_s: int = Field(default=DEFAULT_LAUNCH_GRACE_S, ge=0, le=MAX_LAUNCH_GRACE_S)
     # lifecycle events (EventBridge); empty disables publishing
     event_bus_name: str = ""
     # the role that owns labs a CI event requested without an IAM ARN (IAM role name rules)
@@ -53,18 +67,41 @@ class AdsConfig(BaseModel):
     local_root: str = ""
     local_python: str = ""
     health_timeout_s: float = Field(default=3.0, gt=0, le=30)
+    # lab access: private (SSM only), public (public IP + ingress), load-balancer (shared ALB)
+    lab_access: LabAccessMode = "private"
+    lab_ingress_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
+    public_subnet_ids: tuple[str, ...] = ()
+    vpc_id: str = ""
+    lb_listener_arn: str = ""
+    lb_security_group_id: str = ""
+    lb_domain: str = ""
+    lb_certificate_arn: str = ""
 
     @field_validator(
         "allowed_instance_types",
         "admin_principals",
         "subnet_ids",
         "security_group_ids",
+        "lab_ingress_cidrs",
+        "public_subnet_ids",
         mode="before",
     )
     @classmethod
     def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(_split(value))
+        return value
+
+    @field_validator("lab_ingress_cidrs")
+    @classmethod
+    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except ValueError:
+                raise ValueError(
+                    f"IPv4 or IPv6 networks such as 203.0.113.0/24 (not {cidr!r})"
+                ) from None
         return value
 
     @classmethod
@@ -86,11 +123,21 @@ class AdsConfig(BaseModel):
             "agent_bundle_bucket": ("ADS_AGENT_BUNDLE_BUCKET",),
             "agent_bundle_key": ("ADS_AGENT_BUNDLE_KEY",),
             "agent_port": ("ADS_AGENT_PORT",),
+            "init_timeout_s": ("ADS_INIT_TIMEOUT_S",),
+            "launch_grace_s": ("ADS_LAUNCH_GRACE_S",),
             "event_bus_name": ("ADS_EVENT_BUS_NAME",),
             "ci_role_name": ("ADS_CI_ROLE_NAME",),
             "local_root": ("ADS_LOCAL_ROOT",),
             "local_python": ("ADS_LOCAL_PYTHON",),
             "health_timeout_s": ("ADS_HEALTH_TIMEOUT_S",),
+            "lab_access": ("ADS_LAB_ACCESS",),
+            "lab_ingress_cidrs": ("ADS_LAB_INGRESS_CIDRS",),
+            "public_subnet_ids": ("ADS_PUBLIC_SUBNET_IDS",),
+            "vpc_id": ("ADS_VPC_ID",),
+            "lb_listener_arn": ("ADS_LB_LISTENER_ARN",),
+            "lb_security_group_id": ("ADS_LB_SECURITY_GROUP_ID",),
+            "lb_domain": ("ADS_LB_DOMAIN",),
+            "lb_certificate_arn": ("ADS_LB_CERTIFICATE_ARN",),
         }
         source: dict[str, str] = {}
         for field_name, names in mapping.items():

@@ -210,6 +210,7 @@ def _plan_options(options: DeploymentOptions | None, config: AdsConfig) -> PlanO
     values: dict[str, Any] = {
         "os_policy": options.os_policy or config.default_os_policy,
         "region": options.region or config.region,
+        "access": config.lab_access,
     }
     if options.arch:
         values["arch"] = options.arch

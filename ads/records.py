@@ -19,7 +19,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ads import identity
 from ads.errors import FieldProblem, IllegalTransitionError, InvalidInputError, LabNotFoundError
@@ -105,6 +105,9 @@ class LabRecord(BaseModel):
     agent_port: int | None = None
     endpoint: str | None = None  # the agent's base URL once known
     app_url: str | None = None  # where the lab's own application answers, when known
+    # How students reach the lab and the ports its application listens on (from the plan).
+    access: str | None = None
+    lab_ports: list[int] = Field(default_factory=list)
     vm_details: dict[str, Any] = Field(default_factory=dict)  # provider-specific facts
     init_command_id: str | None = None
     execution_arn: str | None = None
@@ -113,6 +116,18 @@ class LabRecord(BaseModel):
     cause: str | None = None
     status_history: list[StatusChange] = Field(default_factory=list)
     expires_at: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _access_from_plan(cls, data: Any) -> Any:
+        # One source: the plan decided both; records written before they existed derive them.
+        if isinstance(data, dict) and isinstance(data.get("plan"), dict):
+            plan = data["plan"]
+            if data.get("access") is None and plan.get("access"):
+                data = {**data, "access": plan["access"]}
+            if not data.get("lab_ports") and plan.get("lab_ports"):
+                data = {**data, "lab_ports": list(plan["lab_ports"])}
+        return data
 
     def public_view(self) -> dict[str, Any]:
         """The record as the API shows it (no internal bookkeeping)."""

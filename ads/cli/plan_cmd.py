@@ -117,6 +117,7 @@ def _options(args: argparse.Namespace, config: AdsConfig) -> PlanOptions:
             os_policy=config.default_os_policy if args.os_policy is None else args.os_policy,
             arch=args.arch,
             region=config.region if args.region is None else args.region,
+            access=config.lab_access,
         )
     except ValidationError as exc:
         error = exc.errors()[0]

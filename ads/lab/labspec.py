@@ -40,6 +40,11 @@ RUNTIME = "lab.runtime_requirements.platform"
 BUILD = "lab.build_requirements.platform"
 COMMANDS_ALLOWED = "a list of non-empty shell command strings"
 MAX_HEALTH_TIMEOUT_S = 30
+# The port a Virtual Labs application listens on when its labspec names none (Apache).
+DEFAULT_LAB_PORTS = (80,)
+PORTS_ALLOWED = (
+    'a port number from 1 to 65535, a string such as "80" or "80,8080", or a list of them'
+)
 # Real labspecs are a few KiB; the cap keeps a wrong file (a log, an image, /dev/zero)
 # from being read whole into memory before it is refused.
 MAX_LABSPEC_BYTES = 1024 * 1024
@@ -89,6 +94,8 @@ class RuntimeRequirements(BaseModel):
         default_factory=lambda: {name: [] for name in ACTION_NAMES}
     )
     health_probe: HealthProbe | None = None
+    # Extension: where the lab's own application listens (`runtime_requirements.platform.ports`).
+    ports: tuple[int, ...] = DEFAULT_LAB_PORTS
 
 
 class Labspec(BaseModel):
@@ -338,6 +345,39 @@ def _read_health_probe(platform: dict, reader: _Reader) -> HealthProbe | None:
     return HealthProbe(**probe)
 
 
+def _as_port(part: object) -> int | None:
+    number = int(part) if isinstance(part, str) and part.isdigit() else part
+    if isinstance(number, int) and not isinstance(number, bool) and 1 <= number <= 65535:
+        return number
+    return None
+
+
+def _port_numbers(value: object) -> list[int] | None:
+    """The ports of one tolerant item (8080, "8080", "80, 8080"); None if it is not one."""
+    parts = [p for p in re.split(r"[\s,]+", value) if p] if isinstance(value, str) else [value]
+    numbers = [_as_port(part) for part in parts]
+    if not numbers or None in numbers:
+        return None
+    return [n for n in numbers if n is not None]
+
+
+def _read_ports(platform: dict, reader: _Reader) -> tuple[int, ...]:
+    path = f"{RUNTIME}.ports"
+    value = platform.get("ports")
+    if value is None or value == [] or value == "":
+        return DEFAULT_LAB_PORTS
+    items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+    ports: list[int] = []
+    for index, item in items:
+        numbers = _port_numbers(item)
+        if numbers is None:
+            where = path if index is None else f"{path}[{index}]"
+            reader.problem(where, describe(item), PORTS_ALLOWED)
+            continue
+        ports.extend(n for n in numbers if n not in ports)
+    return tuple(ports) or DEFAULT_LAB_PORTS
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -391,6 +431,7 @@ def _read_runtime(lab: dict, reader: _Reader) -> RuntimeRequirements:
         installer=reader.commands(platform, "installer", f"{RUNTIME}.installer"),
         lab_actions=actions,
         health_probe=_read_health_probe(platform, reader),
+        ports=_read_ports(platform, reader),
     )
 
 

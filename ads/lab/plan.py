@@ -14,10 +14,18 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ads.config import LabAccessMode
 from ads.errors import FieldProblem, LabspecError
-from ads.lab import os_catalogue, pricing, sizing
+from ads.lab import egress, os_catalogue, pricing, sizing
 from ads.lab.lab_id import slugify
-from ads.lab.labspec import ACTION_NAMES, BUILD_STEP_NAMES, HealthProbe, Labspec, parse_labspec
+from ads.lab.labspec import (
+    ACTION_NAMES,
+    BUILD_STEP_NAMES,
+    DEFAULT_LAB_PORTS,
+    HealthProbe,
+    Labspec,
+    parse_labspec,
+)
 from ads.lab.os_catalogue import Arch, OsPolicy
 
 STEP_NAMES = (
@@ -31,13 +39,17 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 
 
 class PlanOptions(BaseModel):
-    """Per-request choices: the OS policy, an architecture override and the region."""
+    """Per-request choices: the OS policy, an architecture override and the region; and
+    the control plane's lab access mode (configuration, not the requester's choice)."""
 
     model_config = ConfigDict(frozen=True)
 
     os_policy: OsPolicy = os_catalogue.DEFAULT_OS_POLICY
     arch: Arch | None = None
     region: str = "us-east-1"
+    access: LabAccessMode = "private"
+    # Whether lab VMs reach the internet (ADS_NETWORK_EGRESS); "none" refuses labs that need it.
+    network_egress: egress.NetworkEgress = "nat"
 
     @field_validator("arch", mode="before")
     @classmethod
@@ -96,6 +108,10 @@ class DeploymentPlan(BaseModel):
     steps: list[PlanStep]
     actions: dict[str, list[str]]
     health_probe: HealthProbe | None = None
+    # How students reach the lab (ADS_LAB_ACCESS) and the ports its application listens on.
+    access: LabAccessMode = "private"
+    lab_ports: list[int] = Field(default_factory=lambda: list(DEFAULT_LAB_PORTS), min_length=1)
+    network_egress: egress.NetworkEgress = "nat"
     warnings: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -176,6 +192,8 @@ def make_plan(
         volume = sizing.root_volume_gib(runtime.storage_min_mib)
     except LabspecError as exc:
         problems.extend(exc.problems)
+    if options.network_egress == "none":
+        problems.extend(egress.internet_problems(egress.deploy_commands(labspec)))
     if problems or resolution is None or choice is None or volume is None:
         raise LabspecError(problems)
 
@@ -224,6 +242,9 @@ def make_plan(
         steps=_steps(labspec),
         actions={name: list(commands) for name, commands in runtime.lab_actions.items()},
         health_probe=runtime.health_probe,
+        access=options.access,
+        lab_ports=list(runtime.ports),
+        network_egress=options.network_egress,
         warnings=warnings,
     )
 
