@@ -11,7 +11,7 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -57,6 +57,14 @@ class AdsConfig(BaseModel):
     agent_bundle_bucket: str = ""
     agent_bundle_key: str = ""
     agent_port: int = Field(default=DEFAULT_AGENT_PORT, ge=1, le=65535)
+    # whether lab VMs reach the internet: "nat" (the default network) or "none" (isolated
+    # subnets with VPC endpoints only; the planner refuses labs that need the internet)
+    network_egress: Literal["nat", "none"] = "nat"
+    # CI events: the owner of the labs they request, and the accounts they may come from
+    # (the event's `account`, set by EventBridge); empty means the CI role of the event's
+    # account / any account (the local control plane)
+    ci_owner_arn: str = ""
+    ci_accounts: tuple[Annotated[str, Field(pattern=r"^\d{12}$")], ...] = ()
     init_timeout_s: int = Field(default=DEFAULT_INIT_TIMEOUT_S, ge=60, le=MAX_INIT_TIMEOUT_S)
     launch_grace_s: int = Field(default=DEFAULT_LAUNCH_GRACE_S, ge=0, le=MAX_LAUNCH_GRACE_S)
     # lifecycle events (EventBridge); empty disables publishing
@@ -82,6 +90,7 @@ class AdsConfig(BaseModel):
         "admin_principals",
         "subnet_ids",
         "security_group_ids",
+        "ci_accounts",
         "lab_ingress_cidrs",
         "public_subnet_ids",
         mode="before",
@@ -123,6 +132,9 @@ class AdsConfig(BaseModel):
             "agent_bundle_bucket": ("ADS_AGENT_BUNDLE_BUCKET",),
             "agent_bundle_key": ("ADS_AGENT_BUNDLE_KEY",),
             "agent_port": ("ADS_AGENT_PORT",),
+            "network_egress": ("ADS_NETWORK_EGRESS",),
+            "ci_owner_arn": ("ADS_CI_OWNER_ARN",),
+            "ci_accounts": ("ADS_CI_ACCOUNTS",),
             "init_timeout_s": ("ADS_INIT_TIMEOUT_S",),
             "launch_grace_s": ("ADS_LAUNCH_GRACE_S",),
             "event_bus_name": ("ADS_EVENT_BUS_NAME",),
