@@ -45,6 +45,7 @@ from ads.errors import (
     InvalidInputError,
     LabNotFoundError,
 )
+from ads.lab import egress
 from ads.lab.lab_id import is_valid_lab_id, new_lab_id
 from ads.lab.labspec import parse_labspec
 from ads.lab.plan import PlanOptions, make_plan
@@ -199,6 +200,10 @@ def source_problems(source: LabSource | None, config: AdsConfig) -> list[FieldPr
             )
     if source.s3 is not None and not _S3_URI.match(source.s3):
         problems.append(FieldProblem("source.s3", _found(source.s3), "s3://bucket/key"))
+    if config.network_egress == "none" and not problems:
+        unreachable = egress.git_source_problem(source.git)
+        if unreachable:
+            problems.append(unreachable)
     return problems
 
 
@@ -211,6 +216,7 @@ def _plan_options(options: DeploymentOptions | None, config: AdsConfig) -> PlanO
         "os_policy": options.os_policy or config.default_os_policy,
         "region": options.region or config.region,
         "access": config.lab_access,
+        "network_egress": config.network_egress,
     }
     if options.arch:
         values["arch"] = options.arch
