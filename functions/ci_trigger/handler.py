@@ -5,21 +5,26 @@ The event's detail is a ``POST /labs`` body plus ``requested_by`` and an optiona
 as the REST API. The idempotency key defaults to the event id, so EventBridge's
 at-least-once delivery deploys once.
 
-Owner rule: when ``requested_by`` is an IAM or STS ARN, that principal owns the lab;
-otherwise (a pipeline URL, a job name) the account's CI role
-``arn:aws:iam::<event account>:role/<ADS_CI_ROLE_NAME>`` owns it (``ads-ci`` unless the
-stack names it ``<name_prefix>-ci``).
+Owner rule: only what AWS asserts counts. The events arrive on the CI bus, which admits
+only the configured CI principals; EventBridge sets the event's ``account`` to the
+sender's account, which must be one of theirs (``ADS_CI_ACCOUNTS``). The lab is owned
+by the CI role (``ADS_CI_OWNER_ARN``; without it, the role ``ADS_CI_ROLE_NAME`` of the
+event's account). ``detail.requested_by`` is anyone's to write, so it is kept in the
+status history as information and never decides the owner.
 
-An event that can never succeed (invalid detail, bad labspec) is logged with its field
-problems and answered ``{"accepted": false, "problems": [...]}`` without raising:
-raising would only make Lambda retry it. A Step Functions outage does raise, so the
-asynchronous invocation is retried and the same idempotency key keeps it to one lab.
+An event that can never succeed (invalid detail, bad labspec, a foreign account) is
+logged with its field problems and answered ``{"accepted": false, "problems": [...]}``
+without raising: raising would only make Lambda retry it. A Step Functions outage does
+raise, so the asynchronous invocation is retried, the same idempotency key keeps it to
+one lab, and what still fails reaches the dead-letter queue.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
+import boto3
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ads import deployments
@@ -55,10 +60,17 @@ def deployment_context() -> deployments.DeploymentContext:
     return _context
 
 
-def ci_owner(requested_by: str, account: str, ci_role_name: str) -> str:
-    if deployments.is_iam_principal(requested_by):
-        return requested_by
-    return f"arn:aws:iam::{account}:role/{ci_role_name}"
+def ci_owner(account: str, config: AdsConfig) -> str:
+    """The owner of a lab a CI event requested: the CI role, never the event's say-so."""
+    if config.ci_owner_arn:
+        return config.ci_owner_arn
+    return f"arn:{_partition(config.region)}:iam::{account}:role/{config.ci_role_name}"
+
+
+@lru_cache(maxsize=8)
+def _partition(region: str) -> str:
+    # botocore's endpoint data knows the partitions (aws, aws-cn, aws-us-gov, ...).
+    return boto3.session.Session().get_partition_for_region(region)
 
 
 def _rejected(problems: list[dict[str, str]], event_id: Any, message: str) -> dict[str, Any]:
@@ -76,13 +88,21 @@ def handle_ci_event(ctx: deployments.DeploymentContext, event: dict[str, Any]) -
         found = f"{envelope.source} / {envelope.detail_type}"
         problem = {"path": "source", "found": found, "allowed": f"{SOURCE} / {DETAIL_TYPE}"}
         return _rejected([problem], envelope.id, "not a deployment request")
+    admitted = ctx.config.ci_accounts
+    if admitted and envelope.account not in admitted:
+        problem = {
+            "path": "account",
+            "found": repr(envelope.account),
+            "allowed": f"an account of the configured CI principals: {', '.join(admitted)}",
+        }
+        return _rejected([problem], envelope.id, "not from a CI account")
     try:
         request = CiDeploymentRequest.model_validate(envelope.detail)
     except ValidationError as exc:
         problems = [p.model_dump() for p in field_problems(exc.errors(), root="detail")]
         return _rejected(problems, envelope.id, "invalid detail")
 
-    owner = ci_owner(request.requested_by, envelope.account, ctx.config.ci_role_name)
+    owner = ci_owner(envelope.account, ctx.config)
     key = request.idempotency_key or envelope.id
     try:
         answer = deployments.request_deployment(

@@ -55,13 +55,13 @@ def test_given_eventbridge_redelivers_the_same_event_when_handled_then_it_deploy
     assert len(control_plane.repo.list_all()[0]) == 1
 
 
-def test_given_two_events_with_the_same_idempotency_key_when_handled_then_one_lab_owned_by_the_role(
+def test_given_two_events_with_the_same_idempotency_key_when_handled_then_one_lab_owned_by_the_ci_role(
     trigger, control_plane
 ):
     first = trigger(load_event("ci/lab_deployment_requested_with_key"))
     second = trigger(load_event("ci/lab_deployment_requested_with_key_again"))
 
-    assert first["owner"] == PIPELINE_ROLE
+    assert first["owner"] == CI_ROLE
     assert second["lab_id"] == first["lab_id"]
     assert second["idempotent_replay"] is True
     assert len(control_plane.executions(control_plane.deploy_arn)) == 1
@@ -138,17 +138,82 @@ def test_given_step_functions_is_down_when_handled_then_it_raises_so_the_event_i
     assert control_plane.repo.require(retried["lab_id"]).status == LabStatus.REQUESTED
 
 
-def test_given_a_ci_lab_when_the_pipeline_role_reads_it_through_the_api_then_it_is_theirs(
+def test_given_a_ci_lab_when_the_ci_role_reads_it_through_the_api_then_it_is_theirs_and_no_one_elses(
     trigger, call_api
 ):
     result = trigger(load_event("ci/lab_deployment_requested_with_key"))
 
-    answer = call_api(load_event("api/get_lab", lab_id=result["lab_id"], caller=PIPELINE_ROLE))
+    answer = call_api(load_event("api/get_lab", lab_id=result["lab_id"], caller=CI_ROLE))
+    named = call_api(load_event("api/get_lab", lab_id=result["lab_id"], caller=PIPELINE_ROLE))
     hidden = call_api(load_event("api/get_lab", lab_id=result["lab_id"]))
 
     assert answer.status == 200
     assert answer.body["requested_by"] == "ci"
+    assert named.status == 404
     assert hidden.status == 404
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "arn:aws:iam::123456789012:user/alice",
+        "arn:aws:iam::123456789012:role/Admin",
+        "arn:aws:sts::123456789012:assumed-role/release-pipeline/build-42",
+        "arn:aws:iam::210987654321:role/someone-elses-pipeline",
+    ],
+)
+def test_given_a_forged_requested_by_when_handled_then_it_does_not_set_the_owner(
+    trigger, control_plane, call_api, forged
+):
+    event = load_event("ci/lab_deployment_requested")
+    event["detail"]["requested_by"] = forged
+
+    result = trigger(event)
+
+    record = control_plane.repo.require(result["lab_id"])
+    assert result["owner"] == record.owner == CI_ROLE
+    # Kept as information: whoever wrote it is named in the status history, nothing more.
+    assert forged in record.status_history[0].note
+    claimed = call_api(load_event("api/get_lab", lab_id=result["lab_id"], caller=forged))
+    assert claimed.status == 404
+
+
+def test_given_the_stack_names_the_ci_owner_when_an_event_is_handled_then_that_role_owns_the_lab(
+    trigger, control_plane, monkeypatch
+):
+    owner = "arn:aws:iam::123456789012:role/team-ci"
+    monkeypatch.setenv("ADS_CI_OWNER_ARN", owner)
+    monkeypatch.setenv("ADS_CI_ACCOUNTS", "123456789012,210987654321")
+    reset_config()
+    event = load_event("ci/lab_deployment_requested_with_key")
+    event["account"] = "210987654321"
+
+    result = trigger(event)
+
+    assert result["owner"] == owner
+    assert control_plane.repo.require(result["lab_id"]).owner == owner
+
+
+def test_given_ci_accounts_when_an_event_comes_from_another_account_then_it_is_refused_without_a_lab(
+    trigger, control_plane, monkeypatch
+):
+    monkeypatch.setenv("ADS_CI_ACCOUNTS", "123456789012")
+    reset_config()
+    event = load_event("ci/lab_deployment_requested")
+    event["account"] = "210987654321"
+
+    result = trigger(event)
+
+    assert result["accepted"] is False
+    assert result["problems"] == [
+        {
+            "path": "account",
+            "found": "'210987654321'",
+            "allowed": "an account of the configured CI principals: 123456789012",
+        }
+    ]
+    assert control_plane.repo.list_all()[0] == []
+    assert control_plane.executions(control_plane.deploy_arn) == []
 
 
 def test_given_the_stack_names_the_ci_role_when_a_pipeline_url_requests_a_lab_then_that_role_owns_it(
@@ -163,7 +228,7 @@ def test_given_the_stack_names_the_ci_role_when_a_pipeline_url_requests_a_lab_th
     assert control_plane.repo.require(result["lab_id"]).owner == result["owner"]
 
 
-def test_given_the_stack_names_the_ci_role_when_an_iam_arn_requests_a_lab_then_that_arn_still_owns_it(
+def test_given_the_stack_names_the_ci_role_when_an_iam_arn_is_requested_by_then_the_ci_role_still_owns_it(
     trigger, control_plane, monkeypatch
 ):
     monkeypatch.setenv("ADS_CI_ROLE_NAME", "team-ci")
@@ -171,7 +236,7 @@ def test_given_the_stack_names_the_ci_role_when_an_iam_arn_requests_a_lab_then_t
 
     result = trigger(load_event("ci/lab_deployment_requested_with_key"))
 
-    assert result["owner"] == PIPELINE_ROLE
+    assert result["owner"] == "arn:aws:iam::123456789012:role/team-ci"
 
 
 def test_given_a_ci_lab_when_a_session_of_the_ci_role_reads_it_through_the_api_then_it_is_theirs(
