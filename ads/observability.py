@@ -3,21 +3,71 @@
 Settings come from the standard ``POWERTOOLS_*`` variables. The Tracer is only built
 when tracing is enabled and the X-Ray SDK is importable: importing it dominates cold
 start, and the local control plane has no X-Ray daemon.
+
+Metrics leave as CloudWatch embedded metric format (EMF) lines on stdout, which Lambda
+ships to CloudWatch Logs and CloudWatch turns into metrics; no PutMetricData call, no
+permission. The names are those of :mod:`ads.lab_metrics`; a handler decorated with
+:func:`publish_metrics` flushes what its invocation counted when it ends, raised or not.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import warnings
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "ads")
-NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ADS")
+from ads import lab_metrics
+from ads.lab_metrics import LabMetric
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", lab_metrics.SERVICE)
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", lab_metrics.NAMESPACE)
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+# Most invocations count nothing (a poll that raises VmNotReady); Powertools warns about
+# every such flush, which would put a line of noise in each of their logs.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def publish_metrics(handler: Handler) -> Handler:
+    """Flush the metrics the invocation counted when it ends, raised or not."""
+    flushing = metrics.log_metrics(handler)
+
+    @functools.wraps(handler)
+    def run(event: Any, context: Any) -> Any:
+        try:
+            return flushing(event, context)
+        finally:
+            # With POWERTOOLS_METRICS_DISABLED (the local control plane) Powertools keeps
+            # the metrics instead of printing them: drop them, the next invocation starts
+            # clean.
+            metrics.clear_metrics()
+
+    return run  # type: ignore[return-value]
+
+
+def count(metric: LabMetric, *, step: str | None = None) -> None:
+    """Count one ``metric``; with ``step``, also under the ``Step`` dimension."""
+    metrics.add_metric(name=metric.value, unit=MetricUnit.Count, value=1)
+    if step:
+        # Its own EMF blob: the dimension must not spread to the invocation's other metrics.
+        per_step = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+        per_step.add_dimension(name=lab_metrics.STEP_DIMENSION, value=step)
+        per_step.add_metric(name=metric.value, unit=MetricUnit.Count, value=1)
+        per_step.flush_metrics()
+
+
+def record_seconds(metric: LabMetric, seconds: float) -> None:
+    metrics.add_metric(name=metric.value, unit=MetricUnit.Seconds, value=max(seconds, 0.0))
 
 
 class _NoTracer:

@@ -20,8 +20,10 @@ from pydantic import BaseModel, ConfigDict
 
 from ads.config import AdsConfig
 from ads.errors import IllegalTransitionError
+from ads.lab_metrics import LabMetric
 from ads.lifecycle_events import LifecyclePublisher
-from ads.observability import logger
+from ads.observability import count, logger
+from ads.outcome_metrics import count_outcome
 from ads.providers.base import (
     ComputeProvider,
     DestroyFailed,
@@ -275,6 +277,9 @@ def create_vm(
 ) -> CreateVmResult:
     record = _deploying(repository, lab_id)
     _advance(repository, lab_id, LabStatus.PROVISIONING, "creating the VM", provider=provider.name)
+    if record.status == LabStatus.REQUESTED:
+        # Only the first attempt leaves REQUESTED: a retried Create VM is not a new lab.
+        count(LabMetric.LABS_REQUESTED)
     vm = provider.create_vm(lab_id, record.plan)
     _advance(
         repository,
@@ -402,6 +407,7 @@ def record_status(
     DESTROYING with the cause of a destroy that failed (no event: nothing finished)."""
     status = LabStatus(status)
     record = repository.require(lab_id)
+    earlier = record
     before = record.status
     cause: str | None = None
     if status == LabStatus.FAILED:
@@ -427,6 +433,7 @@ def record_status(
         record = repository.transition(
             lab_id, LabStatus.DESTROYING, failed_step=failed_step, cause=cause
         )
+        count_outcome(earlier, record)
         return RecordStatusResult(
             lab_id=lab_id,
             status=record.status.value,
@@ -441,6 +448,7 @@ def record_status(
         raise ValueError(
             f"status: found {status.value}; allowed: READY, FAILED, DESTROYING, DESTROYED"
         )
+    count_outcome(earlier, record, vm_left=bool(destroy_error))
     changed = record.status != before
     published = publisher.publish(record) if changed else False
     logger.info("status recorded", status=record.status.value, changed=changed)

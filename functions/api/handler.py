@@ -31,7 +31,8 @@ from ads.api_models import (
 from ads.config import AdsConfig, get_config
 from ads.errors import AdsError, FieldProblem, InvalidInputError
 from ads.lab.plan import DeploymentPlan
-from ads.observability import logger, tracer
+from ads.lab_metrics import LabMetric
+from ads.observability import count, logger, publish_metrics, tracer
 
 API_TITLE = "ADS - Auto Deployment Service"
 API_VERSION = "1.0"
@@ -227,6 +228,7 @@ def _invalid_request(exc: RequestValidationError) -> Response:
 def _ads_error(exc: AdsError) -> Response:
     if exc.http_status >= 500:
         logger.error("request failed", error=exc.code, cause=exc.message)
+        count(LabMetric.API_FAULTS)
     return _json(exc.http_status, exc.to_dict())
 
 
@@ -245,6 +247,7 @@ def _no_route(_: NotFoundError) -> Response:
 @app.exception_handler(Exception)
 def _unexpected(exc: Exception) -> Response:
     logger.exception("unexpected error")
+    count(LabMetric.API_FAULTS)
     request_id = app.current_event.request_context.request_id
     return _json(
         500,
@@ -288,6 +291,7 @@ def with_json_body(event: dict[str, Any]) -> dict[str, Any]:
 
 
 @tracer.capture_lambda_handler
+@publish_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request_id = (event.get("requestContext") or {}).get("requestId")
     if request_id:

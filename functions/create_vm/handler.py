@@ -8,11 +8,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ads import steps
 from ads.config import get_config
-from ads.observability import logger
+from ads.observability import logger, publish_metrics
 from functions.step_input import StepInput
 
 
 @logger.inject_lambda_context
+@publish_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = StepInput.model_validate(event)
     logger.append_keys(lab_id=request.lab_id, execution_id=request.execution_id)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ads import steps
 from ads.config import get_config
-from ads.observability import logger
+from ads.observability import logger, publish_metrics
 from ads.records import LabStatus
 from functions.step_input import StepInput
 
@@ -34,6 +34,7 @@ class RecordStatusInput(StepInput):
 
 
 @logger.inject_lambda_context
+@publish_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = RecordStatusInput.model_validate(event)
     logger.append_keys(lab_id=request.lab_id, execution_id=request.execution_id)

@@ -126,26 +126,7 @@ def test_given_cdk_json_context_when_synthesized_then_the_lifecycle_bus_has_the_
         }
 
 
-@pytest.mark.parametrize("metric", ["ExecutionsFailed", "ExecutionsTimedOut"])
-def test_given_each_machine_when_synthesized_then_an_alarm_watches_its_metric(synthesis, metric):
-    machines = set(of_type(synthesis.template, "AWS::StepFunctions::StateMachine"))
-    watched = {
-        alarm["Properties"]["Dimensions"][0]["Value"]["Ref"]
-        for alarm in of_type(synthesis.template, "AWS::CloudWatch::Alarm").values()
-        if alarm["Properties"].get("MetricName") == metric
-        and alarm["Properties"].get("Namespace") == "AWS/States"
-    }
-    assert watched == machines
-
-
-def test_given_each_function_when_synthesized_then_an_alarm_watches_its_errors(synthesis):
-    watched = {
-        alarm["Properties"]["Dimensions"][0]["Value"]["Ref"]
-        for alarm in of_type(synthesis.template, "AWS::CloudWatch::Alarm").values()
-        if alarm["Properties"].get("MetricName") == "Errors"
-        and alarm["Properties"].get("Namespace") == "AWS/Lambda"
-    }
-    assert watched == {logical_id for logical_id, _ in ads_functions(synthesis.template).values()}
+# Which metrics the alarms watch: tests/infra/test_monitoring.py.
 
 
 def test_given_the_stack_when_synthesized_then_one_dashboard_exists(template):
