@@ -74,6 +74,16 @@ class AdsConfig(BaseModel):
     # local provider
     local_root: str = ""
     local_python: str = ""
+    # lab isolation (ads/providers/local_isolation.py): "auto" takes the strongest the host
+    # offers, "namespaces" refuses to start a lab without its own uid and namespaces
+    local_isolation: Literal["auto", "namespaces"] = "auto"
+    # the uids given to labs, one each, when ADS runs as root: [base, base + count)
+    local_uid_base: int = Field(default=200_000, ge=1000, le=4_000_000_000)
+    local_uid_count: int = Field(default=65_536, ge=1, le=1_000_000)
+    # directories a lab never sees (the control plane's state: ADS_HOME)
+    local_private_paths: tuple[str, ...] = ()
+    # directories from which local sources are read with ADS's own rights
+    local_source_roots: tuple[str, ...] = ()
     health_timeout_s: float = Field(default=3.0, gt=0, le=30)
     # lab access: private (SSM only), public (public IP + ingress), load-balancer (shared ALB)
     lab_access: LabAccessMode = "private"
@@ -93,6 +103,8 @@ class AdsConfig(BaseModel):
         "ci_accounts",
         "lab_ingress_cidrs",
         "public_subnet_ids",
+        "local_private_paths",
+        "local_source_roots",
         mode="before",
     )
     @classmethod
@@ -141,6 +153,11 @@ class AdsConfig(BaseModel):
             "ci_role_name": ("ADS_CI_ROLE_NAME",),
             "local_root": ("ADS_LOCAL_ROOT",),
             "local_python": ("ADS_LOCAL_PYTHON",),
+            "local_isolation": ("ADS_LOCAL_ISOLATION",),
+            "local_uid_base": ("ADS_LOCAL_UID_BASE",),
+            "local_uid_count": ("ADS_LOCAL_UID_COUNT",),
+            "local_private_paths": ("ADS_LOCAL_PRIVATE_PATHS",),
+            "local_source_roots": ("ADS_LOCAL_SOURCE_ROOTS",),
             "health_timeout_s": ("ADS_HEALTH_TIMEOUT_S",),
             "lab_access": ("ADS_LAB_ACCESS",),
             "lab_ingress_cidrs": ("ADS_LAB_INGRESS_CIDRS",),

@@ -50,6 +50,7 @@ from ads.lab.lab_id import is_valid_lab_id, new_lab_id
 from ads.lab.labspec import parse_labspec
 from ads.lab.plan import PlanOptions, make_plan
 from ads.observability import logger
+from ads.providers.local_sources import SourceReader, local_source_problem
 from ads.records import ALLOWED_FROM, IN_PROGRESS, LabRecord, LabRepository, LabStatus, iso
 
 REQUESTED_BY = ("api", "ci", "cli")
@@ -167,8 +168,12 @@ def _found(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def source_problems(source: LabSource | None, config: AdsConfig) -> list[FieldProblem]:
-    """What is wrong with a request's ``source`` (empty when it can be used)."""
+def source_problems(
+    source: LabSource | None, config: AdsConfig, requester: SourceReader | None = None
+) -> list[FieldProblem]:
+    """What is wrong with a request's ``source`` (empty when it can be used).
+    ``requester``: the OS user who asked, when the front door knows them (local sources
+    are read with their rights)."""
     if source is None:
         return []
     problems: list[FieldProblem] = []
@@ -187,6 +192,8 @@ def source_problems(source: LabSource | None, config: AdsConfig) -> list[FieldPr
             allowed += " (file:// URLs and paths only with the local provider)"
         if len(source.git) > 2048 or not any(p.match(source.git) for p in patterns):
             problems.append(FieldProblem("source.git", _found(source.git), allowed))
+        elif local and (refused := local_source_problem(source.git, config, requester)):
+            problems.append(FieldProblem("source.git", refused.found, refused.allowed))
     if source.ref is not None:
         if source.git is None:
             problems.append(FieldProblem("source.ref", _found(source.ref), "only with source.git"))

@@ -351,6 +351,16 @@ def _duration(seconds: float | None) -> str:
 # -- ads local up / status / down -----------------------------------------------
 
 
+def lab_isolation_line() -> str:
+    from ads.config import AdsConfig
+    from ads.providers.local_isolation import detect_isolation
+
+    try:
+        return detect_isolation(AdsConfig.from_env()).summary()
+    except Exception as exc:  # a report, never a reason for `up` to fail
+        return f"lab isolation: {exc}"
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     home = ads_home()
     current = running_plane(home)
@@ -388,6 +398,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         return exit_codes.UNREACHABLE
     print(f"The ADS local control plane is up at {state.endpoint}")
     print(f"  pid {state.pid}, home {home}, log {log_file(home)}")
+    print(f"  {lab_isolation_line()}")
     print("  try:  ads deploy events/labs/hello-web --wait   ads list")
     print(f"        curl {state.endpoint}/labs")
     print("  stop: ads local down")

@@ -1,41 +1,40 @@
 """The ``local`` provider: a lab VM is a sandbox directory plus processes on this machine.
 
-Layout under ``config.local_root``:
+It maps the original ADS adapter interface onto :class:`ComputeProvider`: create_vm
+(a sandbox, a uid and two ports), init_vm / start_vm_manager (``start_init``: the same
+install script as on EC2), is_running_vm (``describe_vm``), start_vm / stop_vm /
+restart_vm (the agent's supervisor), destroy_vm.
 
-- ``<lab_id>/`` the sandbox: the install prefix (agent, lab, state), ``HOME`` and
-  ``TMPDIR`` of every lab command, owned by the user the lab runs as. When that user
-  cannot reach ``local_root`` (ADS runs as root under a private home directory), the
-  sandbox lives in ``<tmp>/ads-sandboxes/`` and ``<lab_id>`` is a symlink to it.
-- ``.vms/<lab_id>.json`` the provider's bookkeeping (ports, process groups, init
-  commands), owned by the ADS user and out of the lab's reach, so a lab cannot make the
-  provider signal processes that are not its own.
+Layout under ``config.local_root`` (``0711``, so a lab can pass but not list):
 
-Every lab process carries ``ADS_SANDBOX=<sandbox>`` in its environment; destroying the
-VM ends every process that carries it, then removes the sandbox.
+- ``<lab_id>`` the sandbox (layout in :mod:`ads.providers.local_sandbox`), or, when the
+  lab's uid cannot reach ``local_root`` (ADS runs as root under a private home), a
+  symlink to the sandbox in ``<tmp>/ads-sandboxes/``.
+- ``.vms/<lab_id>.json`` the provider's bookkeeping (uid, ports, process groups, init
+  commands), ``0700`` and owned by the ADS user, so a lab cannot make the provider
+  signal processes that are not its own.
 
-Privileges: when ADS runs as root, lab commands run as ``nobody`` (setuid/setgid, no
-supplementary groups) with a clean environment; without such a user they are refused.
+Privileges: as root, each lab runs as its own uid, in its own namespaces where the host
+allows (:mod:`ads.providers.local_isolation`); otherwise as the ADS user itself. Every
+lab process carries ``ADS_SANDBOX=<sandbox>``; destroying the VM ends every process
+that carries it or runs as the lab's uid, removes the sandbox and frees the uid.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import os
 import pwd
 import re
+import secrets
 import shutil
-import signal
 import socket
 import stat
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,61 +50,50 @@ from ads.providers.base import (
     VmState,
 )
 from ads.providers.failure_output import failure_tail, find_failing_command
+from ads.providers.local_isolation import Isolation, detect_isolation, wrap_command
+from ads.providers.local_processes import (
+    SANDBOX_ENV,
+    alive,
+    lab_processes,
+    processes_under,
+    remember_child,
+    sandbox_processes,
+    stop_processes,
+)
+from ads.providers.local_sandbox import (
+    RunAs,
+    SandboxLayout,
+    UidPool,
+    machine_dir,
+    make_sandbox,
+    read_lab_file,
+    write_file,
+)
+from ads.providers.local_sources import (
+    LocalSourceRefused,
+    SourceReader,
+    export_bundle,
+    local_path,
+    reader_for,
+)
 
 if TYPE_CHECKING:
     from ads.lab.plan import DeploymentPlan
 
-UNPRIVILEGED_USER = "nobody"
-SANDBOX_ENV = "ADS_SANDBOX"
+__all__ = ["LocalProvider", "RunAs", "iter_sandboxes", "processes_under", "sandbox_processes"]
+
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 VM_ID_PREFIX = "local-"
 BOOKKEEPING_DIR = ".vms"
-INIT_DIR = ".ads-init"
-EXTERNAL_SANDBOXES = "ads-sandboxes"
-TERM_GRACE_S = 5.0
-KILL_GRACE_S = 3.0
+LOG_TAIL_BYTES = 256 * 1024
 # Runs the install script and leaves its exit status in a file: the step that polls
 # is a later invocation, maybe in another process, which cannot wait() for it.
 _EXIT_WRAPPER = (
     'exit_file=$1; shift; "$@"; code=$?; '
-    'printf "%s\\n" "$code" > "$exit_file.tmp" && mv "$exit_file.tmp" "$exit_file"; '
+    'printf "%s\\n" "$code" > "$exit_file.tmp" && mv -f "$exit_file.tmp" "$exit_file"; '
     'exit "$code"'
 )
 _PYTHON_PROBE = "import sys; sys.exit(0 if sys.version_info >= (3, 9) else 1)"
-
-# Children started by this process, kept so they can be reaped (no zombies, no
-# "still running" warnings) by whichever later call looks at them.
-_CHILDREN: dict[int, subprocess.Popen] = {}
-_CHILDREN_LOCK = threading.Lock()
-
-
-@dataclass(frozen=True)
-class RunAs:
-    """Whom lab commands run as. ``uid`` None: as the ADS user itself (not root)."""
-
-    name: str
-    uid: int | None = None
-    gid: int | None = None
-
-    @property
-    def drops_privileges(self) -> bool:
-        return self.uid is not None
-
-
-def resolve_run_as() -> RunAs:
-    if os.geteuid() != 0:
-        return RunAs(name=pwd.getpwuid(os.geteuid()).pw_name)
-    try:
-        entry = pwd.getpwnam(UNPRIVILEGED_USER)
-    except KeyError:
-        raise VmCreateFailed(
-            f"ADS runs as root and the unprivileged user {UNPRIVILEGED_USER!r} does not exist: "
-            "the local provider refuses to run lab commands as root. Run ADS as an ordinary "
-            f"user, or create the {UNPRIVILEGED_USER!r} user."
-        ) from None
-    if entry.pw_uid == 0:
-        raise VmCreateFailed(f"user {UNPRIVILEGED_USER!r} has uid 0; refusing to run labs as root")
-    return RunAs(name=entry.pw_name, uid=entry.pw_uid, gid=entry.pw_gid)
 
 
 def default_agent_dir() -> Path:
@@ -148,67 +136,6 @@ def _groups_of(user: str) -> list[Any]:
     return [g for g in grp.getgrall() if user in g.gr_mem]
 
 
-def _process_sandboxes() -> Iterator[tuple[int, str]]:
-    """(pid, ADS_SANDBOX) of every other process that has the variable."""
-    me = os.getpid()
-    prefix = f"{SANDBOX_ENV}=".encode()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == me:
-            continue
-        try:
-            environ = Path(f"/proc/{entry}/environ").read_bytes()
-        except OSError:
-            continue
-        for item in environ.split(b"\0"):
-            if item.startswith(prefix):
-                yield int(entry), item[len(prefix) :].decode(errors="replace")
-                break
-
-
-def sandbox_processes(sandbox: str) -> list[int]:
-    """Pids of live processes whose environment says they belong to ``sandbox``."""
-    return [pid for pid, value in _process_sandboxes() if value == sandbox and _alive(pid)]
-
-
-def processes_under(root: str | Path) -> list[int]:
-    """Pids of live processes of every sandbox that is ``root`` or lies below it."""
-    root = Path(root).resolve()
-    found = []
-    for pid, value in _process_sandboxes():
-        sandbox = Path(value)
-        with contextlib.suppress(OSError):
-            sandbox = sandbox.resolve()
-        if (sandbox == root or root in sandbox.parents) and _alive(pid):
-            found.append(pid)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    _reap()
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return False
-    return fields[0] not in ("Z", "X")
-
-
-def _reap() -> None:
-    with _CHILDREN_LOCK:
-        for pid, process in list(_CHILDREN.items()):
-            if process.poll() is not None:
-                del _CHILDREN[pid]
-
-
-def _signal(pid: int, sig: int, *, group: bool = False) -> None:
-    try:
-        if group:
-            os.killpg(pid, sig)
-        else:
-            os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -222,6 +149,7 @@ class LocalProvider:
         self._config = config
         self._agent_dir = agent_dir
         self._s3 = s3
+        self._uids = UidPool(config.local_uid_base, config.local_uid_count)
 
     # -- paths and bookkeeping ------------------------------------------------------
 
@@ -245,9 +173,7 @@ class LocalProvider:
     def _save(self, lab_id: str, data: dict[str, Any]) -> None:
         path = self._bookkeeping_path(lab_id)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=2))
-        tmp.replace(path)
+        write_file(path.parent, path.name, json.dumps(data, indent=2).encode())
 
     @staticmethod
     def lab_id_of(vm_id: str) -> str:
@@ -264,6 +190,7 @@ class LocalProvider:
                 "agent_port": data["agent_port"],
                 "lab_port": data["lab_port"],
                 "run_as": data["run_as"]["name"],
+                "isolation": data.get("isolation", ""),
                 "app_url": f"http://127.0.0.1:{data['lab_port']}/",
             },
         )
@@ -272,29 +199,63 @@ class LocalProvider:
     def _run_as_of(data: dict[str, Any]) -> RunAs:
         return RunAs(**data["run_as"])
 
+    @staticmethod
+    def _layout_of(data: dict[str, Any]) -> SandboxLayout:
+        return SandboxLayout(Path(data["sandbox"]))
+
+    def _isolation_of(self, data: dict[str, Any]) -> Isolation:
+        current = detect_isolation(self._config)
+        if data.get("isolation") == current.mode:
+            return current
+        # The host changed since the VM was made: never run a lab with less than it had.
+        raise InitFailed(
+            f"lab VM was made with isolation {data.get('isolation')!r}; the host now "
+            f"offers {current.mode!r} ({current.reason})"
+        )
+
+    def _hidden_paths(self, python: str) -> list[Path]:
+        """What a lab must not see: every sandbox, ADS's bookkeeping, the control
+        plane's state directory (the labs root's parent) and configured private paths."""
+        candidates = [self.root, self.root.parent, machine_dir()]
+        candidates += [Path(p) for p in self._config.local_private_paths]
+        interpreter = Path(python)
+        return [
+            path for path in candidates if path != Path("/") and path not in interpreter.parents
+        ]
+
     # -- create ---------------------------------------------------------------------
 
     def create_vm(self, lab_id: str, plan: DeploymentPlan | Mapping[str, Any]) -> VmInfo:
         existing = self._load(lab_id)
         if existing and existing.get("state") != "terminated":
             return self._info(existing)
-        run_as = resolve_run_as()
+        isolation = detect_isolation(self._config)
+        run_as = self._run_as_for(lab_id, isolation)
+        try:
+            return self._create(lab_id, isolation, run_as)
+        except BaseException:
+            if run_as.uid is not None:
+                self._uids.release(run_as.uid, lab_id)
+            raise
+
+    def _run_as_for(self, lab_id: str, isolation: Isolation) -> RunAs:
+        if not isolation.own_uid:
+            return RunAs(name=pwd.getpwuid(os.geteuid()).pw_name)
+        uid = self._uids.allocate(lab_id, self._bookkeeping_path(lab_id))
+        return RunAs(name=f"ads-lab-{uid}", uid=uid, gid=uid)
+
+    def _create(self, lab_id: str, isolation: Isolation, run_as: RunAs) -> VmInfo:
         python = self._python_for(run_as)
-        root = self.root
-        if not root.exists():
-            root.mkdir(parents=True)
-            # Others may pass through to their sandbox but not list the labs.
-            root.chmod(0o711)
+        root = self._prepare_root()
         link = root / lab_id
-        self._remove_path(link)
+        _remove_path(link)
         if reachable_by(root, run_as):
-            sandbox = link
-            sandbox.mkdir(mode=0o700)
+            top = link
         else:
-            sandbox = self._external_sandbox(lab_id, run_as)
-            link.symlink_to(sandbox)
-        (sandbox / "tmp").mkdir(mode=0o700, exist_ok=True)
-        self._hand_over(sandbox, run_as)
+            top = machine_dir() / f"{lab_id[:40]}-{secrets.token_hex(6)}"
+        layout = make_sandbox(top, run_as)
+        if top != link:
+            link.symlink_to(top)
         agent_port = free_port()
         lab_port = free_port()
         while lab_port == agent_port:
@@ -303,20 +264,29 @@ class LocalProvider:
             "lab_id": lab_id,
             "vm_id": f"{VM_ID_PREFIX}{lab_id}",
             "state": "running",
-            "sandbox": str(sandbox),
+            "sandbox": str(top),
             "agent_port": agent_port,
             "lab_port": lab_port,
             "python": python,
             "run_as": {"name": run_as.name, "uid": run_as.uid, "gid": run_as.gid},
+            "isolation": isolation.mode,
             "created_at": _now(),
             "inits": {},
             "process_groups": [],
         }
         self._save(lab_id, data)
-        (sandbox / "vm.json").write_text(
-            json.dumps({k: data[k] for k in ("lab_id", "vm_id", "agent_port", "lab_port")})
-        )
+        vm = {k: data[k] for k in ("lab_id", "vm_id", "agent_port", "lab_port")}
+        write_file(layout.ads, "vm.json", json.dumps(vm).encode(), gid=run_as.gid)
         return self._info(data)
+
+    def _prepare_root(self) -> Path:
+        root = self.root
+        root.mkdir(parents=True, exist_ok=True)
+        if root.stat().st_uid == os.geteuid():
+            # Labs may pass through to their sandbox but not list the labs.
+            root.chmod(0o711)
+        (root / BOOKKEEPING_DIR).mkdir(mode=0o700, exist_ok=True)
+        return root
 
     def _python_for(self, run_as: RunAs) -> str:
         """An interpreter the lab user can execute (the ADS venv may sit in a private home)."""
@@ -354,37 +324,6 @@ class LocalProvider:
             f"(tried {', '.join(c for c in candidates if c)}); set ADS_LOCAL_PYTHON"
         )
 
-    def _external_sandbox(self, lab_id: str, run_as: RunAs) -> Path:
-        base = Path(tempfile.gettempdir()) / EXTERNAL_SANDBOXES
-        with contextlib.suppress(FileExistsError):
-            base.mkdir(mode=0o711)
-        st = base.lstat()
-        if (
-            not stat.S_ISDIR(st.st_mode)
-            or st.st_uid != os.geteuid()
-            or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
-        ):
-            raise VmCreateFailed(
-                f"{base} must be a directory owned by uid {os.geteuid()} and writable only by it; "
-                f"found mode {oct(st.st_mode & 0o7777)} owned by uid {st.st_uid}"
-            )
-        base.chmod(0o711)
-        if not reachable_by(base, run_as):
-            raise VmCreateFailed(
-                f"user {run_as.name!r} can reach neither {self.root} nor {base}; "
-                "set ADS_LOCAL_ROOT to a directory it can traverse"
-            )
-        return Path(tempfile.mkdtemp(prefix=f"{lab_id[:40]}-", dir=base))
-
-    @staticmethod
-    def _hand_over(path: Path, run_as: RunAs) -> None:
-        if not run_as.drops_privileges:
-            return
-        os.lchown(path, run_as.uid, run_as.gid)
-        for directory, dirs, files in os.walk(path):
-            for name in [*dirs, *files]:
-                os.lchown(os.path.join(directory, name), run_as.uid, run_as.gid)
-
     # -- describe -------------------------------------------------------------------
 
     def describe_vm(self, vm_id: str) -> VmState:
@@ -403,30 +342,33 @@ class LocalProvider:
         if data is None or data.get("state") == "terminated":
             raise InitFailed(f"lab {lab_id} has no local VM to initialise (create_vm first)")
         run_as = self._run_as_of(data)
-        sandbox = Path(data["sandbox"])
-        agent_dir = self._agent_dir or default_agent_dir()
-        bundle = sandbox / "bundle" / "ads_agent"
-        if bundle.exists():
-            shutil.rmtree(bundle)
-        shutil.copytree(agent_dir, bundle, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        (sandbox / "plan.json").write_text(json.dumps(request.plan, indent=2))
-        source_args = self._source_arguments(request, sandbox, run_as)
-        init_dir = sandbox / INIT_DIR
-        init_dir.mkdir(exist_ok=True)
-        self._hand_over(sandbox, run_as)
+        layout = self._layout_of(data)
+        # Everything ADS hands the lab goes into ads/, which the lab cannot write.
+        bundle = layout.ads / "bundle"
+        shutil.rmtree(bundle, ignore_errors=True)
+        shutil.copytree(
+            self._agent_dir or default_agent_dir(),
+            bundle / "ads_agent",
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        )
+        _readable_tree(bundle)
+        write_file(
+            layout.ads, "plan.json", json.dumps(request.plan, indent=2).encode(), gid=run_as.gid
+        )
+        source_args = self._source_arguments(request, layout, run_as)
 
         command_id = f"init-{len(data['inits']) + 1}-{int(time.time())}"
-        log_path = init_dir / f"{command_id}.log"
-        exit_path = init_dir / f"{command_id}.exit"
+        log_path = layout.logs / f"{command_id}.log"
+        exit_path = layout.exits / f"{command_id}.exit"
         install = [
             "sh",
-            str(bundle / "install.sh"),
+            str(bundle / "ads_agent" / "install.sh"),
             "--prefix",
-            str(sandbox),
+            str(layout.vm),
             "--lab-id",
             lab_id,
             "--plan",
-            str(sandbox / "plan.json"),
+            str(layout.ads / "plan.json"),
             "--host",
             "127.0.0.1",
             "--port",
@@ -440,102 +382,106 @@ class LocalProvider:
             *source_args,
         ]
         process = self._spawn(
-            ["/bin/sh", "-c", _EXIT_WRAPPER, "ads-init", str(exit_path), *install],
-            sandbox,
-            run_as,
-            log_path,
+            ["/bin/sh", "-c", _EXIT_WRAPPER, "ads-init", str(exit_path), *install], data, log_path
         )
         data["inits"][command_id] = {"pid": process.pid, "started": _now(), "log": str(log_path)}
         data["process_groups"].append(process.pid)
         self._save(lab_id, data)
         return command_id
 
-    def _environment(self, sandbox: Path, run_as: RunAs) -> dict[str, str]:
+    def _environment(self, layout: SandboxLayout, run_as: RunAs) -> dict[str, str]:
         return {
             "PATH": SAFE_PATH,
-            "HOME": str(sandbox),
-            "TMPDIR": str(sandbox / "tmp"),
+            "HOME": str(layout.vm),
+            "TMPDIR": str(layout.vm / "tmp"),
             "USER": run_as.name,
             "LOGNAME": run_as.name,
             "LANG": "C.UTF-8",
-            SANDBOX_ENV: str(sandbox),
+            SANDBOX_ENV: str(layout.top),
         }
 
-    def _spawn(
-        self, argv: list[str], sandbox: Path, run_as: RunAs, log_path: Path
-    ) -> subprocess.Popen:
+    def _spawn(self, argv: list[str], data: dict[str, Any], log_path: Path) -> subprocess.Popen:
+        run_as = self._run_as_of(data)
+        layout = self._layout_of(data)
         privileges: dict[str, Any] = {}
         if run_as.drops_privileges:
             privileges = {"user": run_as.uid, "group": run_as.gid, "extra_groups": []}
-        with log_path.open("ab") as log:
+            argv = wrap_command(
+                argv,
+                self._isolation_of(data),
+                layout,
+                int(run_as.uid or 0),
+                int(run_as.gid or 0),
+                self._hidden_paths(data["python"]),
+            )
+        # ads/init is ours and out of the lab's reach; O_NOFOLLOW all the same.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
+        fd = os.open(log_path, flags, 0o640)
+        try:
+            if run_as.drops_privileges:
+                os.fchown(fd, -1, int(run_as.gid or 0))
             process = subprocess.Popen(
                 argv,
-                cwd=str(sandbox),
-                env=self._environment(sandbox, run_as),
+                cwd=str(layout.vm),
+                env=self._environment(layout, run_as),
                 stdin=subprocess.DEVNULL,
-                stdout=log,
+                stdout=fd,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 close_fds=True,
                 **privileges,
             )
-        if run_as.drops_privileges:
-            os.lchown(log_path, run_as.uid, run_as.gid)
-        with _CHILDREN_LOCK:
-            _CHILDREN[process.pid] = process
+        finally:
+            os.close(fd)
+        remember_child(process)
         return process
 
-    def _source_arguments(self, request: InitRequest, sandbox: Path, run_as: RunAs) -> list[str]:
+    def _source_arguments(
+        self, request: InitRequest, layout: SandboxLayout, run_as: RunAs
+    ) -> list[str]:
         if request.source_git:
             url = request.source_git
-            local = _local_path(url)
-            if local is not None and run_as.drops_privileges:
-                url = str(self._copy_local_source(local, sandbox))
+            path = local_path(url)
+            if path is not None:
+                url = str(self._export_local_source(url, path, layout, run_as))
             args = ["--source-git", url]
             if request.source_ref:
                 args += ["--source-ref", request.source_ref]
             return args
         if request.source_archive:
             archive = request.source_archive
-            if archive.startswith("s3://"):
-                archive = str(self._download_archive(archive, sandbox))
-            elif run_as.drops_privileges and Path(archive).is_file():
-                target = sandbox / "source" / Path(archive).name
-                target.parent.mkdir(exist_ok=True)
-                shutil.copy2(archive, target)
-                archive = str(target)
-            return ["--source-archive", archive]
+            if not archive.startswith("s3://"):
+                raise InitFailed(
+                    f"source archive {archive!r}: allowed: an s3:// URI (a local archive is a "
+                    "file the requester's rights may not cover)"
+                )
+            return ["--source-archive", str(self._download_archive(archive, layout, run_as))]
         return []
 
-    @staticmethod
-    def _copy_local_source(path: Path, sandbox: Path) -> Path:
-        """Give the unprivileged lab user its own copy of a local source (it may not read
-        the original, and git refuses repositories owned by someone else)."""
-        if not path.exists():
-            raise InitFailed(f"source.git: {path} does not exist on this machine")
-        target = sandbox / "source"
-        if target.exists():
-            shutil.rmtree(target)
-        if (path / ".git").exists() or (path / "HEAD").is_file():
-            # A mirror carries every branch and tag, so any --source-ref still resolves.
-            result = subprocess.run(
-                ["git", "clone", "--quiet", "--mirror", str(path), str(target) + ".git"],
-                capture_output=True,
-                text=True,
-                env={"PATH": SAFE_PATH, "HOME": str(sandbox), "GIT_TERMINAL_PROMPT": "0"},
-            )
-            if result.returncode != 0:
-                raise InitFailed(f"source.git: cannot clone {path}: {result.stderr.strip()}")
-            return Path(str(target) + ".git")
-        shutil.copytree(path, target, symlinks=True)
+    def _export_local_source(
+        self,
+        url: str,
+        path: Path,
+        layout: SandboxLayout,
+        run_as: RunAs,
+        requester: SourceReader | None = None,
+    ) -> Path:
+        """The lab gets a git bundle of a local source, made by a process with the
+        requester's rights (see :mod:`ads.providers.local_sources`)."""
+        try:
+            reader = reader_for(path, requester, self._config)
+            target = write_file(layout.ads, "source.bundle", b"", gid=run_as.gid)
+            export_bundle(url, target, reader)
+        except LocalSourceRefused as exc:
+            raise InitFailed(str(exc)) from None
         return target
 
-    def _download_archive(self, uri: str, sandbox: Path) -> Path:
+    def _download_archive(self, uri: str, layout: SandboxLayout, run_as: RunAs) -> Path:
         if self._s3 is None:
             raise InitFailed(f"source.s3: {uri} cannot be fetched (no S3 client configured)")
         bucket, _, key = uri[len("s3://") :].partition("/")
-        target = sandbox / "source" / (Path(key).name or "source.tar.gz")
-        target.parent.mkdir(exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(key).name) or "source.tar.gz"
+        target = write_file(layout.ads, name, b"", gid=run_as.gid)
         self._s3.download_file(bucket, key, str(target))
         return target
 
@@ -547,15 +493,15 @@ class LocalProvider:
                 state="failed", detail=f"init command {command_id} is unknown for {lab_id}"
             )
         init = data["inits"][command_id]
-        sandbox = Path(data["sandbox"])
-        exit_path = sandbox / INIT_DIR / f"{command_id}.exit"
-        log_text = _read_text(Path(init["log"]))
-        code = _read_exit_code(exit_path)
+        layout = self._layout_of(data)
+        exit_file = f"vm/.ads-init/{command_id}.exit"
+        log_text = _read_tail(Path(init["log"]))
+        code = _exit_code(read_lab_file(layout.top, exit_file, 64))
         if code is None:
-            if _alive(init["pid"]):
+            if alive(init["pid"]):
                 return InitStatus(state="in_progress", detail=f"pid {init['pid']} running")
             # The wrapper writes the status just before it exits: read once more.
-            code = _read_exit_code(exit_path)
+            code = _exit_code(read_lab_file(layout.top, exit_file, 64))
             if code is None:
                 return InitStatus(
                     state="failed",
@@ -585,18 +531,22 @@ class LocalProvider:
             sandbox = link
         if sandbox is None:
             return VmState(vm_id=vm_id, state="absent")
-        self._stop_processes(sandbox, (data or {}).get("process_groups", []))
+        uid = self._run_as_of(data).uid if data else None
+        stop_processes(sandbox, (data or {}).get("process_groups", []), uid)
         try:
-            self._remove_path(sandbox)
+            # rmtree works through directory descriptors: a lab's symlinks are not followed.
+            _remove_path(sandbox)
             if link is not None:
-                self._remove_path(link)
+                _remove_path(link)
         except OSError as exc:
             raise DestroyFailed(f"cannot remove the sandbox {sandbox}: {exc}") from exc
-        survivors = sandbox_processes(str(sandbox))
+        survivors = lab_processes(sandbox, uid)
         if survivors:
             raise DestroyFailed(
                 f"processes of sandbox {sandbox} survive SIGKILL: {', '.join(map(str, survivors))}"
             )
+        if uid is not None:
+            self._uids.release(uid, lab_id)
         self._bookkeeping_path(lab_id).unlink(missing_ok=True)
         return VmState(vm_id=vm_id or f"{VM_ID_PREFIX}{lab_id}", state="terminated")
 
@@ -610,38 +560,14 @@ class LocalProvider:
             self.destroy_vm(lab_id, None)
         return sorted(lab_ids)
 
-    @staticmethod
-    def _stop_processes(sandbox: Path, process_groups: list[int]) -> None:
-        # Process groups first (the install script and whatever it started), then every
-        # process that says it belongs to the sandbox, including re-parented daemons.
-        for sig, grace in ((signal.SIGTERM, TERM_GRACE_S), (signal.SIGKILL, KILL_GRACE_S)):
-            for pgid in process_groups:
-                if pgid and _group_belongs_to(pgid, sandbox):
-                    _signal(pgid, sig, group=True)
-            deadline = time.monotonic() + grace
-            while True:
-                pids = sandbox_processes(str(sandbox))
-                if not pids:
-                    return
-                for pid in pids:
-                    _signal(pid, sig)
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(0.05)
-
-    @staticmethod
-    def _remove_path(path: Path) -> None:
-        if path.is_symlink() or path.is_file():
-            path.unlink(missing_ok=True)
-        elif path.is_dir():
-            shutil.rmtree(path)
-
     def stop_vm(self, vm_id: str) -> VmState:
         lab_id = self.lab_id_of(vm_id)
         data = self._load(lab_id)
         if data is None:
             return VmState(vm_id=vm_id, state="absent")
-        self._stop_processes(Path(data["sandbox"]), data.get("process_groups", []))
+        stop_processes(
+            Path(data["sandbox"]), data.get("process_groups", []), self._run_as_of(data).uid
+        )
         data["state"] = "stopped"
         data["process_groups"] = []
         self._save(lab_id, data)
@@ -655,11 +581,10 @@ class LocalProvider:
             return VmState(vm_id=vm_id, state="absent")
         if data.get("state") == "running" and sandbox_processes(data["sandbox"]):
             return self.describe_vm(vm_id)
-        sandbox = Path(data["sandbox"])
-        run_as = self._run_as_of(data)
+        layout = self._layout_of(data)
         argv = [
             "/usr/bin/env",
-            f"PYTHONPATH={sandbox / 'agent'}",
+            f"PYTHONPATH={layout.vm / 'agent'}",
             data["python"],
             "-m",
             "ads_agent",
@@ -669,11 +594,11 @@ class LocalProvider:
             "--port",
             str(data["agent_port"]),
             "--state-dir",
-            str(sandbox / "state"),
+            str(layout.vm / "state"),
             "--lab-dir",
-            str(sandbox / "lab"),
+            str(layout.vm / "lab"),
         ]
-        process = self._spawn(argv, sandbox, run_as, sandbox / INIT_DIR / "agent-start.log")
+        process = self._spawn(argv, data, layout.logs / "agent-start.log")
         data["state"] = "running"
         data["process_groups"].append(process.pid)
         self._save(lab_id, data)
@@ -684,33 +609,38 @@ class LocalProvider:
         return self.start_vm(vm_id)
 
 
-def _group_belongs_to(pgid: int, sandbox: Path) -> bool:
-    """Only signal a recorded process group while its leader is still one of ours: a
-    reused pid must not make the provider kill a stranger's group."""
+def _remove_path(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink(missing_ok=True)
+    elif path.is_dir():
+        shutil.rmtree(path)
+
+
+def _readable_tree(path: Path) -> None:
+    """The agent bundle as the lab will read it: directories 0755, files 0644 or 0755."""
+    for directory, _dirs, files in os.walk(path):
+        os.chmod(directory, 0o755)
+        for name in files:
+            file = os.path.join(directory, name)
+            executable = os.stat(file).st_mode & stat.S_IXUSR
+            os.chmod(file, 0o755 if executable else 0o644)
+
+
+def _read_tail(path: Path, limit: int = LOG_TAIL_BYTES) -> str:
     try:
-        environ = Path(f"/proc/{pgid}/environ").read_bytes()
-    except OSError:
-        return False
-    return f"{SANDBOX_ENV}={sandbox}".encode() in environ.split(b"\0")
-
-
-def _local_path(url: str) -> Path | None:
-    if url.startswith("file://"):
-        return Path(url[len("file://") :])
-    if url.startswith("/"):
-        return Path(url)
-    return None
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(errors="replace")
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return ""
+    try:
+        size = os.fstat(fd).st_size
+        os.lseek(fd, max(0, size - limit), os.SEEK_SET)
+        return os.read(fd, limit).decode(errors="replace")
+    finally:
+        os.close(fd)
 
 
-def _read_exit_code(path: Path) -> int | None:
-    text = _read_text(path).strip()
+def _exit_code(text: str) -> int | None:
+    text = text.strip()
     return int(text) if re.fullmatch(r"-?\d+", text) else None
 
 

@@ -64,9 +64,12 @@ def plane(workdir: Path) -> Iterator[LocalControlPlane]:
 
 
 @pytest.fixture(scope="session")
-def hello_web_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The hello-web sample lab as a git repository (what a lab's source is)."""
-    path = tmp_path_factory.mktemp("sources") / "hello-web"
+def hello_web_repo() -> Iterator[Path]:
+    """The hello-web sample lab as a git repository (what a lab's source is), where any
+    local user may read it: a root control plane reads local sources without root's rights."""
+    parent = Path(tempfile.mkdtemp(prefix="ads-sources-"))
+    parent.chmod(0o755)
+    path = parent / "hello-web"
     shutil.copytree(HELLO_WEB, path)
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -79,7 +82,8 @@ def hello_web_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for command in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"]):
         subprocess.run(command, cwd=path, env=env, check=True)
     subprocess.run(["git", "commit", "-q", "-m", "hello-web"], cwd=path, env=env, check=True)
-    return path
+    yield path
+    shutil.rmtree(parent, ignore_errors=True)
 
 
 def hello_web_labspec() -> dict[str, Any]:

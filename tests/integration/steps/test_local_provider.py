@@ -116,7 +116,13 @@ def test_given_a_lab_whose_start_step_leaves_a_server_when_deployed_locally_then
     # The agent's supervisor, the agent and the lab's own web server.
     assert len(pids) >= 3
     if os.geteuid() == 0:
-        assert {process_owner(pid) for pid in pids} == {65534}
+        # Its own uid from the configured range, in PID namespaces that are not ours.
+        [uid] = {process_owner(pid) for pid in pids}
+        base = local_world.config.local_uid_base
+        assert base <= uid < base + local_world.config.local_uid_count
+        if record.vm_details["isolation"] == "namespaces":
+            own = os.readlink("/proc/self/ns/pid")
+            assert {os.readlink(f"/proc/{pid}/ns/pid") for pid in pids} - {own}
     with urlopen_no_proxy(record.app_url) as page:
         assert b"Hello from ADS" in page.read()
 
@@ -189,23 +195,20 @@ def test_given_a_local_vm_when_described_then_it_runs_on_loopback_and_its_bookke
     assert bookkeeping.parent.stat().st_mode & 0o077 == 0
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="privilege dropping only happens as root")
-def test_given_ads_runs_as_root_and_no_unprivileged_user_exists_when_create_vm_runs_then_it_refuses(
+@pytest.mark.skipif(os.geteuid() != 0, reason="lab uids are only handed out as root")
+def test_given_every_lab_uid_is_taken_when_create_vm_runs_then_it_refuses_and_leaves_no_sandbox(
     local_world: LocalWorld, monkeypatch: pytest.MonkeyPatch
 ):
-    import pwd
+    from ads.providers import local_sandbox
 
-    def no_such_user(name: str) -> Any:
-        raise KeyError(name)
-
-    monkeypatch.setattr(pwd, "getpwnam", no_such_user)
+    monkeypatch.setattr(local_sandbox, "_has_passwd_entry", lambda uid: True)
     event = local_world.new_lab("refused-local")
 
     with pytest.raises(Exception) as raised:
         create_vm(event, CONTEXT)
 
     assert type(raised.value).__name__ == "VmCreateFailed"
-    assert "refuses to run lab commands as root" in str(raised.value)
+    assert "no free lab uid" in str(raised.value)
     assert not (Path(local_world.config.local_root) / "refused-local").exists()
 
 
