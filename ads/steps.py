@@ -27,6 +27,7 @@ from ads.outcome_metrics import count_outcome
 from ads.providers.base import (
     ComputeProvider,
     DestroyFailed,
+    DestroyInProgress,
     HealthCheckFailed,
     HealthCheckPending,
     InitFailed,
@@ -41,10 +42,12 @@ from ads.providers.base import (
     VmNotReady,
     VmNotRunning,
 )
+from ads.providers.consistency import within_launch_grace
 from ads.records import LabRecord, LabRepository, LabStatus
 
 __all__ = [
     "DestroyFailed",
+    "DestroyInProgress",
     "HealthCheckFailed",
     "HealthCheckPending",
     "InitFailed",
@@ -300,6 +303,12 @@ def wait_running(
     record = _deploying(repository, lab_id)
     vm = _vm_of(record)
     state = provider.describe_vm(vm.vm_id)
+    if state.state == "absent" and within_launch_grace(vm.details, config.launch_grace_s):
+        # EC2 is eventually consistent: right after RunInstances it may not list the VM.
+        raise VmNotReady(
+            f"VM {vm.vm_id} was launched moments ago and EC2 does not list it yet",
+            vm_id=vm.vm_id,
+        )
     if state.state == "pending":
         raise VmNotReady(f"VM {vm.vm_id} is pending", vm_id=vm.vm_id)
     if state.state != "running":
@@ -375,6 +384,7 @@ def destroy_vm(
 ) -> DestroyVmResult:
     record = repository.get(lab_id)
     vm_id = record.vm_id if record else None
+    details = record.vm_details if record else {}
     try:
         state = provider.destroy_vm(lab_id, vm_id)
     except (StepError, ProviderThrottled):
@@ -384,6 +394,20 @@ def destroy_vm(
         raise DestroyFailed(
             f"destroying the VM of {lab_id} failed: {type(exc).__name__}: {exc}", lab_id=lab_id
         ) from exc
+    # Only "terminated" (or "absent", believed once the launch grace is over) ends a VM:
+    # a shutting-down instance still exists, and a NotFound right after launch is EC2
+    # not listing it yet, so the destroy is retried (and terminates it again) until then.
+    if state.state == "shutting-down":
+        raise DestroyInProgress(
+            f"VM {state.vm_id} of {lab_id} is shutting down; waiting until it is terminated",
+            vm_id=state.vm_id,
+        )
+    if state.state == "absent" and vm_id and within_launch_grace(details, config.launch_grace_s):
+        raise DestroyInProgress(
+            f"VM {vm_id} of {lab_id} was launched moments ago and EC2 does not list it yet; "
+            "terminating it again",
+            vm_id=vm_id,
+        )
     if not state.gone:
         raise DestroyFailed(
             f"VM {state.vm_id} of {lab_id} is still {state.state} after destroy", lab_id=lab_id

@@ -28,9 +28,10 @@ from ads.errors import AdsError, FieldProblem
 SERVICE = "execute-api"
 DEFAULT_REGION = "us-east-1"
 DEFAULT_HTTP_TIMEOUT_S = 30.0
-# Fixed credentials for the local control plane. It has no IAM and does not verify
-# signatures (it listens on loopback only); signing anyway keeps one request path for
-# the local and the real API, and lets a machine without an AWS account use the CLI.
+# A local control plane writes fresh credentials to $ADS_HOME/local/api-credentials.json
+# at each start and verifies every signature with them; the CLI signs local requests
+# with that file's user credential. These fixed ones only sign for a local endpoint
+# that has no such file (a plane of another ADS_HOME refuses them).
 LOCAL_ACCESS_KEY = "ADSLOCAL"
 LOCAL_SECRET_KEY = "ads-local-secret-key-not-a-real-credential"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -114,6 +115,20 @@ def config_file_path(env: Mapping[str, str]) -> Path:
 def local_control_plane_file(env: Mapping[str, str]) -> Path:
     home = env.get("ADS_HOME") or str(Path(env.get("HOME") or Path.home()) / ".ads")
     return Path(home).expanduser() / "local" / "control-plane.json"
+
+
+def local_api_credentials(env: Mapping[str, str]) -> Any:
+    """The local control plane's user credential (botocore form), or None without one."""
+    import botocore.credentials
+
+    from ads.local.api_auth import credentials_file, read_credentials
+
+    found = read_credentials(credentials_file(local_control_plane_file(env).parent))
+    if found is None:
+        return None
+    return botocore.credentials.ReadOnlyCredentials(
+        found.user.access_key_id, found.user.secret_access_key, None
+    )
 
 
 def _read_json_object(path: Path, what: str) -> dict[str, Any] | None:
@@ -216,11 +231,18 @@ def resolve_settings(
 # --- credentials and signing ----------------------------------------------------------
 
 
-def load_credentials(settings: ClientSettings) -> Any:
-    """Frozen credentials from botocore's chain; the fixed local ones only for a local plane."""
+def load_credentials(settings: ClientSettings, env: Mapping[str, str] | None = None) -> Any:
+    """The local plane's credential for a local endpoint, else botocore's chain."""
     import botocore.credentials
     import botocore.exceptions
     import botocore.session
+
+    env = os.environ if env is None else env
+    if is_local_endpoint(settings.endpoint):
+        # AWS credentials in the environment mean nothing to the local plane.
+        local = local_api_credentials(env)
+        if local is not None:
+            return local
 
     try:
         session = botocore.session.Session(profile=settings.profile)

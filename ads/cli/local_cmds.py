@@ -29,6 +29,7 @@ from typing import Any
 from ads.cli import exit_codes
 from ads.config import AdsConfig
 from ads.errors import ConfigError, FieldProblem
+from ads.local.api_auth import credentials_file, read_credentials
 from ads.local.daemon import (
     DAEMON_MODULE,
     ControlPlaneState,
@@ -42,6 +43,7 @@ from ads.local.daemon import (
     sandbox_processes,
     state_file,
 )
+from ads.local.private_files import open_private_append, private_dir, restrict_umask
 
 DEFAULT_PORT = 8765
 # Locally a "VM" is ready in seconds: waiting the AWS-sized retry intervals in full
@@ -76,9 +78,17 @@ def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def http_get_json(url: str, timeout: float = 5.0) -> tuple[int, Any]:
+def local_auth_headers(home: Path) -> dict[str, str]:
+    """The Authorization header of the local user for the plane of ``home`` (none without one)."""
+    credentials = read_credentials(credentials_file(local_dir(home)))
+    return {"Authorization": f"Bearer {credentials.user.bearer_token}"} if credentials else {}
+
+
+def http_get_json(
+    url: str, timeout: float = 5.0, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
     """GET ``url``; (status, decoded JSON or text). Raises OSError when nothing answers."""
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    request = urllib.request.Request(url, headers={"Accept": "application/json", **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             status, raw = response.status, response.read()
@@ -92,7 +102,8 @@ def http_get_json(url: str, timeout: float = 5.0) -> tuple[int, Any]:
 
 
 def answers(endpoint: str, timeout: float = 3.0) -> bool:
-    """True when the API at ``endpoint`` answers GET /labs (any non-5xx status)."""
+    """True when the API at ``endpoint`` answers GET /labs (any non-5xx status: a 401 is
+    the API refusing a request without credentials, so it runs)."""
     try:
         status, _ = http_get_json(f"{endpoint.rstrip('/')}/labs", timeout=timeout)
     except (OSError, ValueError):
@@ -165,9 +176,13 @@ def check_local_config() -> None:
 
 
 def prepare_home(home: Path) -> None:
-    """Create ``$ADS_HOME/local``; a home that cannot hold it is a configuration error."""
+    """Create ``$ADS_HOME/local`` (0700; a new ``$ADS_HOME`` too); a home that cannot hold
+    it is a configuration error."""
+    # Whatever `ads local up` creates here (the home, the log) is the owner's only.
+    umask = restrict_umask()
     try:
-        log_file(home).parent.mkdir(parents=True, exist_ok=True)
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(log_file(home).parent)
         probe = log_file(home).parent / f".write-test-{os.getpid()}"
         probe.touch()
         probe.unlink()
@@ -179,6 +194,8 @@ def prepare_home(home: Path) -> None:
                 "a directory this user can write (unset: ~/.ads)",
             )
         ) from None
+    finally:
+        os.umask(umask)
 
 
 def start_plane(
@@ -195,7 +212,7 @@ def start_plane(
         raise LocalPlaneError(port_taken_message(port))
     log_path = log_file(home)
     remove_state(home)
-    with open(log_path, "ab") as log_out:
+    with open_private_append(log_path) as log_out:
         log_out.write(f"--- ads local up at {datetime.now(UTC).isoformat()} ---\n".encode())
         log_out.flush()
         child = subprocess.Popen(
@@ -315,15 +332,16 @@ def stop_plane(home: Path, *, timeout: float = STOP_TIMEOUT_S) -> StopReport:
     return report
 
 
-def list_labs(endpoint: str, *, max_pages: int = 20) -> list[dict[str, Any]]:
+def list_labs(endpoint: str, home: Path, *, max_pages: int = 20) -> list[dict[str, Any]]:
     """Every lab the local principal sees, following next_token pages."""
+    headers = local_auth_headers(home)
     labs: list[dict[str, Any]] = []
     token: str | None = None
     for _ in range(max_pages):
         url = f"{endpoint.rstrip('/')}/labs?limit=100"
         if token:
             url += "&next_token=" + urllib.request.quote(token, safe="")
-        status, body = http_get_json(url)
+        status, body = http_get_json(url, headers=headers)
         if status != 200:
             raise LocalPlaneError(f"GET /labs answered HTTP {status}: {body}")
         if isinstance(body, list):
@@ -400,7 +418,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     print(f"  pid {state.pid}, home {home}, log {log_file(home)}")
     print(f"  {lab_isolation_line()}")
     print("  try:  ads deploy events/labs/hello-web --wait   ads list")
-    print(f"        curl {state.endpoint}/labs")
+    token = f"$(jq -r .user.bearer_token {credentials_file(local_dir(home))})"
+    print(f'        curl -H "Authorization: Bearer {token}" {state.endpoint}/labs')
     print("  stop: ads local down")
     return exit_codes.OK
 
@@ -418,7 +437,7 @@ def status_report(home: Path) -> tuple[bool, dict[str, Any]]:
         return False, report
     report["uptime_s"] = state.uptime_s()
     try:
-        labs = list_labs(state.endpoint)
+        labs = list_labs(state.endpoint, home)
     except (OSError, LocalPlaneError) as exc:
         report["reason"] = f"pid {state.pid} is alive but {state.endpoint} does not answer: {exc}"
         return False, report

@@ -11,6 +11,10 @@ The OS policy decides what happens when a labspec asks for something unsupported
 - ``same-major``: a supported release with the same major version (prefer LTS).
 - ``nearest-lts``: the oldest supported LTS not older than the request; when the request
   is newer than every supported LTS, the newest one.
+
+Every release also says how the SSM agent gets onto its VMs (``ssm_agent``): ADS drives a
+VM only through SSM Run Command, so a release whose AMI neither ships the agent nor can
+install it at boot could never leave Wait Until Running.
 """
 
 from __future__ import annotations
@@ -25,6 +29,11 @@ from ads.errors import FieldProblem, LabspecError
 
 Arch = Literal["x86_64", "arm64"]
 OsPolicy = Literal["exact", "same-major", "nearest-lts"]
+# "shipped": the AMI runs the agent from its first boot (Ubuntu's snap, Amazon Linux's
+# package). "user-data": the AMI has none (Debian); the launch installs it at boot from
+# the region's SSM agent bucket.
+SsmAgentSource = Literal["shipped", "user-data"]
+SSM_AGENT_SOURCES: tuple[SsmAgentSource, ...] = ("shipped", "user-data")
 
 ARCHITECTURES: tuple[Arch, ...] = ("x86_64", "arm64")
 OS_POLICIES: tuple[OsPolicy, ...] = ("exact", "same-major", "nearest-lts")
@@ -40,6 +49,8 @@ class OsRelease:
     version: str
     eol: date
     lts: bool
+    # How the SSM agent gets onto a VM of this release; no default, so no entry lacks it.
+    ssm_agent: SsmAgentSource
     # Architecture -> public SSM parameter. Empty: ADS does not offer this release.
     ssm_parameters: Mapping[str, str] = field(default_factory=dict)
     codename: str = ""
@@ -91,24 +102,29 @@ FAMILY_NAMES: dict[str, str] = {
     "amazonlinux": "Amazon Linux",
 }
 
+_SHIPPED: SsmAgentSource = "shipped"
+_AT_BOOT: SsmAgentSource = "user-data"
+
 RELEASES: tuple[OsRelease, ...] = (
-    OsRelease("ubuntu", "12.04", date(2017, 4, 28), True, codename="precise"),
-    OsRelease("ubuntu", "14.04", date(2019, 4, 25), True, codename="trusty"),
-    OsRelease("ubuntu", "16.04", date(2021, 4, 30), True, codename="xenial"),
-    OsRelease("ubuntu", "18.04", date(2023, 5, 31), True, codename="bionic"),
-    OsRelease("ubuntu", "20.04", date(2025, 5, 31), True, codename="focal"),
-    OsRelease("ubuntu", "22.04", date(2027, 6, 1), True, _ubuntu("22.04", "gp2"), "jammy"),
-    OsRelease("ubuntu", "24.04", date(2029, 5, 31), True, _ubuntu("24.04", "gp3"), "noble"),
-    OsRelease("debian", "7", date(2018, 5, 31), True, codename="wheezy"),
-    OsRelease("debian", "8", date(2020, 6, 30), True, codename="jessie"),
-    OsRelease("debian", "9", date(2022, 6, 30), True, codename="stretch"),
-    OsRelease("debian", "10", date(2024, 6, 30), True, codename="buster"),
-    OsRelease("debian", "11", date(2026, 8, 31), True, codename="bullseye"),
-    OsRelease("debian", "12", date(2028, 6, 30), True, _debian("12"), "bookworm"),
-    OsRelease("debian", "13", date(2030, 6, 30), True, _debian("13"), "trixie"),
-    OsRelease("amazonlinux", "2", date(2026, 6, 30), True),
-    OsRelease("amazonlinux", "2023", date(2029, 6, 30), True, _AL2023),
-)
+    # Canonical's AMIs carry the agent as a snap from 16.04 on; older ones had none.
+    OsRelease("ubuntu", "12.04", date(2017, 4, 28), True, _AT_BOOT, codename="precise"),
+    OsRelease("ubuntu", "14.04", date(2019, 4, 25), True, _AT_BOOT, codename="trusty"),
+    OsRelease("ubuntu", "16.04", date(2021, 4, 30), True, _SHIPPED, codename="xenial"),
+    OsRelease("ubuntu", "18.04", date(2023, 5, 31), True, _SHIPPED, codename="bionic"),
+    OsRelease("ubuntu", "20.04", date(2025, 5, 31), True, _SHIPPED, codename="focal"),
+    OsRelease("ubuntu", "22.04", date(2027, 6, 1), True, _SHIPPED, _ubuntu("22.04", "gp2"), "jammy"),
+    OsRelease("ubuntu", "24.04", date(2029, 5, 31), True, _SHIPPED, _ubuntu("24.04", "gp3"), "noble"),
+    # The Debian cloud team's AMIs ship no SSM agent.
+    OsRelease("debian", "7", date(2018, 5, 31), True, _AT_BOOT, codename="wheezy"),
+    OsRelease("debian", "8", date(2020, 6, 30), True, _AT_BOOT, codename="jessie"),
+    OsRelease("debian", "9", date(2022, 6, 30), True, _AT_BOOT, codename="stretch"),
+    OsRelease("debian", "10", date(2024, 6, 30), True, _AT_BOOT, codename="buster"),
+    OsRelease("debian", "11", date(2026, 8, 31), True, _AT_BOOT, codename="bullseye"),
+    OsRelease("debian", "12", date(2028, 6, 30), True, _AT_BOOT, _debian("12"), "bookworm"),
+    OsRelease("debian", "13", date(2030, 6, 30), True, _AT_BOOT, _debian("13"), "trixie"),
+    OsRelease("amazonlinux", "2", date(2026, 6, 30), True, _SHIPPED),
+    OsRelease("amazonlinux", "2023", date(2029, 6, 30), True, _SHIPPED, _AL2023),
+)  # fmt: skip
 
 # Spellings seen in labspecs and in AWS naming; the value is (family, implied version).
 _FAMILY_ALIASES: dict[str, tuple[str, str | None]] = {

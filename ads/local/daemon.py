@@ -3,10 +3,14 @@
     python -m ads.local.daemon --port P --home DIR [--time-scale F]
 
 It starts :class:`ads.local.runtime.LocalControlPlane` (moto, the ASL, the handlers,
-the local provider) with its state under ``DIR/local``, serves the API on
+the local provider) with its state under ``DIR/local``, puts back the lab records kept
+in ``DIR/local/records.sqlite3`` and reconciles them with what still runs
+(:mod:`ads.local.recovery`), writes fresh API credentials to
+``DIR/local/api-credentials.json`` (:mod:`ads.local.api_auth`), serves the API on
 127.0.0.1:P, and announces itself in ``DIR/local/control-plane.json`` once the API
 answers. SIGTERM or SIGINT stops the HTTP server, destroys every local lab VM
-(``plane.stop()``) and removes that file. Logs go to ``DIR/local/control-plane.log``.
+(``plane.stop()``, which records it) and removes that file. Logs go to
+``DIR/local/control-plane.log``. Everything under ``DIR/local`` is owner-only.
 
 The helpers at the top (paths, the state file, the process checks) are shared with the
 `ads local` commands and import nothing heavy.
@@ -26,9 +30,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ads.local.private_files import private_dir, restrict_file, restrict_umask, write_private
+
 DAEMON_MODULE = "ads.local.daemon"
 STATE_FILE_NAME = "control-plane.json"
 LOG_FILE_NAME = "control-plane.log"
+RECORDS_FILE_NAME = "records.sqlite3"
 
 # -- where things are -------------------------------------------------------
 
@@ -96,11 +103,9 @@ def read_state(home: Path) -> ControlPlaneState | None:
 
 def write_state(home: Path, state: ControlPlaneState) -> None:
     path = state_file(home)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     # Written whole then renamed, so a reader never sees half a file.
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(state.to_json(), indent=2) + "\n")
-    tmp.replace(path)
+    write_private(path, (json.dumps(state.to_json(), indent=2) + "\n").encode())
 
 
 def remove_state(home: Path, pid: int | None = None) -> None:
@@ -163,7 +168,9 @@ def _configure_logging(home: Path) -> None:
     from ads.observability import logger
 
     path = log_file(home)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
+    # The log names every owner and lab id: an older, world-readable one is fixed here.
+    restrict_file(path)
     try:
         detached = os.path.samestat(os.fstat(sys.stdout.fileno()), os.stat(path))
     except (OSError, ValueError, AttributeError):
@@ -181,15 +188,25 @@ def _now_iso() -> str:
 
 def serve(home: Path, port: int, time_scale: float, stop: threading.Event) -> int:
     """Run the control plane until ``stop`` is set. Returns the process exit code."""
+    from ads.local.api_auth import RequestAuthenticator, create_credentials, credentials_file
     from ads.local.http_api import LocalApiServer
+    from ads.local.recovery import reconcile
     from ads.local.runtime import LocalControlPlane
     from ads.observability import logger as log
 
     home = home.resolve()
-    plane = LocalControlPlane(local_dir(home), time_scale=time_scale)
+    state_dir = private_dir(local_dir(home))
+    plane = LocalControlPlane(
+        state_dir, time_scale=time_scale, records_file=state_dir / RECORDS_FILE_NAME
+    )
+    secrets_path = credentials_file(state_dir)
+    authenticator = RequestAuthenticator(
+        create_credentials(state_dir),
+        hint=f"; sign with the credentials in {secrets_path} (the ads CLI does so by itself)",
+    )
     # Bind first: a taken port is the likeliest failure and costs nothing to find out.
     try:
-        server = LocalApiServer(plane.invoke_api, port)
+        server = LocalApiServer(plane.invoke_api, port, authenticator=authenticator)
     except OSError as exc:
         log.error("cannot listen", port=port, error=str(exc))
         print(
@@ -210,6 +227,11 @@ def serve(home: Path, port: int, time_scale: float, stop: threading.Event) -> in
             log.exception("cleaning up after the failed start failed too")
         return 1
     try:
+        report = reconcile(plane)
+        log.info("records reconciled", **report.to_json())
+    except Exception:
+        log.exception("reconciling the records failed; serving them as they are")
+    try:
         server.start()
         state = ControlPlaneState(
             endpoint=server.endpoint,
@@ -226,6 +248,7 @@ def serve(home: Path, port: int, time_scale: float, stop: threading.Event) -> in
     finally:
         remove_state(home, os.getpid())
         server.stop()
+        secrets_path.unlink(missing_ok=True)
         try:
             plane.stop()
         except Exception:
@@ -260,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    restrict_umask()
     home = args.home.expanduser().resolve()
     _configure_logging(home)
     stop = threading.Event()

@@ -5,9 +5,10 @@ Each request becomes the event API Gateway's REST proxy integration would send (
 context with the caller's identity), so the ``api`` Lambda handler runs unchanged. The
 answer of the handler is written back as the HTTP response.
 
-There is no signature check here: the caller is ``LOCAL_PRINCIPAL`` unless the request
-names another one in the ``X-Ads-Principal`` header. That is why the server binds only
-the loopback interface.
+Every request must prove it holds one of the credentials the plane wrote at start
+(:mod:`ads.local.api_auth`): without one it gets 401. The caller is the principal of its
+credential; only the admin credential may act as another principal by naming it in the
+``X-Ads-Principal`` header. The server still binds only the loopback interface.
 """
 
 from __future__ import annotations
@@ -24,10 +25,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from ads.local.api_auth import (
+    LOCAL_ACCOUNT_ID,
+    LOCAL_PRINCIPAL,
+    AuthFailure,
+    Caller,
+    RequestAuthenticator,
+)
 from ads.observability import logger as log
 
-LOCAL_ACCOUNT_ID = "123456789012"
-LOCAL_PRINCIPAL = f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:user/local"
+# Whom build_proxy_event takes the caller for when it is told nothing: the local user,
+# who may not act as anyone else.
+LOCAL_CALLER = Caller(LOCAL_PRINCIPAL, admin=False)
 PRINCIPAL_HEADER = "X-Ads-Principal"
 STAGE = "local"
 LOOPBACK = "127.0.0.1"
@@ -42,7 +51,22 @@ ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("/labs/{lab_id}/history", re.compile(r"^/labs/(?P<lab_id>[^/]+)/history$")),
     ("/plans", re.compile(r"^/plans$")),
 )
+# The methods each resource declares (API Gateway's method resources); any other is 405.
+ROUTE_METHODS: dict[str, frozenset[str]] = {
+    "/labs": frozenset({"GET", "POST"}),
+    "/labs/{lab_id}": frozenset({"GET", "DELETE"}),
+    "/labs/{lab_id}/history": frozenset({"GET"}),
+    "/plans": frozenset({"POST"}),
+}
 _PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::(\d{12}):\S+$")
+# What http.server refuses before a request reaches _handle, named for a person.
+_PROTOCOL_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("invalid_request", "the request line or a header is malformed"),
+    405: ("method_not_allowed", "the method is not one this API knows"),
+    414: ("uri_too_long", "request target: longer than 65536 bytes; lab ids are at most 64"),
+    431: ("headers_too_large", "request headers: too many or too long"),
+    505: ("http_version_not_supported", "HTTP version: allowed HTTP/1.0 or HTTP/1.1"),
+}
 
 ApiInvoker = Callable[[dict[str, Any]], Mapping[str, Any]]
 
@@ -71,9 +95,18 @@ def _multi(pairs: list[tuple[str, str]]) -> tuple[dict[str, str], dict[str, list
     return single, multi
 
 
-def caller_from_headers(headers: list[tuple[str, str]]) -> str:
+def caller_from_headers(headers: list[tuple[str, str]], caller: Caller = LOCAL_CALLER) -> str:
+    """The principal a request acts as: its credential's, or the one the admin names."""
     for name, value in headers:
         if name.lower() == PRINCIPAL_HEADER.lower():
+            if not caller.admin:
+                raise AuthFailure(
+                    403,
+                    "forbidden",
+                    f"header {PRINCIPAL_HEADER}: acting as another principal is allowed only "
+                    "with the local admin credential; this request's credential is "
+                    f"{caller.principal}'s",
+                )
             value = value.strip()
             if not _PRINCIPAL_ARN.match(value):
                 raise PrincipalHeaderError(
@@ -81,7 +114,7 @@ def caller_from_headers(headers: list[tuple[str, str]]) -> str:
                     f"such as {LOCAL_PRINCIPAL}"
                 )
             return value
-    return LOCAL_PRINCIPAL
+    return caller.principal
 
 
 def build_proxy_event(
@@ -93,6 +126,7 @@ def build_proxy_event(
     source_ip: str = LOOPBACK,
     request_id: str | None = None,
     now: float | None = None,
+    caller: Caller = LOCAL_CALLER,
 ) -> dict[str, Any] | None:
     """The REST proxy event for one request, or None when no route matches.
 
@@ -106,7 +140,7 @@ def build_proxy_event(
     resource, path_parameters = route
     query, multi_query = _multi(parse_qsl(parts.query, keep_blank_values=True))
     single_headers, multi_headers = _multi(headers)
-    principal = caller_from_headers(headers)
+    principal = caller_from_headers(headers, caller)
     account_id = principal.split(":")[4] or LOCAL_ACCOUNT_ID
     request_id = request_id or str(uuid.uuid4())
     now = time.time() if now is None else now
@@ -162,10 +196,12 @@ def build_proxy_event(
     }
 
 
-def _problem(status: int, error: str, message: str) -> dict[str, Any]:
+def _problem(
+    status: int, error: str, message: str, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     return {
         "statusCode": status,
-        "headers": {"Content-Type": "application/json"},
+        "headers": {"Content-Type": "application/json", **(headers or {})},
         "body": json.dumps({"error": error, "message": message}),
         "isBase64Encoded": False,
     }
@@ -215,6 +251,9 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
             )
         body = self.rfile.read(length) if length else None
         try:
+            caller = self.server.authenticator.authenticate(
+                self.command, self.path, list(self.headers.items()), body
+            )
             event = build_proxy_event(
                 self.command,
                 self.path,
@@ -222,7 +261,13 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
                 body,
                 source_ip=self.client_address[0],
                 request_id=request_id,
+                caller=caller,
             )
+        except AuthFailure as exc:
+            challenge = (
+                {"WWW-Authenticate": 'Bearer realm="ads-local"'} if exc.status == 401 else {}
+            )
+            return _problem(exc.status, exc.error, exc.message, challenge)
         except PrincipalHeaderError as exc:
             return _problem(400, "invalid_request", str(exc))
         if event is None:
@@ -230,9 +275,21 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
             return _problem(
                 404, "route_not_found", f"no route for {urlsplit(self.path).path}; routes: {routes}"
             )
+        allowed = ROUTE_METHODS.get(event["resource"], frozenset())
+        if event["httpMethod"] not in allowed:
+            methods = ", ".join(sorted(allowed))
+            return _problem(
+                405,
+                "method_not_allowed",
+                f"method {event['httpMethod']} on {event['resource']}: not supported; "
+                f"allowed: {methods}",
+                {"Allow": methods},
+            )
         try:
-            with self.server.invoke_lock:
-                return self.server.invoke(event)
+            # Requests run in parallel, as concurrent Lambda invocations do: the handler
+            # keeps no per-request state, and moto's backends serialise their own calls
+            # (ads.local.moto_serial).
+            return self.server.invoke(event)
         except Exception:
             # API Gateway answers 502 when the integration itself breaks; the log keeps why.
             log.exception("the api handler raised", request_id=request_id)
@@ -271,6 +328,18 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(payload)
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a 414 request line, an unknown method...) as JSON."""
+        # An unknown method is 501 in http.server; for a client it is a method not allowed.
+        status = 405 if code == HTTPStatus.NOT_IMPLEMENTED else code
+        error, text = _PROTOCOL_ERRORS.get(status, ("invalid_request", message or "bad request"))
+        if status == 405 and self.command:
+            text = f"method {self.command[:20]!r}: not supported; allowed: DELETE, GET, POST"
+        self.close_connection = True
+        request_id = str(uuid.uuid4())
+        self._write(_problem(status, error, text), request_id)
+        log.info("request refused", status=status, error=error, request_id=request_id)
+
     def log_message(self, format: str, *args: Any) -> None:
         # Requests are logged once, with their outcome, by _handle.
         return
@@ -281,25 +350,27 @@ class LocalApiServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    # Bursts of clients (a class starting its labs at once) must queue, not be refused:
+    # the default backlog of 5 drops connections, which clients retry a second later.
+    request_queue_size = 256
 
     def __init__(
         self,
         invoke: ApiInvoker,
         port: int = 0,
         *,
+        authenticator: RequestAuthenticator,
         host: str = LOOPBACK,
         max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         if host not in (LOOPBACK, "localhost"):
             raise ValueError(
-                f"host: found {host!r}; allowed: a loopback address (the local API checks "
-                "no signatures)"
+                f"host: found {host!r}; allowed: a loopback address (the local API is "
+                "meant for this machine only)"
             )
         self.invoke = invoke
+        self.authenticator = authenticator
         self.max_body_bytes = max_body_bytes
-        # Requests are read in parallel but the handler runs one at a time, as one warm
-        # Lambda container would: the in-process emulation is not built for concurrent calls.
-        self.invoke_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         super().__init__((host, port), _ApiRequestHandler)
 

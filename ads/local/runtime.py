@@ -22,7 +22,6 @@ forgets previously imported handler modules so that they see this plane's config
 from __future__ import annotations
 
 import contextlib
-import importlib
 import io
 import json
 import os
@@ -32,214 +31,77 @@ import sys
 import threading
 import time
 import traceback
-import uuid
 import zipfile
-from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ads.local import moto_patches, moto_serial
+from ads.local.lambda_dispatch import (
+    ACCOUNT_ID,
+    FRONT_DOOR_FUNCTIONS,
+    LAMBDA_MEMORY_MB,
+    WORKFLOW_FUNCTIONS,
+    HandlerDispatcher,
+    LambdaServiceFault,
+    LocalLambdaContext,
+    function_name,
+)
+from ads.local.record_store import RecordStore
+from ads.local.usage import Invocation, LabUsage, TransitionCount, UsageLedger
+
+# Names other modules and the tests import from here.
+__all__ = [
+    "ACCOUNT_ID",
+    "FRONT_DOOR_FUNCTIONS",
+    "LAMBDA_MEMORY_MB",
+    "STATEMACHINE_DIR",
+    "WORKFLOW_FUNCTIONS",
+    "Invocation",
+    "LabUsage",
+    "LambdaServiceFault",
+    "LocalControlPlane",
+    "LocalLambdaContext",
+    "TransitionCount",
+    "UsageLedger",
+    "function_name",
+    "kill_sandbox_processes",
+    "render_definition",
+    "running_plane",
+    "sandbox_pids",
+]
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STATEMACHINE_DIR = REPO_ROOT / "statemachine"
-ACCOUNT_ID = "123456789012"
 TABLE_NAME = "ads-labs"
 EVENT_BUS_NAME = "ads-lab-events"
 ROLE_NAME = "ads-local-workflow"
 DEPLOY_STATE_MACHINE = "DeployLab"
 DESTROY_STATE_MACHINE = "DestroyLab"
-# The workflow handlers and the ASL placeholder that names each one (the CDK workflow
-# construct passes the same placeholders to definition_substitutions).
-WORKFLOW_FUNCTIONS: dict[str, str] = {
-    "create_vm": "CreateVmFunctionArn",
-    "wait_running": "WaitRunningFunctionArn",
-    "init_vm": "InitVmFunctionArn",
-    "health_check": "HealthCheckFunctionArn",
-    "destroy_vm": "DestroyVmFunctionArn",
-    "record_status": "RecordStatusFunctionArn",
-}
-FRONT_DOOR_FUNCTIONS = ("api", "ci_trigger")
-# What a Lambda context reports locally; the benchmark prices invocations at this size.
-LAMBDA_MEMORY_MB = 256
 _FINISHED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
-
-
-def function_name(handler: str) -> str:
-    """The Lambda function name of a handler (``create_vm`` -> ``ads-create-vm``)."""
-    return "ads-" + handler.replace("_", "-")
+# ARNs in the ASL name their partition through ${Partition}; moto answers for "aws".
+PARTITION_PLACEHOLDER = "Partition"
+LOCAL_PARTITION = "aws"
 
 
 def render_definition(path: Path, substitutions: dict[str, str]) -> str:
-    """The ASL text with its ``${Placeholder}`` names replaced, as CDK does at synth."""
+    """The ASL text with its ``${Placeholder}`` names replaced, as CDK does at synth
+    (``${Partition}`` is the emulation's partition unless ``substitutions`` names one)."""
     text = path.read_text()
-    missing = sorted(set(_PLACEHOLDER.findall(text)) - set(substitutions))
+    values = {PARTITION_PLACEHOLDER: LOCAL_PARTITION, **substitutions}
+    missing = sorted(set(_PLACEHOLDER.findall(text)) - set(values))
     if missing:
         raise ValueError(f"{path.name}: no value for placeholder(s) {', '.join(missing)}")
-    return _PLACEHOLDER.sub(lambda m: substitutions[m.group(1)], text)
-
-
-# -- a Lambda context for in-process invocations ----------------------------------------
-
-
-@dataclass
-class LocalLambdaContext:
-    """The attributes of the Lambda runtime's context object that handlers and Powertools read."""
-
-    function_name: str
-    invoked_function_arn: str
-    memory_limit_in_mb: int = LAMBDA_MEMORY_MB
-    timeout_s: float = 60.0
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_version: str = "$LATEST"
-    log_group_name: str = ""
-    log_stream_name: str = "local"
-    _started: float = field(default_factory=time.monotonic)
-
-    def __post_init__(self) -> None:
-        if not self.log_group_name:
-            self.log_group_name = f"/aws/lambda/{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        left = self.timeout_s - (time.monotonic() - self._started)
-        return max(0, int(left * 1000))
-
-
-class LambdaServiceFault(Exception):
-    """Raised by an in-process handler (in tests) to make the Lambda *service* fail the
-    invocation: Step Functions then sees ``Lambda.ServiceException`` and retries."""
-
-
-# -- usage accounting -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Invocation:
-    function: str
-    lab_id: str
-    duration_ms: float
-    error_type: str | None
-    cold: bool
-
-
-@dataclass
-class LabUsage:
-    """What one lab's workflow runs cost in Lambda invocations and AWS API calls."""
-
-    lab_id: str
-    invocations: list[Invocation] = field(default_factory=list)
-    api_calls: Counter[tuple[str, str]] = field(default_factory=Counter)
-
-    @property
-    def invocations_by_function(self) -> Counter[str]:
-        return Counter(i.function for i in self.invocations)
-
-    @property
-    def lambda_ms(self) -> float:
-        return sum(i.duration_ms for i in self.invocations)
-
-
-@dataclass(frozen=True)
-class TransitionCount:
-    """State transitions of one execution, as Step Functions Standard bills them:
-    every state entered, and every retry of a task."""
-
-    states_entered: int
-    retries: int
-
-    @property
-    def billed(self) -> int:
-        return self.states_entered + self.retries
-
-
-class UsageLedger:
-    """Invocations and API calls, attributed to the lab the invocation worked for."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._labs: dict[str, LabUsage] = {}
-
-    def _lab(self, lab_id: str) -> LabUsage:
-        if lab_id not in self._labs:
-            self._labs[lab_id] = LabUsage(lab_id)
-        return self._labs[lab_id]
-
-    def add_invocation(self, invocation: Invocation) -> None:
-        with self._lock:
-            self._lab(invocation.lab_id).invocations.append(invocation)
-
-    def add_api_call(self, lab_id: str, service: str, operation: str) -> None:
-        with self._lock:
-            self._lab(lab_id).api_calls[(service, operation)] += 1
-
-    def for_lab(self, lab_id: str) -> LabUsage:
-        with self._lock:
-            usage = self._labs.get(lab_id) or LabUsage(lab_id)
-            return LabUsage(lab_id, list(usage.invocations), Counter(usage.api_calls))
-
-    def all_labs(self) -> list[str]:
-        with self._lock:
-            return list(self._labs)
-
-
-class _InvocationScope(threading.local):
-    """The handler invocation running on this thread (API calls are attributed to it)."""
-
-    def __init__(self) -> None:
-        self.lab_id: str | None = None
-        self.ledger: UsageLedger | None = None
-
-
-_scope = _InvocationScope()
-
-
-# -- moto patches (process-wide; installed by the running plane) --------------------------
-
-
-class _ScaledTime:
-    """Stands in for the ``time`` module inside moto's retrier: retry waits are scaled."""
-
-    def __init__(self, scale: float) -> None:
-        self.scale = scale
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(max(0.0, seconds) * self.scale)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(time, name)
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
 
 
 _active_plane: LocalControlPlane | None = None
 _active_lock = threading.Lock()
 
 
-def _dispatching_invoke(original: Callable[..., Any]) -> Callable[..., Any]:
-    def invoke(
-        backend: Any,
-        function_name: str,
-        qualifier: str | None,
-        body: Any,
-        headers: Any,
-        response_headers: dict[str, str],
-    ) -> Any:
-        plane = _active_plane
-        name = function_name.split(":function:")[-1].split(":")[0]
-        handler = plane.handler_named(name) if plane is not None else None
-        if plane is None or handler is None:
-            return original(backend, function_name, qualifier, body, headers, response_headers)
-        return plane._invoke_in_process(handler, body, response_headers)
-
-    return invoke
-
-
-def _counting_api_call(original: Callable[..., Any]) -> Callable[..., Any]:
-    def _make_api_call(client: Any, operation_name: str, api_params: Any) -> Any:
-        if _scope.ledger is not None and _scope.lab_id is not None:
-            service = client.meta.service_model.service_name
-            _scope.ledger.add_api_call(_scope.lab_id, service, operation_name)
-        return original(client, operation_name, api_params)
-
-    return _make_api_call
+def _active() -> LocalControlPlane | None:
+    return _active_plane
 
 
 # -- the control plane --------------------------------------------------------------------
@@ -248,7 +110,14 @@ def _counting_api_call(original: Callable[..., Any]) -> Callable[..., Any]:
 class LocalControlPlane:
     """AWS control plane of ADS emulated in this process. Use as a context manager."""
 
-    def __init__(self, state_dir: Path, *, time_scale: float = 1.0, region: str = "us-east-1"):
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        time_scale: float = 1.0,
+        region: str = "us-east-1",
+        records_file: Path | None = None,
+    ):
         if not 0 < time_scale <= 10:
             raise ValueError(f"time_scale: found {time_scale}; allowed: more than 0, at most 10")
         self.state_dir = Path(state_dir)
@@ -256,14 +125,17 @@ class LocalControlPlane:
         self.region = region
         self.config: Any = None
         self.ledger = UsageLedger()
+        self.lambdas = HandlerDispatcher(region, self.ledger)
+        # With a records file, lab records outlive this process (see ads.local.record_store).
+        self.record_store: RecordStore | None = (
+            RecordStore(records_file, TABLE_NAME, region) if records_file else None
+        )
+        self.restored_records = 0
         self.deploy_state_machine_arn = ""
         self.destroy_state_machine_arn = ""
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
         self._restore: list[Callable[[], None]] = []
-        self._handlers: dict[str, Callable[..., Any]] = {}
-        self._overrides: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = {}
-        self._cold: set[str] = set()
         self._started = False
 
     # -- lifecycle ----------------------------------------------------------
@@ -306,7 +178,9 @@ class LocalControlPlane:
         )
         self._mock.start()
         self._started = True
-        self._install_patches()
+        self._restore.extend(moto_patches.install(self, _active))
+        # Requests and executions run in parallel; moto's backends need one call at a time.
+        self._restore.append(moto_serial.install())
         arn_prefix = f"arn:aws:states:{self.region}:{ACCOUNT_ID}:stateMachine:"
         self.deploy_state_machine_arn = arn_prefix + DEPLOY_STATE_MACHINE
         self.destroy_state_machine_arn = arn_prefix + DESTROY_STATE_MACHINE
@@ -333,25 +207,10 @@ class LocalControlPlane:
         for name in (*WORKFLOW_FUNCTIONS, *FRONT_DOOR_FUNCTIONS):
             sys.modules.pop(f"functions.{name}.handler", None)
         self._create_resources()
-
-    def _install_patches(self) -> None:
-        import botocore.client
-        from moto.awslambda_simple.models import LambdaSimpleBackend
-        from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-
-        original_invoke = LambdaSimpleBackend.invoke
-        LambdaSimpleBackend.invoke = _dispatching_invoke(original_invoke)
-        self._restore.append(lambda: setattr(LambdaSimpleBackend, "invoke", original_invoke))
-
-        original_time = retrier_decl.time
-        retrier_decl.time = _ScaledTime(self.time_scale)
-        self._restore.append(lambda: setattr(retrier_decl, "time", original_time))
-
-        original_call = botocore.client.BaseClient._make_api_call
-        botocore.client.BaseClient._make_api_call = _counting_api_call(original_call)
-        self._restore.append(
-            lambda: setattr(botocore.client.BaseClient, "_make_api_call", original_call)
-        )
+        if self.record_store is not None:
+            self.record_store.open()
+            self._restore.append(self.record_store.close)
+            self.restored_records = self.record_store.restore()
 
     def _set_env(self, values: dict[str, str]) -> None:
         for key, value in values.items():
@@ -387,7 +246,7 @@ class LocalControlPlane:
         # The code of a local function is never run by moto: invocations come here.
         package = io.BytesIO()
         with zipfile.ZipFile(package, "w") as archive:
-            archive.writestr("README.txt", "dispatched in-process by ads.local.runtime\n")
+            archive.writestr("README.txt", "dispatched in-process by ads.local.lambda_dispatch\n")
         substitutions: dict[str, str] = {}
         for handler, placeholder in WORKFLOW_FUNCTIONS.items():
             response = lambda_client.create_function(
@@ -421,6 +280,8 @@ class LocalControlPlane:
                 with contextlib.suppress(Exception):
                     self._stop_running_executions()
                 self.destroy_all_vms()
+                if self.record_store is not None:
+                    self._settle_records()
         finally:
             for undo in reversed(self._restore):
                 undo()
@@ -443,6 +304,14 @@ class LocalControlPlane:
             with _active_lock:
                 if _active_plane is self:
                     _active_plane = None
+
+    def _settle_records(self) -> None:
+        from ads.local.recovery import settle_stopped
+
+        try:
+            settle_stopped(self)
+        except Exception:  # the next start reconciles whatever is left unsettled
+            sys.stderr.write(f"ads-local: settling the records failed: {traceback.format_exc()}")
 
     def _stop_running_executions(self) -> None:
         sfn = self.stepfunctions()
@@ -469,7 +338,7 @@ class LocalControlPlane:
         roots = [self.labs_root]
         if self.labs_root.is_dir():
             roots += [p.resolve() for p in self.labs_root.iterdir() if p.is_symlink()]
-        provider = self._local_provider()
+        provider = self.local_provider()
         if provider is not None and self.labs_root.is_dir():
             try:
                 destroyed = list(provider.destroy_all())
@@ -481,7 +350,8 @@ class LocalControlPlane:
             kill_sandbox_processes(root)
         return destroyed
 
-    def _local_provider(self) -> Any:
+    def local_provider(self) -> Any:
+        """The local compute provider of this plane's configuration (None for another one)."""
         try:
             from ads.providers import get_provider
 
@@ -549,148 +419,21 @@ class LocalControlPlane:
             if e["type"].endswith("StateEntered")
         ]
 
-    # -- Lambda dispatch ------------------------------------------------------
+    # -- Lambda dispatch (ads.local.lambda_dispatch does the work) ---------------
 
     def override_handler(
         self, handler: str, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]
     ) -> None:
         """Replace a workflow handler by ``wrap(real_handler)`` (tests inject faults so)."""
-        if handler not in WORKFLOW_FUNCTIONS and handler not in FRONT_DOOR_FUNCTIONS:
-            raise ValueError(f"handler: found {handler!r}; allowed: {sorted(WORKFLOW_FUNCTIONS)}")
-        self._overrides[handler] = wrap
-        self._handlers.pop(handler, None)
+        self.lambdas.override(handler, wrap)
 
     def handler_named(self, lambda_function_name: str) -> str | None:
         """The workflow handler behind a local Lambda function name, if it is one of ours."""
-        for handler in WORKFLOW_FUNCTIONS:
-            if function_name(handler) == lambda_function_name:
-                return handler
-        return None
-
-    def _load_handler(self, handler: str) -> Callable[..., Any]:
-        if handler not in self._handlers:
-            module = importlib.import_module(f"functions.{handler}.handler")
-            fn = module.handler
-            if handler in self._overrides:
-                fn = self._overrides[handler](fn)
-            self._handlers[handler] = fn
-        return self._handlers[handler]
-
-    def _invoke_in_process(
-        self, handler: str, body: Any, response_headers: dict[str, str]
-    ) -> bytes:
-        from moto.core.exceptions import JsonRESTError
-
-        raw = body.decode() if isinstance(body, bytes) else (body or "{}")
-        try:
-            event = json.loads(raw or "{}")
-            # An import error is an init failure of the function: the invocation fails.
-            fn = self._load_handler(handler)
-            payload = self._run(handler, fn, event)
-        except LambdaServiceFault as exc:
-            error = JsonRESTError("ServiceException", str(exc) or "the Lambda service failed")
-            error.code = 500
-            raise error from exc
-        except Exception as exc:
-            response_headers["x-amz-function-error"] = "Unhandled"
-            # Like the Lambda runtime: the handler's frames, not this dispatcher's.
-            frames = traceback.format_list(
-                [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__][-5:]
-            )
-            return json.dumps(
-                {
-                    "errorMessage": str(exc),
-                    "errorType": type(exc).__name__,
-                    "requestId": response_headers.get("x-amzn-RequestId", ""),
-                    "stackTrace": frames,
-                }
-            ).encode()
-        return json.dumps(payload).encode()
-
-    def _run(self, handler: str, fn: Callable[..., Any], event: Any) -> Any:
-        name = function_name(handler)
-        context = LocalLambdaContext(
-            function_name=name,
-            invoked_function_arn=f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{name}",
-        )
-        lab_id = str(event.get("lab_id") or "") if isinstance(event, dict) else ""
-        cold = handler not in self._cold
-        self._cold.add(handler)
-        started = time.perf_counter()
-        error_type: str | None = None
-        _scope.ledger, _scope.lab_id = self.ledger, lab_id or "-"
-        try:
-            return fn(event, context)
-        except BaseException as exc:
-            error_type = type(exc).__name__
-            raise
-        finally:
-            _scope.ledger, _scope.lab_id = None, None
-            self.ledger.add_invocation(
-                Invocation(
-                    function=handler,
-                    lab_id=lab_id or "-",
-                    duration_ms=(time.perf_counter() - started) * 1000,
-                    error_type=error_type,
-                    cold=cold,
-                )
-            )
+        return self.lambdas.handler_named(lambda_function_name)
 
     def invoke_api(self, event: dict[str, Any]) -> dict[str, Any]:
-        """Call the REST API handler in-process with an API Gateway proxy event.
-
-        Its invocation and AWS calls are counted for the lab it answered about (the
-        ``lab_id`` of its answer, else of the path), or for ``-`` when there is none.
-        """
-        fn = self._load_handler("api")
-        name = function_name("api")
-        context = LocalLambdaContext(
-            function_name=name,
-            invoked_function_arn=f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{name}",
-            timeout_s=29.0,
-        )
-        scratch = UsageLedger()
-        cold = "api" not in self._cold
-        self._cold.add("api")
-        started = time.perf_counter()
-        response: dict[str, Any] = {}
-        error_type: str | None = None
-        _scope.ledger, _scope.lab_id = scratch, "-"
-        try:
-            response = fn(event, context)
-            return response
-        except BaseException as exc:
-            error_type = type(exc).__name__
-            raise
-        finally:
-            _scope.ledger, _scope.lab_id = None, None
-            lab_id = _lab_id_of_api_call(event, response)
-            for (service, operation), count in scratch.for_lab("-").api_calls.items():
-                for _ in range(count):
-                    self.ledger.add_api_call(lab_id, service, operation)
-            self.ledger.add_invocation(
-                Invocation(
-                    function="api",
-                    lab_id=lab_id,
-                    duration_ms=(time.perf_counter() - started) * 1000,
-                    error_type=error_type,
-                    cold=cold,
-                )
-            )
-
-
-def _lab_id_of_api_call(event: dict[str, Any], response: dict[str, Any]) -> str:
-    try:
-        body = json.loads(response.get("body") or "{}")
-        if isinstance(body, dict) and isinstance(body.get("lab_id"), str):
-            return body["lab_id"]
-    except (TypeError, ValueError, AttributeError):
-        pass
-    params = event.get("pathParameters") or {}
-    if isinstance(params, dict) and isinstance(params.get("lab_id"), str):
-        return params["lab_id"]
-    match = re.match(r"^/labs/([a-z0-9-]+)", str(event.get("path") or ""))
-    return match.group(1) if match else "-"
+        """Call the REST API handler in-process with an API Gateway proxy event."""
+        return self.lambdas.invoke_api(event)
 
 
 # -- processes of local lab VMs ------------------------------------------------------------

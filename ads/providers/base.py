@@ -89,11 +89,21 @@ class DestroyFailed(StepError):
     """The VM could not be removed; it may still be running and cost money."""
 
 
+class DestroyInProgress(StepError):
+    """The VM was told to terminate and EC2 does not report it terminated yet. Retried."""
+
+
 class LabBeingDestroyed(StepError):
     """A deploy step ran for a lab that is already being destroyed: the destroy wins."""
 
 
-RETRIED_ERRORS = (VmNotReady, InitInProgress, HealthCheckPending, ProviderThrottled)
+RETRIED_ERRORS = (
+    VmNotReady,
+    InitInProgress,
+    HealthCheckPending,
+    ProviderThrottled,
+    DestroyInProgress,
+)
 TERMINAL_ERRORS = (VmCreateFailed, VmNotRunning, InitFailed, HealthCheckFailed, DestroyFailed)
 
 
@@ -157,6 +167,10 @@ class ComputeNeeds(BaseModel):
     instance_type: str
     fallback_instance_types: list[str] = Field(default_factory=list)
     root_volume_gib: int = Field(default=8, ge=1)
+    # The release the image belongs to (the OS catalogue says how its SSM agent arrives).
+    os_family: str = ""
+    os_version: str = ""
+    arch: str = "x86_64"
 
     @classmethod
     def from_plan(cls, plan: DeploymentPlan | Mapping[str, Any]) -> ComputeNeeds:
@@ -167,6 +181,9 @@ class ComputeNeeds(BaseModel):
             instance_type=str(data.get("instance_type") or ""),
             fallback_instance_types=list(data.get("fallback_instance_types") or []),
             root_volume_gib=int(data.get("root_volume_gib") or 8),
+            os_family=str((data.get("os") or {}).get("family") or ""),
+            os_version=str((data.get("os") or {}).get("version") or ""),
+            arch=str(data.get("arch") or "x86_64"),
         )
 
 

@@ -3,20 +3,23 @@
 Idempotency is keyed on the lab id twice over: it is the RunInstances ClientToken, and
 before creating anything the provider looks for a live instance tagged with the lab id
 (a retried ``create_vm`` whose first attempt did create an instance finds it there).
+
+Where a launch is tried and with which arguments lives in :mod:`ads.providers.ec2_launch`;
+what the VM runs (user data, init script, presigned URLs) in
+:mod:`ads.providers.ec2_bootstrap`. "Absent" answers shortly after a launch are read by the
+steps through :mod:`ads.providers.consistency` (EC2 is eventually consistent).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
-import shlex
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from ads.config import LAB_ID_TAG, MANAGED_TAG, AdsConfig
+from ads.config import LAB_ID_TAG, AdsConfig
+from ads.lab.os_catalogue import find_release
+from ads.providers import ec2_bootstrap, ec2_launch
 from ads.providers.base import (
     ComputeNeeds,
     DestroyFailed,
@@ -28,22 +31,23 @@ from ads.providers.base import (
     VmNotRunning,
     VmState,
 )
+from ads.providers.consistency import LAUNCHED_AT, launch_time_detail
+from ads.providers.ec2_access import Ec2LabAccess, LaunchAccess
 from ads.providers.failure_output import failure_tail, find_failing_command
 from ads.providers.throttling import Backoff, error_code, error_message
 
 if TYPE_CHECKING:
     from ads.lab.plan import DeploymentPlan
 
-CAPACITY_ERRORS = frozenset({"InsufficientInstanceCapacity", "InsufficientCapacity"})
 NOT_FOUND_ERRORS = frozenset({"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"})
 SSM_NOT_YET_ERRORS = frozenset({"InvalidInstanceId", "InvalidInstanceInformationFilterValue"})
-DEFAULT_ROOT_DEVICE = "/dev/sda1"
 # Where the bootstrap script unpacks the agent bundle and installs the lab on the VM.
 VM_PREFIX = "/opt/ads"
-INIT_TIMEOUT_S = 3600
-PRESIGN_EXPIRY_S = 3600
+# How long SSM may take to deliver the init command; its run is ADS_INIT_TIMEOUT_S.
+INIT_DELIVERY_TIMEOUT_S = 600
 IN_PROGRESS_STATUSES = frozenset({"Pending", "InProgress", "Delayed"})
 FAILED_STATUSES = frozenset({"Failed", "TimedOut", "Cancelled", "Cancelling"})
+FINISHING_STATES = ("shutting-down", "terminated")
 
 
 class Ec2Provider:
@@ -58,6 +62,7 @@ class Ec2Provider:
         ec2: Any,
         ssm: Any,
         s3: Any,
+        elbv2: Any = None,
         backoff: Backoff | None = None,
         vm_prefix: str = VM_PREFIX,
     ) -> None:
@@ -67,6 +72,7 @@ class Ec2Provider:
         self._ssm = ssm
         self._s3 = s3
         self._backoff = backoff or Backoff()
+        self.access = Ec2LabAccess(config, ec2=ec2, elbv2=elbv2, backoff=self._backoff)
 
     @classmethod
     def from_config(cls, config: AdsConfig, session: Any = None) -> Ec2Provider:
@@ -77,7 +83,8 @@ class Ec2Provider:
             config,
             ec2=factory.client("ec2", region_name=config.region),
             ssm=factory.client("ssm", region_name=config.region),
-            s3=factory.client("s3", region_name=config.region),
+            s3=ec2_bootstrap.presigning_s3_client(factory, config.region),
+            elbv2=factory.client("elbv2", region_name=config.region),
         )
 
     def _call(self, client: Any, operation: str, **kwargs: Any) -> Any:
@@ -99,31 +106,55 @@ class Ec2Provider:
         if not needs.instance_type:
             raise VmCreateFailed("plan.instance_type is empty; a plan always names one")
         image_id = self._resolve_image(needs.image_parameter)
-        root_device = self._root_device(image_id)
-        tried: list[str] = []
-        for instance_type in [needs.instance_type, *needs.fallback_instance_types]:
-            if instance_type in tried:
-                continue
-            tried.append(instance_type)
+        request = ec2_launch.LaunchRequest(
+            lab_id=lab_id,
+            needs=needs,
+            image_id=image_id,
+            root_device=self._root_device(image_id),
+            user_data=self.user_data(needs),
+        )
+        return self._launch(request, self.access.prepare_launch(lab_id, _plain(plan)))
+
+    def _launch(
+        self, request: ec2_launch.LaunchRequest, access: LaunchAccess | None = None
+    ) -> VmInfo:
+        tries = ec2_launch.placements(request.lab_id, request.needs, self._config.subnet_ids)
+        refused: list[str] = []
+        for placement in tries:
+            arguments = ec2_launch.run_arguments(self._config, request, placement, tries[0])
+            arguments = self.access.launch_arguments(request.lab_id, arguments, access)
             try:
-                response = self._call(
-                    self._ec2,
-                    "run_instances",
-                    **self._run_arguments(lab_id, needs, instance_type, image_id, root_device),
-                )
+                response = self._call(self._ec2, "run_instances", **arguments)
             except ClientError as exc:
-                if error_code(exc) in CAPACITY_ERRORS:
+                if error_code(exc) in ec2_launch.PLACEMENT_ERRORS:
+                    refused.append(f"{placement.describe()} ({error_code(exc)})")
                     continue
                 raise VmCreateFailed(
-                    f"RunInstances refused {instance_type} from {image_id}: "
+                    f"RunInstances refused {placement.describe()} from {request.image_id}: "
                     f"{error_code(exc)}: {error_message(exc)}",
-                    instance_type=instance_type,
+                    instance_type=placement.instance_type,
                 ) from exc
             return self._vm_info(response["Instances"][0])
+        types = list(dict.fromkeys(p.instance_type for p in tries))
         raise VmCreateFailed(
-            f"no capacity for any allowed instance type (tried {', '.join(tried)})",
-            tried=tried,
+            f"no capacity for any allowed instance type (tried {', '.join(types)}): "
+            + "; ".join(refused),
+            tried=types,
         )
+
+    def user_data(self, needs: ComputeNeeds) -> str | None:
+        """The user data that brings up the SSM agent on the plan's release, if it needs any."""
+        release = find_release(needs.os_family, needs.os_version)
+        if release is None:
+            raise VmCreateFailed(
+                f"plan.os names {needs.os_family or 'no family'} {needs.os_version}; "
+                "the OS catalogue does not know it, so the SSM agent cannot be provided for"
+            )
+        region = self._config.region
+        package = ec2_bootstrap.ssm_agent_package_url(
+            ec2_bootstrap.regional_s3_endpoint(region), region, needs.arch
+        )
+        return ec2_bootstrap.ssm_agent_user_data(release.ssm_agent, package)
 
     def _resolve_image(self, parameter: str) -> str:
         if not parameter:
@@ -148,55 +179,7 @@ class Ec2Provider:
             ) from exc
         if not images:
             raise VmCreateFailed(f"image {image_id} does not exist in {self._config.region}")
-        return str(images[0].get("RootDeviceName") or DEFAULT_ROOT_DEVICE)
-
-    def _run_arguments(
-        self,
-        lab_id: str,
-        needs: ComputeNeeds,
-        instance_type: str,
-        image_id: str,
-        root_device: str,
-    ) -> dict[str, Any]:
-        tags = [
-            {"Key": LAB_ID_TAG, "Value": lab_id},
-            {"Key": MANAGED_TAG, "Value": "true"},
-            {"Key": "Name", "Value": f"ads-{lab_id}"},
-        ]
-        arguments: dict[str, Any] = {
-            "ImageId": image_id,
-            "InstanceType": instance_type,
-            "MinCount": 1,
-            "MaxCount": 1,
-            # A fallback type is a different request: the token must differ or EC2 answers
-            # IdempotentParameterMismatch; 64 characters at most.
-            "ClientToken": lab_id
-            if instance_type == needs.instance_type
-            else _token(lab_id, instance_type),
-            "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
-            "BlockDeviceMappings": [
-                {
-                    "DeviceName": root_device,
-                    "Ebs": {
-                        "VolumeSize": needs.root_volume_gib,
-                        "VolumeType": "gp3",
-                        "Encrypted": True,
-                        "DeleteOnTermination": True,
-                    },
-                }
-            ],
-            "TagSpecifications": [
-                {"ResourceType": "instance", "Tags": tags},
-                {"ResourceType": "volume", "Tags": tags},
-            ],
-        }
-        if self._config.instance_profile_arn:
-            arguments["IamInstanceProfile"] = {"Arn": self._config.instance_profile_arn}
-        if self._config.subnet_ids:
-            arguments["SubnetId"] = _pick(self._config.subnet_ids, lab_id)
-        if self._config.security_group_ids:
-            arguments["SecurityGroupIds"] = list(self._config.security_group_ids)
-        return arguments
+        return str(images[0].get("RootDeviceName") or ec2_launch.DEFAULT_ROOT_DEVICE)
 
     def _find_live_instances(self, lab_id: str) -> list[dict[str, Any]]:
         response = self._call(
@@ -224,6 +207,7 @@ class Ec2Provider:
                 "image_id": instance.get("ImageId"),
                 "subnet_id": instance.get("SubnetId"),
                 "availability_zone": (instance.get("Placement") or {}).get("AvailabilityZone"),
+                LAUNCHED_AT: launch_time_detail(instance.get("LaunchTime")),
             },
         )
 
@@ -277,9 +261,10 @@ class Ec2Provider:
 
     def start_init(self, lab_id: str, vm: VmInfo, request: InitRequest) -> str:
         script = self.bootstrap_script(lab_id, request)
+        # One number bounds the install: ADS_INIT_TIMEOUT_S (SSM ends the run as TimedOut).
         parameters: dict[str, Any] = {
             "commands": [script],
-            "executionTimeout": [str(INIT_TIMEOUT_S)],
+            "executionTimeout": [str(self._config.init_timeout_s)],
         }
         try:
             response = self._call(
@@ -289,7 +274,7 @@ class Ec2Provider:
                 DocumentName="AWS-RunShellScript",
                 Comment=f"ADS init {lab_id}"[:100],
                 Parameters=parameters,
-                TimeoutSeconds=600,
+                TimeoutSeconds=INIT_DELIVERY_TIMEOUT_S,
             )
         except ClientError as exc:
             raise InitFailed(
@@ -300,50 +285,18 @@ class Ec2Provider:
     def bootstrap_script(self, lab_id: str, request: InitRequest) -> str:
         """The shell script SSM runs as root on the instance: fetch, unpack, install."""
         bundle_url = self._presign(self._config.agent_bundle_bucket, self._config.agent_bundle_key)
-        plan_b64 = base64.b64encode(json.dumps(request.plan).encode()).decode()
-        install = [
-            "sh",
-            f"{self._prefix}/bundle/ads_agent/install.sh",
-            "--prefix",
-            self._prefix,
-            "--lab-id",
-            lab_id,
-            "--plan",
-            f"{self._prefix}/plan.json",
-            "--host",
-            "0.0.0.0",
-            "--port",
-            str(self._config.agent_port),
-            "--service",
-            "auto",
-            "--python",
-            "python3",
-        ]
-        if request.source_git:
-            install += ["--source-git", request.source_git]
-            if request.source_ref:
-                install += ["--source-ref", request.source_ref]
-        elif request.source_archive:
-            install += ["--source-archive", self._archive_url(request.source_archive)]
-        fetch = (
-            "import base64, io, os, sys, urllib.request, zipfile\n"
-            "prefix, url, plan = sys.argv[1:4]\n"
-            "data = urllib.request.urlopen(url, timeout=60).read()\n"
-            "archive = zipfile.ZipFile(io.BytesIO(data))\n"
-            "names = archive.namelist()\n"
-            # CDK zips a directory's contents; accept a zip with the folder at its top too.
-            "top = any(n.startswith('ads_agent/') for n in names)\n"
-            "archive.extractall(os.path.join(prefix, 'bundle') if top else os.path.join(prefix, 'bundle', 'ads_agent'))\n"
-            "open(os.path.join(prefix, 'plan.json'), 'wb').write(base64.b64decode(plan))\n"
-        )
-        return "\n".join(
-            [
-                "#!/bin/sh",
-                "set -eu",
-                f"mkdir -p {shlex.quote(self._prefix + '/bundle')}",
-                f"python3 -c {shlex.quote(fetch)} {shlex.quote(self._prefix)} {shlex.quote(bundle_url)} {plan_b64}",
-                shlex.join(install),
-            ]
+        archive_url = None
+        if not request.source_git and request.source_archive:
+            archive_url = self._archive_url(request.source_archive)
+        return ec2_bootstrap.init_script(
+            prefix=self._prefix,
+            lab_id=lab_id,
+            bundle_url=bundle_url,
+            plan=request.plan,
+            agent_port=self._config.agent_port,
+            source_git=request.source_git,
+            source_ref=request.source_ref,
+            source_archive_url=archive_url,
         )
 
     def _presign(self, bucket: str, key: str) -> str:
@@ -352,11 +305,7 @@ class Ec2Provider:
                 "the agent bundle location is not configured "
                 "(ADS_AGENT_BUNDLE_BUCKET and ADS_AGENT_BUNDLE_KEY are required by the ec2 provider)"
             )
-        return str(
-            self._s3.generate_presigned_url(
-                "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=PRESIGN_EXPIRY_S
-            )
-        )
+        return ec2_bootstrap.presign_get(self._s3, bucket, key)
 
     def _archive_url(self, archive: str) -> str:
         if archive.startswith("s3://"):
@@ -396,6 +345,12 @@ class Ec2Provider:
     # -- destroy and power ----------------------------------------------------------
 
     def destroy_vm(self, lab_id: str, vm_id: str | None) -> VmState:
+        """Terminate every instance of the lab and report the least finished one.
+
+        Only ``terminated`` is the end: ``shutting-down`` still holds the instance (and its
+        volume), and an "absent" recorded instance may be EC2 not listing it yet. The step
+        decides what those mean (see :mod:`ads.providers.consistency`).
+        """
         ids = {i["InstanceId"] for i in self._find_live_instances(lab_id)}
         if vm_id:
             ids.add(vm_id)
@@ -405,6 +360,7 @@ class Ec2Provider:
             try:
                 self._call(self._ec2, "terminate_instances", InstanceIds=[instance_id])
             except ClientError as exc:
+                # Not known (yet): describing it below says "absent", which the step weighs.
                 if error_code(exc) in NOT_FOUND_ERRORS:
                     continue
                 raise DestroyFailed(
@@ -413,20 +369,33 @@ class Ec2Provider:
                     vm_id=instance_id,
                 ) from exc
         states = {instance_id: self._describe_instance(instance_id) for instance_id in ids}
-        alive = {
-            instance_id: instance["State"]["Name"]
+        names = {
+            instance_id: instance["State"]["Name"] if instance else "absent"
             for instance_id, instance in states.items()
-            if instance is not None
-            and instance["State"]["Name"] not in ("shutting-down", "terminated")
         }
+        alive = {i: s for i, s in names.items() if s != "absent" and s not in FINISHING_STATES}
         if alive:
             raise DestroyFailed(
                 "instances still alive after TerminateInstances: "
                 + ", ".join(f"{i} ({s})" for i, s in sorted(alive.items()))
             )
+        stopping = sorted(i for i, s in names.items() if s == "shutting-down")
+        if stopping:
+            return VmState(vm_id=stopping[0], state="shutting-down")
         primary = vm_id or sorted(ids)[0]
-        instance = states.get(primary)
-        return VmState(vm_id=primary, state=instance["State"]["Name"] if instance else "absent")
+        return VmState(vm_id=primary, state=names[primary])
+
+    # -- lab access (ads.providers.access hooks; see ads.providers.ec2_access) ---------------
+
+    def access_details(self, lab_id: str, vm: VmInfo, plan: Mapping[str, Any]) -> dict[str, Any]:
+        return self.access.access_details(lab_id, vm, plan)
+
+    def open_lab_access(self, lab_id: str, vm: VmInfo, plan: Mapping[str, Any]) -> str | None:
+        return self.access.open(lab_id, vm, plan)
+
+    def close_lab_access(self, lab_id: str, plan: Mapping[str, Any]) -> None:
+        self.access.close(lab_id, plan)
+        self.access.release(lab_id, plan)
 
     def start_vm(self, vm_id: str) -> VmState:
         self._call(self._ec2, "start_instances", InstanceIds=[vm_id])
@@ -441,12 +410,5 @@ class Ec2Provider:
         return self.describe_vm(vm_id)
 
 
-def _pick(options: tuple[str, ...], lab_id: str) -> str:
-    # Stable per lab (a retry lands in the same subnet) yet spread across subnets.
-    index = int(hashlib.sha256(lab_id.encode()).hexdigest(), 16) % len(options)
-    return options[index]
-
-
-def _token(lab_id: str, instance_type: str) -> str:
-    digest = hashlib.sha256(f"{lab_id}/{instance_type}".encode()).hexdigest()[:12]
-    return f"{lab_id[:51]}-{digest}"
+def _plain(plan: DeploymentPlan | Mapping[str, Any]) -> Mapping[str, Any]:
+    return plan if isinstance(plan, Mapping) else plan.model_dump(mode="json")

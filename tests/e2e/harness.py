@@ -11,8 +11,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ads.local.api_auth import credentials_file, read_credentials
 from ads.local.daemon import (
     is_control_plane_process,
+    local_dir,
     sandbox_processes,
 )
 
@@ -65,6 +67,14 @@ def run_ads(
         timeout=timeout,
     )
     return CommandResult(list(args), completed.returncode, completed.stdout, completed.stderr)
+
+
+def auth_headers(home: Path, *, admin: bool = False) -> dict[str, str]:
+    """The Authorization header a caller holding the plane's (user or admin) credential sends."""
+    credentials = read_credentials(credentials_file(local_dir(home)))
+    assert credentials is not None, f"no API credentials under {local_dir(home)}"
+    credential = credentials.admin if admin else credentials.user
+    return {"Authorization": f"Bearer {credential.bearer_token}"}
 
 
 def leftover_processes(home: Path) -> list[int]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ads.local.daemon import pid_alive, sandbox_processes, state_file
-from tests.e2e.harness import leftover_processes, run_ads
+from tests.e2e.harness import auth_headers, leftover_processes, run_ads
 
 pytestmark = pytest.mark.e2e
 
@@ -91,12 +91,17 @@ def test_given_a_ready_lab_when_listed_from_another_process_then_it_appears_read
 def test_given_a_ready_lab_when_fetched_with_plain_http_then_the_api_answers_its_record(
     local_plane, deployed_lab
 ):
-    status, body = http("GET", f"{local_plane.endpoint}/labs/{deployed_lab['lab_id']}")
+    headers = auth_headers(local_plane.home)
+    status, body = http(
+        "GET", f"{local_plane.endpoint}/labs/{deployed_lab['lab_id']}", None, headers
+    )
     assert status == 200, body
     record = json.loads(body)
     assert record["status"] == "READY"
     assert record["owner"] == "arn:aws:iam::123456789012:user/local"
-    status, body = http("GET", f"{local_plane.endpoint}/labs/{deployed_lab['lab_id']}/history")
+    status, body = http(
+        "GET", f"{local_plane.endpoint}/labs/{deployed_lab['lab_id']}/history", None, headers
+    )
     assert status == 200, body
     names = [s["name"] for e in json.loads(body)["executions"] for s in e["states"]]
     assert "Create VM" in names and "Check Health" in names
@@ -105,9 +110,8 @@ def test_given_a_ready_lab_when_fetched_with_plain_http_then_the_api_answers_its
 def test_given_another_principal_when_it_lists_labs_then_it_does_not_see_the_local_users_lab(
     local_plane, deployed_lab
 ):
-    status, body = http(
-        "GET", f"{local_plane.endpoint}/labs", headers={"X-Ads-Principal": OTHER_PRINCIPAL}
-    )
+    as_other = {**auth_headers(local_plane.home, admin=True), "X-Ads-Principal": OTHER_PRINCIPAL}
+    status, body = http("GET", f"{local_plane.endpoint}/labs", headers=as_other)
     assert status == 200, body
     assert deployed_lab["lab_id"] not in {lab["lab_id"] for lab in json.loads(body)["labs"]}
 
@@ -131,7 +135,9 @@ def test_given_a_ready_lab_when_destroyed_with_wait_then_it_is_destroyed_and_its
     result = local_plane.ads("destroy", lab_id, "--wait", "--json")
     assert result.returncode == 0, result.explain()
     assert result.json()["status"] == "DESTROYED"
-    status, body = http("GET", f"{local_plane.endpoint}/labs/{lab_id}")
+    status, body = http(
+        "GET", f"{local_plane.endpoint}/labs/{lab_id}", None, auth_headers(local_plane.home)
+    )
     assert json.loads(body)["status"] == "DESTROYED"
     assert not [pid for pid in sandbox_processes(local_plane.home) if lab_id in _sandbox_of(pid)]
     status, _ = http("GET", deployed_lab["app_url"])

@@ -16,7 +16,21 @@ from typing import Any
 
 import pytest
 
-from ads.local.http_api import LOCAL_PRINCIPAL, MAX_BODY_BYTES, LocalApiServer, build_proxy_event
+from ads.local.api_auth import (
+    LOCAL_PRINCIPAL,
+    LocalCredential,
+    LocalCredentials,
+    RequestAuthenticator,
+)
+from ads.local.http_api import MAX_BODY_BYTES, LocalApiServer, build_proxy_event
+
+CREDENTIALS = LocalCredentials(
+    user=LocalCredential.generate(LOCAL_PRINCIPAL, admin=False),
+    admin=LocalCredential.generate(LOCAL_PRINCIPAL, admin=True),
+)
+AUTH = RequestAuthenticator(CREDENTIALS)
+AS_USER = {"Authorization": f"Bearer {CREDENTIALS.user.bearer_token}"}
+AS_ADMIN = {"Authorization": f"Bearer {CREDENTIALS.admin.bearer_token}"}
 
 
 class RecordingHandler:
@@ -46,12 +60,14 @@ def handler():
 
 @pytest.fixture
 def server(handler):
-    with LocalApiServer(handler, 0, max_body_bytes=4096) as srv:
+    with LocalApiServer(handler, 0, authenticator=AUTH, max_body_bytes=4096) as srv:
         yield srv
 
 
 def _call(url: str, method: str = "GET", body: bytes | None = None, headers=None):
-    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    # Every call holds the user's credential unless it says otherwise.
+    headers = {**AS_USER, **(headers or {})}
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, dict(response.headers), response.read()
@@ -88,7 +104,7 @@ def test_given_no_principal_header_when_requested_then_the_caller_is_the_local_u
 
 def test_given_a_principal_header_when_requested_then_the_caller_is_that_principal(server, handler):
     alice = "arn:aws:iam::210987654321:user/alice"
-    _call(f"{server.endpoint}/labs", headers={"X-Ads-Principal": alice})
+    _call(f"{server.endpoint}/labs", headers={**AS_ADMIN, "X-Ads-Principal": alice})
     context = handler.events[-1]["requestContext"]
     assert context["identity"]["userArn"] == alice
     assert context["identity"]["caller"] == "alice"
@@ -98,7 +114,9 @@ def test_given_a_principal_header_when_requested_then_the_caller_is_that_princip
 def test_given_a_principal_header_that_is_not_an_arn_when_requested_then_400_names_the_header(
     server, handler
 ):
-    status, _, body = _call(f"{server.endpoint}/labs", headers={"X-Ads-Principal": "alice"})
+    status, _, body = _call(
+        f"{server.endpoint}/labs", headers={**AS_ADMIN, "X-Ads-Principal": "alice"}
+    )
     assert status == 400
     assert "X-Ads-Principal" in json.loads(body)["message"]
     assert handler.events == []
@@ -169,7 +187,7 @@ def test_given_a_handler_answer_when_written_back_then_status_headers_and_body_a
         "body": json.dumps({"lab_id": "x"}),
         "isBase64Encoded": False,
     }
-    with LocalApiServer(RecordingHandler(answer), 0) as srv:
+    with LocalApiServer(RecordingHandler(answer), 0, authenticator=AUTH) as srv:
         status, headers, body = _call(f"{srv.endpoint}/labs", "POST", b"{}")
     assert status == 202
     assert headers["X-Extra"] == "1"
@@ -182,13 +200,13 @@ def test_given_a_base64_answer_when_written_back_then_the_client_gets_the_raw_by
         "body": base64.b64encode(b"\x00\x01").decode(),
         "isBase64Encoded": True,
     }
-    with LocalApiServer(RecordingHandler(answer), 0) as srv:
+    with LocalApiServer(RecordingHandler(answer), 0, authenticator=AUTH) as srv:
         _, _, body = _call(f"{srv.endpoint}/plans", "POST", b"{}")
     assert body == b"\x00\x01"
 
 
 def test_given_a_handler_that_raises_when_requested_then_502_without_a_traceback():
-    with LocalApiServer(RecordingHandler(error=RuntimeError("boom")), 0) as srv:
+    with LocalApiServer(RecordingHandler(error=RuntimeError("boom")), 0, authenticator=AUTH) as srv:
         status, _, body = _call(f"{srv.endpoint}/labs")
     assert status == 502
     assert "Traceback" not in body.decode()
@@ -197,7 +215,7 @@ def test_given_a_handler_that_raises_when_requested_then_502_without_a_traceback
 
 def test_given_a_non_loopback_host_when_the_server_is_built_then_it_refuses():
     with pytest.raises(ValueError, match="loopback"):
-        LocalApiServer(RecordingHandler(), 0, host="0.0.0.0")
+        LocalApiServer(RecordingHandler(), 0, authenticator=AUTH, host="0.0.0.0")
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
@@ -212,6 +230,8 @@ def test_given_plain_curl_when_it_posts_then_the_handler_gets_the_body_and_curl_
             "POST",
             "-H",
             "Content-Type: application/json",
+            "-H",
+            f"Authorization: {AS_USER['Authorization']}",
             "-d",
             '{"labspec": {}}',
             f"{server.endpoint}/plans",

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
+from ads.config import MAX_INIT_TIMEOUT_S, MAX_LAUNCH_GRACE_S
 from ads.local.runtime import STATEMACHINE_DIR, WORKFLOW_FUNCTIONS, render_definition
+from ads.providers.ec2 import INIT_DELIVERY_TIMEOUT_S
 
 LAMBDA_SERVICE_ERRORS = {
     "Lambda.ServiceException",
@@ -64,7 +66,7 @@ def test_given_any_task_when_it_fails_then_it_has_a_deadline_lambda_retries_and_
     name: str,
 ) -> None:
     for state_name, state in _tasks(_definition(name)).items():
-        assert state["Resource"] == "arn:aws:states:::lambda:invoke", state_name
+        assert state["Resource"] == "arn:${Partition}:states:::lambda:invoke", state_name
         assert 0 < state["TimeoutSeconds"] <= 900, state_name
         retried = _retried(state)
         assert set(retried) >= LAMBDA_SERVICE_ERRORS, state_name
@@ -89,11 +91,28 @@ def test_given_deploy_lab_when_read_then_its_steps_are_the_business_actions_in_o
     assert states[name]["Type"] == "Succeed"
 
 
+def _retry_budget_s(retrier: dict[str, Any]) -> float:
+    """How long a retrier keeps retrying one error (its waits, without jitter)."""
+    interval, total = float(retrier["IntervalSeconds"]), 0.0
+    for _ in range(retrier["MaxAttempts"]):
+        total += min(interval, retrier.get("MaxDelaySeconds", interval))
+        interval *= retrier["BackoffRate"]
+    return total
+
+
 @pytest.mark.parametrize(
     ("state_name", "not_ready", "least_wait_s", "most_wait_s"),
     [
-        ("Wait Until Running", "VmNotReady", 4 * 60, 8 * 60),
-        ("Initialise VM", "InitInProgress", 25 * 60, 40 * 60),
+        # Outlasts the largest launch grace: EC2 may not list a VM it just launched.
+        ("Wait Until Running", "VmNotReady", max(4 * 60, MAX_LAUNCH_GRACE_S), 8 * 60),
+        # SSM ends the install after ADS_INIT_TIMEOUT_S (at most MAX_INIT_TIMEOUT_S) of run
+        # and up to INIT_DELIVERY_TIMEOUT_S of delivery: the retries must not end first.
+        (
+            "Initialise VM",
+            "InitInProgress",
+            MAX_INIT_TIMEOUT_S + INIT_DELIVERY_TIMEOUT_S,
+            MAX_INIT_TIMEOUT_S + INIT_DELIVERY_TIMEOUT_S + 10 * 60,
+        ),
         ("Check Health", "HealthCheckPending", 4 * 60, 8 * 60),
     ],
 )
@@ -101,12 +120,66 @@ def test_given_a_waiting_step_when_its_not_ready_error_repeats_then_retry_waits_
     state_name: str, not_ready: str, least_wait_s: float, most_wait_s: float
 ) -> None:
     retrier = _retried(_definition("deploy_lab.asl.json")["States"][state_name])[not_ready]
-    interval, total = float(retrier["IntervalSeconds"]), 0.0
-    for _ in range(retrier["MaxAttempts"]):
-        total += min(interval, retrier.get("MaxDelaySeconds", interval))
-        interval *= retrier["BackoffRate"]
 
-    assert least_wait_s <= total <= most_wait_s
+    assert least_wait_s <= _retry_budget_s(retrier) <= most_wait_s
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_given_a_vm_shutting_down_or_not_listed_yet_when_destroyed_then_retries_outlast_the_grace_and_the_shutdown(
+    name: str,
+) -> None:
+    retrier = _retried(_definition(name)["States"]["Destroy VM"])["DestroyInProgress"]
+
+    # The launch grace, then a few minutes for shutting-down to become terminated.
+    assert _retry_budget_s(retrier) >= MAX_LAUNCH_GRACE_S + 5 * 60
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_given_asl_file_when_read_then_no_arn_names_a_partition_literally(name: str) -> None:
+    text = (STATEMACHINE_DIR / name).read_text()
+
+    assert "arn:aws:" not in text
+    assert "arn:${Partition}:" in text
+
+
+@pytest.mark.parametrize(
+    ("name", "entry", "target"),
+    [
+        ("deploy_lab.asl.json", "$.error", "Destroy VM"),
+        ("deploy_lab.asl.json", "$.destroy_error", "Destroy VM Failed Too"),
+        ("destroy_lab.asl.json", "$.error", "Mark Destroy Failed"),
+    ],
+)
+def test_given_a_caught_error_without_cause_when_noted_then_it_gets_one_before_any_format_reads_it(
+    name: str, entry: str, target: str
+) -> None:
+    states = _definition(name)["States"]
+    cause = f"{entry}.Cause"
+    guards = [
+        (n, s)
+        for n, s in states.items()
+        if s["Type"] == "Choice" and s["Choices"][0].get("Not", {}).get("Variable") == cause
+    ]
+    ((guard_name, guard),) = guards
+    filler_name = guard["Choices"][0]["Next"]
+    # In order: absent first, so null and empty are only tested on a Cause that exists.
+    assert guard["Choices"] == [
+        {"Not": {"Variable": cause, "IsPresent": True}, "Next": filler_name},
+        {"Variable": cause, "IsNull": True, "Next": filler_name},
+        {"Variable": cause, "StringEquals": "", "Next": filler_name},
+    ]
+    assert guard["Default"] == target
+    filler = states[filler_name]
+    assert filler["Type"] == "Pass" and filler["Next"] == target
+    assert filler["ResultPath"] == entry
+    assert filler["Parameters"] == {"Error.$": f"{entry}.Error", "Cause": "no cause given"}
+    # Every state that hands the caught error on goes through the guard.
+    for state_name, state in states.items():
+        catches = [c for c in state.get("Catch", []) if c["ResultPath"] == entry]
+        for catch in catches:
+            noted = states[catch["Next"]]
+            next_name = noted.get("Next") if noted["Type"] == "Pass" else catch["Next"]
+            assert next_name == guard_name, state_name
 
 
 def test_given_a_deploy_step_fails_when_caught_then_it_goes_through_destroy_and_mark_failed_to_fail() -> (
@@ -117,9 +190,11 @@ def test_given_a_deploy_step_fails_when_caught_then_it_goes_through_destroy_and_
         noted = states[states[step]["Catch"][0]["Next"]]
         assert noted["Type"] == "Pass"
         assert noted["Parameters"]["failed_step"] == step
-        assert noted["Next"] == "Destroy VM"
+        # Through the guard that gives a Cause-less error one.
+        assert states[noted["Next"]]["Default"] == "Destroy VM"
     assert states["Destroy VM"]["Next"] == "Mark Failed"
-    assert states[states["Destroy VM"]["Catch"][0]["Next"]]["Next"] == "Mark Failed"
+    destroy_guard = states[states["Destroy VM"]["Catch"][0]["Next"]]
+    assert states[destroy_guard["Default"]]["Next"] == "Mark Failed"
     assert states["Mark Failed"]["Parameters"]["Payload"]["status"] == "FAILED"
     _assert_ends_with_the_recorded_cause(states, "Mark Failed", "LabDeploymentFailed")
 
@@ -145,11 +220,12 @@ def test_given_destroy_lab_fails_when_caught_then_the_lab_is_kept_destroying_wit
 ):
     states = _definition("destroy_lab.asl.json")["States"]
     noted = states[states["Destroy VM"]["Catch"][0]["Next"]]
-    mark = states[noted["Next"]]
+    mark_name = states[noted["Next"]]["Default"]
+    mark = states[mark_name]
 
     assert noted["Parameters"]["failed_step"] == "Destroy VM"
     assert mark["Parameters"]["Payload"]["status"] == "DESTROYING"
-    _assert_ends_with_the_recorded_cause(states, noted["Next"], "LabDestroyFailed")
+    _assert_ends_with_the_recorded_cause(states, mark_name, "LabDestroyFailed")
     assert states["Mark Destroyed"]["Parameters"]["Payload"]["status"] == "DESTROYED"
 
 

@@ -1,0 +1,224 @@
+"""Making the records and the machine agree again when the local control plane starts or stops.
+
+After a crash (``kill -9``, power loss) the restored records (see
+:mod:`ads.local.record_store`) may describe work that no longer runs: moto's executions
+died with the old process, while the labs' processes may still run. :func:`reconcile`
+runs once the plane has started, before its API answers:
+
+* a deployment that was in flight is compensated: its VM is destroyed and the record
+  FAILED with "control plane restarted during <step>", through the same Mark Failed
+  bookkeeping (cause, lifecycle event, metrics) the workflow uses;
+* a READY lab whose agent still answers (with its own lab id) stays READY; one whose
+  agent is gone is destroyed by a new DestroyLab execution, as is a lab whose destroy
+  was in flight;
+* a sandbox or a lab process that no kept record owns is destroyed.
+
+No record is deleted, so every lab id answered before still answers.
+
+:func:`settle_stopped` is the same bookkeeping for a clean stop (``ads local down``),
+which destroys every local VM: the records then say so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import urllib.parse
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ads.records import IN_PROGRESS, LabRecord, LabStatus
+
+if TYPE_CHECKING:
+    from ads.local.runtime import LocalControlPlane
+
+RESTARTED_ERROR = "ads.ControlPlaneRestarted"
+STOPPED_ERROR = "ads.ControlPlaneStopped"
+HEALTH_TIMEOUT_S = 2.0
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass
+class RecoveryReport:
+    """What :func:`reconcile` found and did, by lab id (and pid for stray processes)."""
+
+    restored_records: int = 0
+    kept_ready: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    destroying: list[str] = field(default_factory=list)
+    orphan_sandboxes: list[str] = field(default_factory=list)
+    orphan_processes: list[int] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def step_in_flight(record: LabRecord) -> str:
+    """The DeployLab state a lab with this status was in (the ASL's state names)."""
+    if record.status == LabStatus.PROVISIONING and record.vm_id:
+        return "Wait Until Running"
+    return {
+        LabStatus.INITIALIZING: "Initialise VM",
+        LabStatus.HEALTH_CHECKING: "Check Health",
+    }.get(record.status, "Create VM")
+
+
+def agent_answers(record: LabRecord, timeout_s: float = HEALTH_TIMEOUT_S) -> bool:
+    """True when the lab's agent answers /health on loopback and names this very lab.
+
+    The lab id check matters: after a crash the port may belong to another process.
+    """
+    from ads.steps import probe_health
+
+    if not record.endpoint:
+        return False
+    if urllib.parse.urlsplit(record.endpoint).hostname not in _LOOPBACK:
+        return False
+    status, body = probe_health(record.endpoint.rstrip("/") + "/health", timeout_s)
+    if status != 200:
+        return False
+    try:
+        return json.loads(body).get("lab_id") == record.lab_id
+    except (ValueError, AttributeError):
+        return False
+
+
+def all_records(plane: LocalControlPlane) -> Iterator[LabRecord]:
+    repository = plane.repository()
+    token: str | None = None
+    while True:
+        page, token = repository.list_all(limit=100, next_token=token)
+        yield from page
+        if not token:
+            return
+
+
+def _fail_deployment(plane: LocalControlPlane, record: LabRecord, error: str, why: str) -> None:
+    from ads.steps import dependencies_for, record_status
+
+    step = step_in_flight(record)
+    destroy_error: dict[str, Any] | None = None
+    provider = plane.local_provider()
+    if provider is not None:
+        try:
+            provider.destroy_vm(record.lab_id, record.vm_id)
+        except Exception as exc:  # the cause says so, and the sweep tries again
+            destroy_error = {"Error": type(exc).__name__, "Cause": str(exc)}
+    deps = dependencies_for(plane.config)
+    record_status(
+        record.lab_id,
+        LabStatus.FAILED,
+        deps.repository,
+        deps.publisher,
+        plane.config,
+        failed_step=step,
+        error={"Error": error, "Cause": f"{why} during {step}"},
+        destroy_error=destroy_error,
+    )
+
+
+def _restart_destroy(plane: LocalControlPlane, record: LabRecord, note: str) -> None:
+    from ads.deployments import request_destroy
+
+    context = plane.deployment_context()
+    if record.status != LabStatus.DESTROYING:
+        context.repository.transition(record.lab_id, LabStatus.DESTROYING, note=note)
+    request_destroy(context, record.lab_id, caller=record.owner)
+
+
+def _sandbox_of(record: LabRecord) -> Path | None:
+    value = (record.vm_details or {}).get("sandbox")
+    return Path(value) if value else None
+
+
+def _sweep(plane: LocalControlPlane, owned: set[str], kept: list[Path], report: RecoveryReport):
+    from ads.providers.local import BOOKKEEPING_DIR, processes_under
+
+    root = plane.labs_root
+    provider = plane.local_provider()
+    if provider is None or not root.is_dir():
+        return
+    lab_ids = {p.name for p in root.iterdir() if not p.name.startswith(".")}
+    lab_ids |= {p.stem for p in (root / BOOKKEEPING_DIR).glob("*.json")}
+    for lab_id in sorted(lab_ids - owned):
+        try:
+            provider.destroy_vm(lab_id, None)
+            report.orphan_sandboxes.append(lab_id)
+        except Exception as exc:
+            report.errors.append(f"orphan sandbox {lab_id}: {exc}")
+    kept_pids: set[int] = set()
+    for sandbox in kept:
+        kept_pids.update(processes_under(sandbox))
+    for pid in sorted(set(processes_under(root)) - kept_pids):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+            report.orphan_processes.append(pid)
+
+
+def reconcile(
+    plane: LocalControlPlane, *, probe: Callable[[LabRecord], bool] = agent_answers
+) -> RecoveryReport:
+    """Bring every restored record and every local sandbox into agreement (see module doc)."""
+    report = RecoveryReport(restored_records=plane.restored_records)
+    owned: set[str] = set()
+    kept: list[Path] = []
+    for record in list(all_records(plane)):
+        try:
+            if record.status in IN_PROGRESS:
+                _fail_deployment(plane, record, RESTARTED_ERROR, "control plane restarted")
+                report.failed.append(record.lab_id)
+            elif record.status == LabStatus.READY and probe(record):
+                owned.add(record.lab_id)
+                sandbox = _sandbox_of(record)
+                if sandbox is not None:
+                    kept.append(sandbox)
+                report.kept_ready.append(record.lab_id)
+            elif record.status in (LabStatus.READY, LabStatus.DESTROYING):
+                # DestroyLab now owns the VM: the sweep leaves it to the workflow.
+                owned.add(record.lab_id)
+                _restart_destroy(
+                    plane,
+                    record,
+                    "control plane restarted; the lab's agent no longer answered",
+                )
+                report.destroying.append(record.lab_id)
+        except Exception as exc:
+            report.errors.append(f"{record.lab_id}: {type(exc).__name__}: {exc}")
+    _sweep(plane, owned, kept, report)
+    return report
+
+
+def settle_stopped(plane: LocalControlPlane) -> list[str]:
+    """After a clean stop destroyed every VM: record it on every lab that was still alive."""
+    from ads.steps import dependencies_for
+
+    settled: list[str] = []
+    deps = dependencies_for(plane.config)
+    for record in list(all_records(plane)):
+        try:
+            if record.status in IN_PROGRESS:
+                _fail_deployment(plane, record, STOPPED_ERROR, "the local control plane stopped")
+            elif record.status in (LabStatus.READY, LabStatus.DESTROYING):
+                if record.status == LabStatus.READY:
+                    deps.repository.transition(
+                        record.lab_id,
+                        LabStatus.DESTROYING,
+                        note="the local control plane stopped",
+                    )
+                done = deps.repository.transition(
+                    record.lab_id,
+                    LabStatus.DESTROYED,
+                    note="destroyed with the local control plane",
+                )
+                deps.publisher.publish(done)
+            else:
+                continue
+            settled.append(record.lab_id)
+        except Exception:  # one damaged record must not keep the others unsettled
+            continue
+    return settled
