@@ -260,8 +260,6 @@ def _dotted(loc: tuple[Any, ...] | list[Any]) -> str:
 
 
 def _shown(value: Any) -> str:
-    import json
-
     try:
         text = repr(value) if isinstance(value, str) else json.dumps(value, default=str)
     except (TypeError, ValueError):

@@ -534,9 +534,10 @@ def _stop_deploy(ctx: DeploymentContext, record: LabRecord, caller: str) -> None
 def request_destroy(ctx: DeploymentContext, lab_id: str, *, caller: str) -> dict[str, Any]:
     """Move the lab to DESTROYING and start DestroyLab; returns the 202 answer.
 
-    Destroying a lab that is DESTROYED, or DESTROYING with its DestroyLab still running
-    (or done), is an illegal state change (409). A DESTROYING lab whose DestroyLab failed
-    or never started may be destroyed again: the next execution is numbered after it.
+    Destroying a lab that is DESTROYED is an illegal state change (409). A lab that is
+    DESTROYING with its DestroyLab running (or done) answers the same 202 again, so
+    concurrent or retried destroys agree. A DESTROYING lab whose DestroyLab failed or
+    never started may be destroyed again: the next execution is numbered after it.
     """
     record = _readable(ctx, lab_id, caller)
     config = ctx.config
@@ -555,7 +556,9 @@ def request_destroy(ctx: DeploymentContext, lab_id: str, *, caller: str) -> dict
             ctx, record.destroy_execution_arn
         ) not in (*_ENDED_BADLY, "ABSENT")
         if running:
-            raise IllegalTransitionError(lab_id, record.status.value, "DESTROYING", allowed)
+            # A repeat (or a concurrent second request) asks for what is already
+            # happening: the same answer, so a retried destroy is never an error.
+            return _destroy_accepted(lab_id, record.destroy_execution_arn)
         number = previous + 1 if record.destroy_execution_arn else max(previous, 1)
     else:
         number = previous + 1
@@ -585,6 +588,10 @@ def request_destroy(ctx: DeploymentContext, lab_id: str, *, caller: str) -> dict
             raise error from exc
     ctx.repository.update_fields(lab_id, destroy_execution_arn=execution_arn)
     logger.info("destroy requested", lab_id=lab_id, execution_arn=execution_arn, owner=caller)
+    return _destroy_accepted(lab_id, execution_arn)
+
+
+def _destroy_accepted(lab_id: str, execution_arn: str | None) -> dict[str, Any]:
     return DestroyAccepted(
         lab_id=lab_id,
         status=LabStatus.DESTROYING.value,

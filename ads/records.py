@@ -156,21 +156,36 @@ def _encode_token(key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_token(token: str | None) -> dict[str, Any] | None:
+_TOKEN_ALLOWED = "a next_token returned by a previous page of the same listing"
+
+
+def _decode_token(
+    token: str | None, index: tuple[str, str] | None = None
+) -> dict[str, Any] | None:
+    """The start key a token stands for, checked strictly.
+
+    A token is handed back by the client, so it is input: it must be the exact key shape
+    this listing produces (``lab_id``, plus the index's keys with the caller's own
+    partition value), string values only. DynamoDB refuses any other start key with a
+    ValidationException, which would otherwise surface as a 500.
+    """
     if not token:
         return None
+    wanted = {"lab_id"} | ({index[0], "created_at"} if index else set())
     try:
         padded = token + "=" * (-len(token) % 4)
-        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(key, dict) or "lab_id" not in key:
-            raise ValueError
+        key = json.loads(base64.b64decode(padded, altchars=b"-_", validate=True))
+        if not isinstance(key, dict) or set(key) != wanted:
+            raise ValueError("not this listing's key")
+        if not all(isinstance(v, str) and v for v in key.values()):
+            raise ValueError("not a key of strings")
+        if index and key[index[0]] != index[1]:
+            raise ValueError("a key of another listing")
         return _to_dynamo(key)
-    except (ValueError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, TypeError, RecursionError) as exc:
+        # binascii.Error, JSONDecodeError and UnicodeDecodeError are ValueErrors.
         raise InvalidInputError(
-            FieldProblem(
-                "next_token", repr(token[:40]), "a next_token returned by a previous page"
-            ),
-            subject="query",
+            FieldProblem("next_token", repr(token[:40]), _TOKEN_ALLOWED), subject="query"
         ) from exc
 
 
@@ -250,7 +265,9 @@ class LabRepository:
                 "KeyConditionExpression": Key("owner").eq(owner),
                 "ScanIndexForward": False,
             }
-            return self._page(self._table.query, kwargs, status, limit, next_token, Attr)
+            return self._page(
+                self._table.query, kwargs, status, limit, next_token, Attr, index_value=owner
+            )
         kwargs = {
             "IndexName": OWNER_GROUP_INDEX,
             "KeyConditionExpression": Key("owner_group").eq(role),
@@ -267,6 +284,7 @@ class LabRepository:
             Attr,
             extra=mine,
             index_key="owner_group",
+            index_value=role,
         )
 
     def list_all(
@@ -296,6 +314,7 @@ class LabRepository:
         scan: bool = False,
         extra=None,
         index_key: str = "owner",
+        index_value: str = "",
     ):
         statuses = [LabStatus(s).value for s in status or []]
         condition = attr("owner").exists() & ~attr("lab_id").begins_with(IDEMPOTENCY_PREFIX)
@@ -304,7 +323,7 @@ class LabRepository:
         if statuses:
             condition = condition & attr("status").is_in(statuses)
         kwargs["FilterExpression"] = condition
-        start = _decode_token(next_token)
+        start = _decode_token(next_token, None if scan else (index_key, index_value))
         records: list[LabRecord] = []
         last_key = None
         # A filter applies after the page is read: keep reading until the page is full.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +50,13 @@ PORTS_ALLOWED = (
 # from being read whole into memory before it is refused.
 MAX_LABSPEC_BYTES = 1024 * 1024
 _ACTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# The name is printed by the CLI, logged and shown in consoles: control characters (NUL,
+# ESC sequences), line breaks and unassigned code points have no place in it.
+MAX_LAB_NAME_CHARS = 128
+_UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cs", "Co", "Cn", "Zl", "Zp"})
+LAB_NAME_ALLOWED = (
+    f"at most {MAX_LAB_NAME_CHARS} printable characters (no control characters or line breaks)"
+)
 
 
 class HealthProbe(BaseModel):
@@ -269,8 +277,10 @@ def _read_template(document: dict, reader: _Reader) -> str:
 
 def _read_description(lab: dict, reader: _Reader) -> tuple[str, str | None]:
     description = reader.obj(lab, "description", "lab.description") or {}
-    name = reader.text(description, "name", "lab.description.name")
-    lab_code = reader.text(description, "id", "lab.description.id", numbers=True)
+    name = _printable(reader.text(description, "name", "lab.description.name"), "name", reader)
+    lab_code = _printable(
+        reader.text(description, "id", "lab.description.id", numbers=True), "id", reader
+    )
     developer = description.get("developer")
     if developer is not None and not isinstance(developer, dict | list):
         reader.warnings.append("lab.description.developer is neither an object nor a list; ignored")
@@ -280,6 +290,25 @@ def _read_description(lab: dict, reader: _Reader) -> tuple[str, str | None]:
             f"the labspec has no lab.description.name; the lab is called {name!r}"
         )
     return name, lab_code
+
+
+def _printable(value: str | None, key: str, reader: _Reader) -> str | None:
+    """``value`` when it can name a lab; otherwise a problem is recorded and None returned."""
+    if value is None:
+        return None
+    path = f"lab.description.{key}"
+    if len(value) > MAX_LAB_NAME_CHARS:
+        reader.problem(path, f"a text of {len(value)} characters", LAB_NAME_ALLOWED)
+        return None
+    bad = next((c for c in value if unicodedata.category(c) in _UNPRINTABLE_CATEGORIES), None)
+    if bad is not None:
+        reader.problem(
+            path,
+            f"{json.dumps(value[:40], ensure_ascii=True)} with the character U+{ord(bad):04X}",
+            LAB_NAME_ALLOWED,
+        )
+        return None
+    return value
 
 
 def _read_platform(platform: dict, path: str, reader: _Reader) -> PlatformRequest:

@@ -9,6 +9,7 @@ a 500, and even then without a traceback.
 from __future__ import annotations
 
 import json
+import threading
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -16,7 +17,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 
-from ads import deployments
+from ads import api_input, deployments
 from ads.api_models import (
     DeploymentAccepted,
     DeploymentRequest,
@@ -30,6 +31,7 @@ from ads.api_models import (
 )
 from ads.config import AdsConfig, get_config
 from ads.errors import AdsError, FieldProblem, InvalidInputError
+from ads.lab.lab_id import MAX_LAB_ID_LENGTH
 from ads.lab.plan import DeploymentPlan
 from ads.lab_metrics import LabMetric
 from ads.observability import count, logger, publish_metrics, tracer
@@ -45,13 +47,22 @@ _config: AdsConfig = get_config()
 _context: deployments.DeploymentContext | None = None
 
 
+_context_lock = threading.Lock()
+
+
 def deployment_context() -> deployments.DeploymentContext:
     global _context
     config = get_config()
     # reset_config() (tests, the local control plane) yields a new config: rebuild.
-    if _context is None or _context.config is not config:
-        _context = deployments.DeploymentContext.from_config(config)
-    return _context
+    context = _context
+    if context is None or context.config is not config:
+        # boto3's default session is not thread-safe: concurrent requests (the local
+        # plane serves them in parallel) must not build clients from it at once.
+        with _context_lock:
+            if _context is None or _context.config is not config:
+                _context = deployments.DeploymentContext.from_config(config)
+            context = _context
+    return context
 
 
 def _caller() -> str:
@@ -80,6 +91,7 @@ def _errors(*codes: int) -> dict[int, Any]:
         409: "illegal state change (destroying a lab twice); for POST /labs also an "
         "Idempotency-Key still in progress or already used for a different request",
         502: "Step Functions refused the request; nothing was left half-created",
+        413: f"the request body is over {api_input.MAX_BODY_BYTES} bytes",
         503: "Step Functions is unavailable or not configured; retry later",
     }
     return {
@@ -100,7 +112,10 @@ IdempotencyKey = Annotated[
         description="a repeat by the same caller with the same key returns the same lab",
     ),
 ]
-LabId = Annotated[str, Path(description="the lab id ADS generated")]
+# Longer ids are refused as input (400) rather than looked up and echoed back.
+LabId = Annotated[
+    str, Path(description="the lab id ADS generated", max_length=MAX_LAB_ID_LENGTH)
+]
 
 
 @app.post(
@@ -111,7 +126,7 @@ LabId = Annotated[str, Path(description="the lab id ADS generated")]
             "description": "the lab is recorded and DeployLab started",
             "content": {"application/json": {"model": DeploymentAccepted}},
         },
-        **_errors(400, 403, 409, 502, 503),
+        **_errors(400, 403, 409, 413, 502, 503),
     },
 )
 def post_labs(
@@ -133,7 +148,7 @@ def post_labs(
     summary="Plan a deployment (dry run, nothing is created)",
     responses={
         200: {"description": "the deployment plan, as `ads plan` shows it"},
-        **_errors(400),
+        **_errors(400, 413),
     },
 )
 def post_plans(request: Annotated[PlanRequest, Body()]) -> DeploymentPlan:
@@ -172,7 +187,7 @@ def get_labs(
     summary="Show a lab: plan, endpoint, status history, cause",
     responses={
         200: {"description": "the lab", "content": {"application/json": {"model": LabView}}},
-        **_errors(403, 404),
+        **_errors(400, 403, 404),
     },
 )
 def get_lab(lab_id: LabId) -> LabView:
@@ -186,7 +201,7 @@ def get_lab(lab_id: LabId) -> LabView:
     summary="Status changes and the workflow executions, summarised",
     responses={
         200: {"description": "the history", "content": {"application/json": {"model": LabHistory}}},
-        **_errors(403, 404, 502, 503),
+        **_errors(400, 403, 404, 502, 503),
     },
 )
 def get_lab_history(lab_id: LabId) -> LabHistory:
@@ -203,7 +218,7 @@ def get_lab_history(lab_id: LabId) -> LabHistory:
             "description": "the lab is DESTROYING and DestroyLab started",
             "content": {"application/json": {"model": DestroyAccepted}},
         },
-        **_errors(403, 404, 409, 502, 503),
+        **_errors(400, 403, 404, 409, 502, 503),
     },
 )
 def delete_lab(lab_id: LabId) -> Response[DestroyAccepted]:
@@ -290,12 +305,29 @@ def with_json_body(event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+def _refused(exc: AdsError) -> dict[str, Any]:
+    """A proxy response for a request refused before the resolver saw it."""
+    logger.info("request refused", error=exc.code, cause=exc.message)
+    return {
+        "statusCode": exc.http_status,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "multiValueHeaders": {"Content-Type": [content_types.APPLICATION_JSON]},
+        "body": json.dumps(exc.to_dict()),
+        "isBase64Encoded": False,
+    }
+
+
 @tracer.capture_lambda_handler
 @publish_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request_id = (event.get("requestContext") or {}).get("requestId")
     if request_id:
         logger.set_correlation_id(request_id)
+    try:
+        # Bodies that would break the resolver (too deep, not UTF-8...) never reach it.
+        event = api_input.checked_event(event)
+    except AdsError as exc:
+        return _refused(exc)
     return app.resolve(with_json_body(event), context)
 
 

@@ -49,16 +49,44 @@ def test_given_a_lab_still_deploying_when_deleted_then_its_deploy_execution_is_s
     assert control_plane.repo.require(lab_id).status == LabStatus.DESTROYING
 
 
-def test_given_a_lab_being_destroyed_when_deleted_again_then_409(call_api, control_plane):
+def test_given_a_lab_being_destroyed_when_deleted_again_then_the_same_202_and_no_second_destroy(
+    call_api, control_plane
+):
     lab_id = _deploy(call_api)
-    call_api(load_event("api/delete_lab", lab_id=lab_id))
+    first = call_api(load_event("api/delete_lab", lab_id=lab_id))
 
     again = call_api(load_event("api/delete_lab", lab_id=lab_id))
 
-    assert again.status == 409
-    assert again.body["error"] == "illegal_state_change"
-    assert "DESTROYING" in again.body["message"]
+    assert again.status == 202
+    assert again.body == first.body
     assert len(control_plane.executions(control_plane.destroy_arn)) == 1
+
+
+def test_given_concurrent_destroys_of_one_lab_when_they_race_then_all_answer_202_with_one_execution(
+    call_api, control_plane
+):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ads.local import moto_serial
+
+    # moto's backends need the local plane's serialisation to be called from threads.
+    undo = moto_serial.install()
+    lab_id = _deploy(call_api)
+    _make_ready(control_plane, lab_id)
+    call_api(load_event("api/get_labs", query={}))  # warm: clients exist before the race
+
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(
+                pool.map(lambda _: call_api(load_event("api/delete_lab", lab_id=lab_id)), range(8))
+            )
+    finally:
+        undo()
+
+    assert [a.status for a in answers] == [202] * 8
+    assert {a.body["execution_arn"] for a in answers} == {answers[0].body["execution_arn"]}
+    assert len(control_plane.executions(control_plane.destroy_arn)) == 1
+    assert control_plane.repo.require(lab_id).status == LabStatus.DESTROYING
 
 
 def test_given_a_destroyed_lab_when_deleted_then_409(call_api, control_plane):
