@@ -336,6 +336,10 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
         if status == 405 and self.command:
             text = f"method {self.command[:20]!r}: not supported; allowed: DELETE, GET, POST"
         self.close_connection = True
+        if not str(getattr(self, "request_version", "")).startswith("HTTP/1."):
+            # An unparsable request line leaves HTTP/0.9, which has no status line or
+            # headers: answer as HTTP/1.1 so the client can read the JSON error.
+            self.request_version = self.protocol_version
         request_id = str(uuid.uuid4())
         self._write(_problem(status, error, text), request_id)
         log.info("request refused", status=status, error=error, request_id=request_id)
