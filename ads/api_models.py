@@ -10,6 +10,7 @@ front door alike.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -24,6 +25,22 @@ MAX_API_LABSPEC_BYTES = 128 * 1024
 DYNAMODB_ITEM_LIMIT_BYTES = 400 * 1024
 
 
+# A lab VM holds no SSH key (ADS provisions none, and a lab's commands could read one), so
+# an SSH remote can never be cloned: refuse it when asked, not minutes later on the VM.
+SSH_GIT_SOURCE = re.compile(r"^(ssh://|git\+ssh://|ssh\+git://|[A-Za-z0-9._-]+@[^\s/:]+:)")
+SSH_NOT_SUPPORTED = (
+    "ssh:// and git@host:path are not supported: a lab VM has no SSH key to clone with"
+)
+GIT_SOURCES_ALLOWED = (
+    "an https:// git URL (a private repository: https://user:token@host/path), or an "
+    f"archive as source.s3 (s3://bucket/key of a .tar.gz or .zip); {SSH_NOT_SUPPORTED}"
+)
+
+
+def is_ssh_remote(url: str) -> bool:
+    return bool(SSH_GIT_SOURCE.match(url.strip()))
+
+
 class LabSource(BaseModel):
     """Where the lab's sources come from: ``{git, ref?}`` or ``{s3}``."""
 
@@ -31,11 +48,18 @@ class LabSource(BaseModel):
 
     git: str | None = Field(
         default=None,
-        description="git URL: https://, ssh:// or git@host:path (file:// and absolute paths "
-        "only with the local provider)",
+        description="git URL: https:// (file:// and absolute paths only with the local "
+        "provider); ssh:// and git@host:path are refused, a lab VM has no SSH key",
     )
     ref: str | None = Field(default=None, description="branch, tag or commit (git only)")
     s3: str | None = Field(default=None, description="s3://bucket/key of a .tar.gz or .zip")
+
+    @field_validator("git")
+    @classmethod
+    def _no_ssh_remote(cls, value: str | None) -> str | None:
+        if value is not None and is_ssh_remote(value):
+            raise ValueError(GIT_SOURCES_ALLOWED)
+        return value
 
 
 class DeploymentOptions(BaseModel):

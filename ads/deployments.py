@@ -153,11 +153,8 @@ def _readable(ctx: DeploymentContext, lab_id: str, caller: str) -> LabRecord:
 
 # -- validation -----------------------------------------------------------------
 
-_GIT_REMOTE = (
-    re.compile(r"^https://[^\s/@]+(@[^\s/]+)?/\S+$"),
-    re.compile(r"^ssh://[^\s/]+/\S+$"),
-    re.compile(r"^git@[A-Za-z0-9.-]+:[^\s-]\S*$"),
-)
+# SSH remotes are refused by the request model (ads.api_models.is_ssh_remote).
+_GIT_REMOTE = (re.compile(r"^https://[^\s/@]+(@[^\s/]+)?/\S+$"),)
 _GIT_LOCAL = (re.compile(r"^file:///[^\n]+$"), re.compile(r"^/[^\n]*[^/\n]$"))
 _GIT_REF = re.compile(r"^(?!-)(?!.*\.\.)[A-Za-z0-9._/+@-]{1,255}$")
 _S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+$")
@@ -184,7 +181,7 @@ def source_problems(
         problems.append(FieldProblem("source", "both git and s3", one_of))
     local = config.provider == "local"
     if source.git is not None:
-        allowed = "an https://, ssh:// or git@host:path URL"
+        allowed = "an https:// URL"
         patterns = _GIT_REMOTE + (_GIT_LOCAL if local else ())
         if local:
             allowed += ", a file:// URL or an absolute path"
@@ -212,6 +209,29 @@ def source_problems(
         if unreachable:
             problems.append(unreachable)
     return problems
+
+
+def region_problems(options: DeploymentOptions | None, config: AdsConfig) -> list[FieldProblem]:
+    """A deployment runs where the control plane runs (its Lambdas, subnets and security
+    groups are there): a request for another region is refused, never planned as if."""
+    asked = options.region if options else None
+    if asked is None or asked == config.region:
+        return []
+    allowed = (
+        f"{config.region!r}, the region this control plane deploys labs in "
+        f"(deploy ADS in {asked} to run labs there)"
+    )
+    return [FieldProblem("options.region", _found(asked), allowed)]
+
+
+def what_if_region(plan_region: str, config: AdsConfig) -> str | None:
+    """The note a dry-run plan carries when priced for a region its lab would not run in."""
+    if plan_region == config.region:
+        return None
+    return (
+        f"region {plan_region} is a what-if for the price only: this control plane deploys "
+        f"labs in {config.region}"
+    )
 
 
 # -- plans ----------------------------------------------------------------------
@@ -249,7 +269,11 @@ def request_plan(
     plan = make_plan(
         spec, _plan_options(options, config), list(config.allowed_instance_types) or None
     )
-    return plan.model_dump(mode="json")
+    answer = plan.model_dump(mode="json")
+    note = what_if_region(answer["region"], config)
+    if note:
+        answer["warnings"] = [*answer.get("warnings", []), note]
+    return answer
 
 
 # -- requesting a deployment ----------------------------------------------------------
@@ -333,7 +357,7 @@ def request_deployment(
             "(ADS_DEPLOY_STATE_MACHINE_ARN)",
             http_status=503,
         )
-    problems = source_problems(request.source, config)
+    problems = source_problems(request.source, config) + region_problems(request.options, config)
     if problems:
         raise InvalidInputError(problems, subject="request")
     plan = request_plan(request.labspec, request.options, config)

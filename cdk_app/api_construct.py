@@ -10,9 +10,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
+from pydantic import BaseModel
 
+from ads.api_models import DeploymentRequest, PlanRequest
 from cdk_app.compute_construct import FunctionSpec, LambdaFactory
 from cdk_app.nag import acknowledge, managed_policy_finding, nag_text
+from cdk_app.request_schemas import draft4_schema
 from cdk_app.settings import Settings
 from cdk_app.storage_construct import Storage
 
@@ -25,6 +28,16 @@ ROUTES = (
     ("/labs/{lab_id}", "DELETE", ("lab_id",)),
     ("/labs/{lab_id}/history", "GET", ("lab_id",)),
     ("/plans", "POST", ()),
+)
+# The body model of each route that takes one: API Gateway refuses a body that does not
+# fit before the Lambda runs (and the Lambda checks it again with the same model).
+REQUEST_BODIES: dict[tuple[str, str], type[BaseModel]] = {
+    ("/labs", "POST"): DeploymentRequest,
+    ("/plans", "POST"): PlanRequest,
+}
+# What API Gateway answers for a body its model refuses: the ADS error shape.
+BAD_BODY_TEMPLATE = (
+    '{"error": "invalid_input", "message": "invalid request: $context.error.validationErrorString"}'
 )
 ACCESS_LOG_FIELDS = {
     "requestId": "$context.requestId",
@@ -109,9 +122,19 @@ class Api(Construct):
             validate_request_body=True,
             validate_request_parameters=True,
         )
+        self.rest_api.add_gateway_response(
+            "BadRequestBody",
+            type=apigw.ResponseType.BAD_REQUEST_BODY,
+            status_code="400",
+            templates={"application/json": BAD_BODY_TEMPLATE},
+        )
+        self.request_models = {
+            route: self._request_model(model) for route, model in REQUEST_BODIES.items()
+        }
         integration = apigw.LambdaIntegration(self.function, proxy=True, allow_test_invoke=False)
         for path, method, parameters in ROUTES:
             resource = self.rest_api.root.resource_for_path(path)
+            model = self.request_models.get((path, method))
             resource.add_method(
                 method,
                 integration,
@@ -119,8 +142,23 @@ class Api(Construct):
                 request_validator=self.request_validator,
                 request_parameters={f"method.request.path.{name}": True for name in parameters}
                 or None,
+                request_models={"application/json": model} if model else None,
             )
         self._acknowledge()
+
+    def _request_model(self, model: type[BaseModel]) -> apigw.IModel:
+        # CfnModel takes the converted schema as plain JSON; apigw.Model would need it
+        # rebuilt as nested JsonSchema objects.
+        cfn_model = apigw.CfnModel(
+            self,
+            f"{model.__name__}Model",
+            rest_api_id=self.rest_api.rest_api_id,
+            name=model.__name__,
+            content_type="application/json",
+            description=f"ADS {model.__name__} (from ads.api_models)",
+            schema=draft4_schema(model),
+        )
+        return apigw.Model.from_model_name(self, f"{model.__name__}ModelRef", cfn_model.ref)
 
     def _grant_executions(
         self,

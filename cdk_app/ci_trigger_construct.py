@@ -1,21 +1,32 @@
-"""Events: the bus ADS publishes lifecycle events to, and the CI trigger rule.
+"""Events: the bus ADS publishes lifecycle events to, and the CI request bus and rule.
 
 A CI pipeline asks for a deployment by putting an `ads.ci` / `Lab Deployment Requested`
-event on the default bus; the rule hands it to the ci_trigger Lambda, which takes the
-same code path as the API. EventBridge retries failed deliveries and parks what it
-cannot deliver in an encrypted dead-letter queue.
+event on the CI bus `<name_prefix>-ci`. The default bus would accept that event from any
+principal allowed `events:PutEvents`, and its body proves nothing about the sender; the
+CI bus's resource policy admits only the configured CI principals (`ci_principals`,
+default the CI role) and denies everyone else, even principals of this account whose
+own policies allow PutEvents. The rule on that bus hands the event to the ci_trigger
+Lambda, which takes the same code path as the API.
 
-A lab requested by a pipeline URL rather than an IAM ARN is owned by the CI role
-`<name_prefix>-ci` created here; a pipeline assumes that role to list and destroy it.
+Ownership comes from what AWS asserts, never from the event body: the lab is owned by
+the CI role `<name_prefix>-ci` (which pipelines assume to follow and destroy it), and the
+event's `account` (set by EventBridge) must be one of the CI principals' accounts.
+
+Failures reach one encrypted dead-letter queue: events EventBridge cannot deliver (the
+target's DLQ) and invocations whose handler still fails after Lambda's retries (the
+function's asynchronous on-failure destination).
 """
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+import re
+
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -29,6 +40,10 @@ CI_EVENT_SOURCE = "ads.ci"
 CI_DETAIL_TYPE = "Lab Deployment Requested"
 MAX_EVENT_AGE = Duration.hours(2)
 RETRY_ATTEMPTS = 8
+# Lambda's own retries of a failed asynchronous invocation (its maximum) before the
+# event goes to the dead-letter queue.
+HANDLER_RETRY_ATTEMPTS = 2
+_ACCOUNT_OF_ARN = re.compile(r"^arn:[^:]+:iam::(\d{12}):")
 # (method, path) a pipeline calls: request and plan labs, follow them, destroy them.
 # Listed on purpose rather than taken from the API's routes, so a route added later
 # is not granted to CI without a decision.
@@ -92,6 +107,41 @@ class CiRole(Construct):
                 )
 
 
+class CiBus(Construct):
+    """``<name_prefix>-ci``: the bus CI requests arrive on, writable only by CI principals."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: Settings, principals: list[str]
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.bus = events.EventBus(
+            self,
+            "Bus",
+            event_bus_name=f"{settings.name_prefix}-ci",
+            description="ADS: CI deployment requests (source ads.ci), from CI principals only",
+        )
+        self.bus.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CiPrincipalsPutEvents",
+                actions=["events:PutEvents"],
+                principals=[iam.ArnPrincipal(arn) for arn in principals],
+                resources=[self.bus.event_bus_arn],
+            )
+        )
+        # Same-account principals need no resource policy grant (their identity policy
+        # suffices), so only an explicit deny keeps them off this bus.
+        self.bus.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="NobodyElsePutsEvents",
+                effect=iam.Effect.DENY,
+                actions=["events:PutEvents"],
+                principals=[iam.AnyPrincipal()],
+                resources=[self.bus.event_bus_arn],
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": principals}},
+            )
+        )
+
+
 class CiTrigger(Construct):
     def __init__(
         self,
@@ -107,13 +157,20 @@ class CiTrigger(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.ci_role = CiRole(self, "CiRole", settings=settings, rest_api=rest_api)
+        self.principals = list(settings.ci_principals) or [self.ci_role.role.role_arn]
+        self.ci_bus = CiBus(self, "CiBus", settings=settings, principals=self.principals)
         self.function = factory.create(
             self,
             FunctionSpec(
                 "ci_trigger",
                 "ADS: request a lab deployment for a CI event",
                 Duration.seconds(30),
-                environment={**environment, "ADS_CI_ROLE_NAME": self.ci_role.role_name},
+                environment={
+                    **environment,
+                    "ADS_CI_ROLE_NAME": self.ci_role.role_name,
+                    "ADS_CI_OWNER_ARN": self.ci_role.role.role_arn,
+                    "ADS_CI_ACCOUNTS": ",".join(ci_accounts(settings)),
+                },
             ),
         )
         storage.grant_lab_records(self.function)
@@ -129,12 +186,20 @@ class CiTrigger(Construct):
         acknowledge(
             self.dead_letter_queue,
             "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the CI trigger rule.",
+            "This queue is itself the dead-letter queue of the CI trigger rule and function.",
+        )
+        # A handler that raises (Step Functions unavailable, say) is retried by Lambda;
+        # what still fails lands here with the error, not only undeliverable events.
+        self.function.configure_async_invoke(
+            on_failure=destinations.SqsDestination(self.dead_letter_queue),
+            retry_attempts=HANDLER_RETRY_ATTEMPTS,
+            max_event_age=MAX_EVENT_AGE,
         )
         self.rule = events.Rule(
             self,
             "Rule",
             description="ADS: CI deployment requests to the ci_trigger Lambda",
+            event_bus=self.ci_bus.bus,
             event_pattern=events.EventPattern(
                 source=[CI_EVENT_SOURCE], detail_type=[CI_DETAIL_TYPE]
             ),
@@ -147,3 +212,15 @@ class CiTrigger(Construct):
                 retry_attempts=RETRY_ATTEMPTS,
             )
         )
+
+
+def ci_accounts(settings: Settings) -> list[str]:
+    """The accounts CI events may come from: those of the CI principals (or this one)."""
+    if not settings.ci_principals:
+        return [Aws.ACCOUNT_ID]
+    accounts: list[str] = []
+    for arn in settings.ci_principals:
+        match = _ACCOUNT_OF_ARN.match(arn)
+        if match and match.group(1) not in accounts:
+            accounts.append(match.group(1))
+    return accounts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,13 +20,37 @@ from cdk_app.lambda_bundle import PROJECT_ROOT, stage_lambda_bundle
 from cdk_app.nag import acknowledge, managed_policy_finding
 from cdk_app.settings import Settings
 
-# Published by the Powertools team in every commercial region; resolved at deploy time,
-# so synth needs neither an AWS account nor Docker.
-POWERTOOLS_LAYER_PARAMETER = "/aws/service/powertools/python/arm64/python3.13/latest"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
+REQUIREMENTS = PROJECT_ROOT / "requirements.txt"
+_POWERTOOLS_PIN = re.compile(
+    r"^aws-lambda-powertools(?:\[[^\]]*\])?==([0-9][0-9A-Za-z.]*)\s*(?:#.*)?$"
+)
 AGENT_PORT = 9089
 BUNDLE_DIR_NAME = "ads-lambda-bundle"
+
+
+def powertools_version(requirements: Path = REQUIREMENTS) -> str:
+    """The Powertools version pinned in requirements.txt (what the tests ran against)."""
+    for line in requirements.read_text(encoding="utf-8").splitlines():
+        match = _POWERTOOLS_PIN.match(line.strip())
+        if match:
+            return match.group(1)
+    raise FileNotFoundError(
+        f"{requirements} pins no aws-lambda-powertools==<version>; the Lambda layer "
+        "version is taken from that pin"
+    )
+
+
+def powertools_layer_parameter(version: str) -> str:
+    """The public SSM parameter naming the Powertools layer of exactly ``version``.
+
+    Published by the Powertools team per architecture, runtime and release; resolved at
+    deploy time, so synth needs neither an AWS account nor Docker. ``latest`` would let
+    a deploy pick up a release the code was never tested with.
+    """
+    # CDK's names ("arm64", "python3.13") are the ones the parameter path uses.
+    return f"/aws/service/powertools/python/{ARCHITECTURE.name}/{RUNTIME.name}/{version}"
 
 
 @dataclass(frozen=True)
@@ -66,7 +91,9 @@ class LambdaFactory(Construct):
         self._powertools = lambda_.LayerVersion.from_layer_version_arn(
             self,
             "PowertoolsLayer",
-            ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER),
+            ssm.StringParameter.value_for_string_parameter(
+                self, powertools_layer_parameter(powertools_version())
+            ),
         )
 
     def create(self, parent: Construct, spec: FunctionSpec) -> lambda_.Function:
@@ -165,9 +192,45 @@ class AgentBundle(Construct):
     def object_key(self) -> str:
         return self.asset.s3_object_key
 
+    @property
+    def object_arn(self) -> str:
+        """The asset object itself (partition-aware), for a read grant on it alone."""
+        return Stack.of(self).format_arn(
+            service="s3",
+            region="",
+            account="",
+            resource=self.bucket_name,
+            resource_name=self.object_key,
+        )
+
+
+# What the SSM agent itself calls (Systems Manager's "ec2messages, ssmmessages and other
+# API operations" reference): registering and reporting its ping status, fetching Run
+# Command messages over ec2messages, and the Session Manager (and newer agents' Run
+# Command) channels over ssmmessages. None of them supports resource-level permissions.
+SSM_AGENT_ACTIONS = (
+    "ssm:UpdateInstanceInformation",
+    "ec2messages:AcknowledgeMessage",
+    "ec2messages:DeleteMessage",
+    "ec2messages:FailMessage",
+    "ec2messages:GetEndpoint",
+    "ec2messages:GetMessages",
+    "ec2messages:SendReply",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+)
+
 
 class LabInstanceRole(Construct):
-    """The role of lab VMs: SSM management and nothing more."""
+    """The role of lab VMs: what the SSM agent needs for Run Command and Session Manager.
+
+    Not AmazonSSMManagedInstanceCore: that policy also allows ssm:GetParameter(s) and
+    ssm:GetDocument on every resource of the account, and a lab VM runs code ADS did
+    not write. The VM fetches the agent bundle and its sources through presigned URLs
+    (signed by init_vm), so it needs no S3 permission either.
+    """
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
@@ -176,16 +239,20 @@ class LabInstanceRole(Construct):
             "Role",
             assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
             description="ADS lab VMs: SSM Run Command and Session Manager only",
-            managed_policies=[
-                iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")
-            ],
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="SsmAgentRunCommandAndSessions",
+                actions=list(SSM_AGENT_ACTIONS),
+                resources=["*"],
+            )
         )
         self.instance_profile = iam.InstanceProfile(self, "InstanceProfile", role=self.role)
         acknowledge(
             self.role,
-            managed_policy_finding(self.role, "AmazonSSMManagedInstanceCore"),
-            "AmazonSSMManagedInstanceCore is the AWS-maintained minimum for an SSM-managed "
-            "instance; lab VMs get nothing else.",
+            "AwsSolutions-IAM5[Resource::*]",
+            "The SSM agent's own calls (ssm:UpdateInstanceInformation, ec2messages:*, "
+            "ssmmessages:*Channel) support only resource '*'; the role allows nothing else.",
         )
 
     def grant_pass_role(self, grantee: iam.IGrantable) -> None:

@@ -16,8 +16,15 @@ from typing import Any
 from aws_cdk import aws_logs as logs
 
 OS_POLICIES = ("exact", "same-major", "nearest-lts")
-# Lab VMs never get public addresses, so public subnets are not offered.
-SUBNET_TYPES = ("private_isolated", "private_with_egress")
+# nat: lab subnets reach the internet through one NAT gateway (apt, pip, git work);
+# none: isolated subnets with VPC endpoints for SSM and S3 only (cheaper, locked down).
+NETWORK_EGRESS = ("nat", "none")
+# Context keys that network_egress replaced: each old value and what to write instead.
+_REPLACED_KEYS = {
+    "create_nat": "network_egress (create_nat true is network_egress nat, false is none)",
+    "subnet_type": "network_egress (with vpc_id: private_with_egress subnets are network_egress "
+    "nat, private_isolated subnets are none)",
+}
 # The retention periods CloudWatch Logs accepts (and CDK names), in days.
 _RETENTION = {
     1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS",
@@ -35,6 +42,8 @@ _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[A-Za-z0-9+=,.@_/:-]+$")
+# What aws:PrincipalArn names for a caller: a role (for every session of it) or a user.
+_CI_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[A-Za-z0-9+=,.@_/-]+$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
@@ -53,9 +62,10 @@ class Settings:
     name_prefix: str = "ads"
     region: str = ""
     vpc_id: str = ""
-    subnet_type: str = "private_isolated"
+    network_egress: str = "nat"
     subnet_ids: tuple[str, ...] = ()
-    create_nat: bool = False
+    # Who may put CI deployment requests on the CI bus; empty means the stack's CI role.
+    ci_principals: tuple[str, ...] = ()
     allowed_instance_types: tuple[str, ...] = ()
     admin_principals: tuple[str, ...] = ()
     default_os_policy: str = "nearest-lts"
@@ -75,6 +85,9 @@ class Settings:
     def from_context(cls, get: Callable[[str], Any]) -> Settings:
         """Build settings from a context getter such as ``node.try_get_context``."""
         defaults = cls()
+        for key, replacement in _REPLACED_KEYS.items():
+            if not _missing(get(key)):
+                raise ContextError(key, get(key), f"nothing: the key is replaced by {replacement}")
         settings = cls(
             name_prefix=_text(
                 get,
@@ -97,11 +110,17 @@ class Settings:
                 _VPC_ID,
                 "an existing VPC id such as vpc-0abc12345def67890, or empty for a new VPC",
             ),
-            subnet_type=_choice(get, "subnet_type", defaults.subnet_type, SUBNET_TYPES),
+            network_egress=_choice(get, "network_egress", defaults.network_egress, NETWORK_EGRESS),
             subnet_ids=_list(
                 get, "subnet_ids", _SUBNET_ID, "subnet ids such as subnet-0abc12345def67890"
             ),
-            create_nat=_flag(get, "create_nat", defaults.create_nat),
+            ci_principals=_list(
+                get,
+                "ci_principals",
+                _CI_PRINCIPAL_ARN,
+                "IAM role or user ARNs such as arn:aws:iam::123456789012:role/release-pipeline "
+                "(a role admits every session of it)",
+            ),
             allowed_instance_types=_list(
                 get, "allowed_instance_types", _INSTANCE_TYPE, "EC2 instance types such as t3.micro"
             ),
@@ -144,10 +163,6 @@ class Settings:
         if settings.subnet_ids and not settings.vpc_id:
             raise ContextError(
                 "subnet_ids", list(settings.subnet_ids), "subnet ids only together with vpc_id"
-            )
-        if settings.vpc_id and settings.create_nat:
-            raise ContextError(
-                "create_nat", True, "false when vpc_id names an existing VPC (its routing is yours)"
             )
         return settings
 

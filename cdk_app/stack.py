@@ -35,6 +35,7 @@ class AdsStack(Stack):
             "ADS_INSTANCE_PROFILE_ARN": lab_instance.instance_profile.instance_profile_arn,
             "ADS_AGENT_PORT": str(AGENT_PORT),
             "ADS_EVENT_BUS_NAME": lifecycle.bus.event_bus_name,
+            "ADS_NETWORK_EGRESS": network.egress,
         }
         # Empty lists mean "the built-in default"; leave the variable out rather than empty.
         if settings.allowed_instance_types:
@@ -110,6 +111,13 @@ class AdsStack(Stack):
         CfnOutput(self, "LifecycleEventBusName", value=lifecycle.bus.event_bus_name)
         CfnOutput(self, "LifecycleEventBusArn", value=lifecycle.bus.event_bus_arn)
         CfnOutput(self, "CiDeadLetterQueueUrl", value=ci_trigger.dead_letter_queue.queue_url)
+        CfnOutput(
+            self,
+            "CiEventBusName",
+            value=ci_trigger.ci_bus.bus.event_bus_name,
+            description="Pipelines put ads.ci 'Lab Deployment Requested' events on this bus",
+        )
+        CfnOutput(self, "CiEventBusArn", value=ci_trigger.ci_bus.bus.event_bus_arn)
         CfnOutput(
             self,
             "AlarmTopicArn",

@@ -49,15 +49,45 @@ DEPLOY_STEPS = (
 )
 DESTROY_STEPS = ("destroy_vm", "record_status")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+# The ASL names the partition of its service ARNs through ${Partition} (the local runner
+# binds it to moto's "aws"); a literal aws partition is treated alike.
+PARTITION_PLACEHOLDER = "Partition"
+# A JSON string that is a whole ARN in the placeholder (or the aws) partition.
+_PARTITION_ARN = re.compile(r'"arn:(?:aws|\$\{Partition\}):([^"$]+)"')
+
+
+def placeholders_of(asl_text: str) -> set[str]:
+    return set(_PLACEHOLDER.findall(asl_text))
 
 
 def placeholders_in(asl_path: Path) -> set[str]:
     """The `${...}` placeholder names an ASL file uses."""
-    return set(_PLACEHOLDER.findall(asl_path.read_text(encoding="utf-8")))
+    return placeholders_of(asl_path.read_text(encoding="utf-8"))
 
 
 def substitution_names(steps: tuple[str, ...]) -> set[str]:
     return {PLACEHOLDERS[step] for step in steps}
+
+
+def partition_aware(asl_text: str) -> tuple[str, dict[str, str]]:
+    """The ASL with each service ARN string (``arn:${Partition}:states:::lambda:invoke``,
+    or a literal ``arn:aws:...``) turned into one whole-string placeholder.
+
+    Returns the text and, per placeholder, the ARN after ``arn:<partition>:``; CDK binds
+    it to the stack's partition, so the machine works in aws-cn and aws-us-gov. A
+    placeholder for the whole string (not inside it) is what cfn-lint's ASL check knows
+    to skip; with ``arn:${Partition}:...`` inline it would refuse every Resource.
+    """
+    arns: dict[str, str] = {}
+
+    def placeholder(match: re.Match[str]) -> str:
+        rest = match.group(1)
+        name = "Arn" + "".join(part.title() for part in re.split(r"[^A-Za-z0-9]+", rest) if part)
+        if arns.setdefault(name, rest) != rest:
+            raise ValueError(f"ASL ARNs {arns[name]!r} and {rest!r} map to one placeholder {name}")
+        return f'"${{{name}}}"'
+
+    return _PARTITION_ARN.sub(placeholder, asl_text), arns
 
 
 class Workflow(Construct):
@@ -165,6 +195,14 @@ class Workflow(Construct):
                 f"state machine {name}: the ASL file {asl_path} is missing; "
                 "the workflow is defined only there"
             )
+        definition, service_arns = partition_aware(asl_path.read_text(encoding="utf-8"))
+        substitutions = {
+            PLACEHOLDERS[step]: self.step_functions[step].function_arn for step in steps
+        }
+        for placeholder, rest in service_arns.items():
+            substitutions[placeholder] = f"arn:{self._stack.partition}:{rest}"
+        if PARTITION_PLACEHOLDER in placeholders_of(definition):
+            substitutions[PARTITION_PLACEHOLDER] = self._stack.partition
         log_group = logs.LogGroup(
             self,
             f"{construct_id}Logs",
@@ -178,10 +216,8 @@ class Workflow(Construct):
             construct_id,
             state_machine_name=name,
             state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_string(asl_path.read_text(encoding="utf-8")),
-            definition_substitutions={
-                PLACEHOLDERS[step]: self.step_functions[step].function_arn for step in steps
-            },
+            definition_body=sfn.DefinitionBody.from_string(definition),
+            definition_substitutions=substitutions,
             logs=sfn.LogOptions(
                 destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True
             ),
@@ -363,8 +399,15 @@ class Workflow(Construct):
                 resources=["*"],
             )
         )
-        # The VM downloads the bundle through a URL presigned with this role.
-        agent_bundle.asset.grant_read(self.init_vm)
+        # The VM downloads the bundle through a URL presigned with this role: that one
+        # object, not CDK's grant_read (the whole staging bucket's objects and listings).
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadTheAgentBundle",
+                actions=["s3:GetObject"],
+                resources=[agent_bundle.object_arn],
+            )
+        )
         # `s3://` lab sources are fetched by the VM through URLs presigned with this role.
         partition = self._stack.partition
         for bucket in source_buckets:
@@ -387,19 +430,6 @@ class Workflow(Construct):
             role,
             "AwsSolutions-IAM5[Resource::*]",
             "ssm:GetCommandInvocation supports only resource '*'; X-Ray as well.",
-        )
-        for action in ("s3:GetBucket*", "s3:GetObject*", "s3:List*"):
-            acknowledge(
-                role,
-                f"AwsSolutions-IAM5[Action::{action}]",
-                "CDK's read grant on the agent bundle asset; limited to the asset bucket and key.",
-            )
-        acknowledge(
-            role,
-            f"AwsSolutions-IAM5[Resource::arn:{self._display(self._stack.partition)}:s3:::"
-            f"{self._display(agent_bundle.bucket_name)}/*]",
-            "CDK's read grant on the agent bundle asset (s3:List* needs the object prefix); "
-            "the bucket is the CDK bootstrap asset bucket, which holds no lab data.",
         )
 
     def _grant_destroy_vm(self) -> None:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ads.api_models import SSH_NOT_SUPPORTED, is_ssh_remote
 from ads.cli import exit_codes, render
 from ads.cli.client import AdsApiClient, ApiError, CommandError
 from ads.cli.plan_cmd import UnreadableLabspec, read_labspec_argument
@@ -48,7 +49,9 @@ OS_POLICIES = ("exact", "same-major", "nearest-lts")
 LABSPEC_ALLOWED = (
     "a labspec.json file, a lab checkout directory holding scripts/labspec.json, or - for stdin"
 )
-SOURCE_ALLOWED = "git:URL or git:URL@REF (a branch, tag or commit), or s3://bucket/key"
+SOURCE_ALLOWED = (
+    "git:URL or git:URL@REF (an https:// URL; a branch, tag or commit), or s3://bucket/key"
+)
 
 # The clock and sleep of --wait, replaced by tests.
 _clock: Callable[[], float] = time.monotonic
@@ -95,7 +98,8 @@ def register(subparsers: Any) -> None:
         "--region",
         dest="deploy_region",
         metavar="R",
-        help="AWS region to deploy the lab in (default: the control plane's region)",
+        help="the region the lab must run in: labs run where the control plane is deployed, "
+        "and it refuses any other region (default: the control plane's region)",
     )
     deploy.add_argument(
         "--idempotency-key",
@@ -284,6 +288,11 @@ def parse_source(value: str | None) -> dict[str, str] | None:
             return {"s3": value}
     elif value.startswith("git:"):
         url = value[len("git:") :]
+        if is_ssh_remote(url):
+            raise CommandError(
+                f"--source: found {value!r}; allowed: {SOURCE_ALLOWED}; {SSH_NOT_SUPPORTED}",
+                exit_code=exit_codes.INVALID_INPUT,
+            )
         # A ref never contains ':' (git forbids it) while URLs before it often do, and
         # `https://user@host/repo` has an '@' that is not a ref separator.
         head, sep, ref = url.rpartition("@")

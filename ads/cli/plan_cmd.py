@@ -23,6 +23,11 @@ from ads.lab.os_catalogue import OS_POLICIES, arch_spellings, normalise_arch
 from ads.lab.plan import DeploymentPlan, PlanOptions, plan_from_labspec_source
 
 HOURS_PER_MONTH = 730
+# ads plan reads no control plane: it cannot know where labs will run, only say so.
+WHAT_IF_REGION = (
+    "--region %s prices the plan as a what-if: a deployment runs in the control plane's "
+    "region, and the control plane refuses a request for any other"
+)
 LABSPEC_IN_CHECKOUT = Path("scripts") / "labspec.json"
 
 
@@ -59,7 +64,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--arch", default=None, help="x86_64 or arm64 (overrides the labspec)")
     parser.add_argument(
-        "--region", default=None, help="AWS region for the price (default: us-east-1)"
+        "--region",
+        default=None,
+        help="price the plan as if in this region: a what-if, since a deployment runs in "
+        "the control plane's region (default: $AWS_REGION, else us-east-1)",
     )
     parser.add_argument(
         "--json", action="store_true", dest="as_json", help="print the plan as JSON"
@@ -151,6 +159,8 @@ def run_plan(args: argparse.Namespace) -> int:
     except InvalidInputError as exc:
         problems = " | ".join(str(p) for p in exc.problems) or exc.message
         return _fail(f"invalid labspec {name}: {problems}")
+    if args.region is not None:
+        plan = plan.model_copy(update={"warnings": [*plan.warnings, WHAT_IF_REGION % plan.region]})
     if args.as_json:
         text = json.dumps(plan.model_dump(mode="json"), indent=2, ensure_ascii=False)
     else:

@@ -3,19 +3,43 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
-from tests.infra.conftest import cdk_json_context
+from tests.infra.conftest import PROJECT_ROOT, cdk_json_context
 from tests.infra.template_queries import (
     ADS_FUNCTIONS,
     ads_functions,
     of_type,
     statements_of_function,
+    statements_of_role,
     statements_with_action,
 )
 
-POWERTOOLS_PARAMETER = "/aws/service/powertools/python/arm64/python3.13/latest"
+
+def _pinned_powertools() -> str:
+    text = (PROJECT_ROOT / "requirements.txt").read_text(encoding="utf-8")
+    (version,) = re.findall(r"^aws-lambda-powertools==(\S+)", text, flags=re.MULTILINE)
+    return version
+
+
+# The layer of exactly the release the tests ran against, never `latest`.
+POWERTOOLS_PARAMETER = f"/aws/service/powertools/python/arm64/python3.13/{_pinned_powertools()}"
+# What the SSM agent calls for Run Command and Session Manager (and nothing else).
+SSM_AGENT_ACTIONS = {
+    "ssm:UpdateInstanceInformation",
+    "ec2messages:AcknowledgeMessage",
+    "ec2messages:DeleteMessage",
+    "ec2messages:FailMessage",
+    "ec2messages:GetEndpoint",
+    "ec2messages:GetMessages",
+    "ec2messages:SendReply",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+}
 COMMON_VARIABLES = {
     "ADS_TABLE_NAME",
     "ADS_PROVIDER",
@@ -107,22 +131,52 @@ def test_given_the_agent_bundle_when_synthesized_then_init_vm_points_at_a_zip_of
     assert not list(staged.rglob("__pycache__"))
 
 
+def _actions(statement):
+    return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+
+
 def test_given_the_agent_bundle_when_synthesized_then_only_init_vm_may_read_it(synthesis):
     readers = {
         name
         for name in ADS_FUNCTIONS
         if any(
-            "s3:GetObject*" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+            action.startswith(("s3:Get", "s3:List"))
             for s in _statements(synthesis, name)
+            for action in _actions(s)
         )
     }
     assert readers == {"init_vm"}
 
 
-def test_given_the_lab_instance_role_when_synthesized_then_it_has_ssm_core_and_nothing_more(
+def test_given_the_agent_bundle_when_synthesized_then_init_vm_may_read_that_object_and_nothing_else_of_the_bucket(
     synthesis,
 ):
-    template = synthesis.template
+    _, init_vm = ads_functions(synthesis.template)["init_vm"]
+    variables = init_vm["Environment"]["Variables"]
+    s3_statements = [
+        s
+        for s in _statements(synthesis, "init_vm")
+        if any(a.startswith("s3:") for a in _actions(s))
+    ]
+
+    (statement,) = s3_statements
+    assert statement["Action"] == "s3:GetObject"
+    assert statement["Resource"] == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":s3:::",
+                variables["ADS_AGENT_BUNDLE_BUCKET"],
+                f"/{variables['ADS_AGENT_BUNDLE_KEY']}",
+            ],
+        ]
+    }
+    assert "*" not in variables["ADS_AGENT_BUNDLE_KEY"]
+
+
+def _lab_instance_role(template):
     roles = {
         logical_id: role
         for logical_id, role in of_type(template, "AWS::IAM::Role").items()
@@ -132,18 +186,41 @@ def test_given_the_lab_instance_role_when_synthesized_then_it_has_ssm_core_and_n
         == "ec2.amazonaws.com"
     }
     assert len(roles) == 1
-    ((logical_id, role),) = roles.items()
-    managed = role["Properties"]["ManagedPolicyArns"]
-    assert len(managed) == 1 and json.dumps(managed[0]).endswith(
-        ':iam::aws:policy/AmazonSSMManagedInstanceCore"]]}'
-    )
-    assert "Policies" not in role["Properties"]
-    attached = [
-        p
-        for p in of_type(template, "AWS::IAM::Policy").values()
-        if {"Ref": logical_id} in p["Properties"]["Roles"]
-    ]
-    assert attached == []
+    return next(iter(roles.items()))
+
+
+def test_given_the_lab_instance_role_when_synthesized_then_it_may_do_what_the_ssm_agent_needs_and_nothing_more(
+    synthesis,
+):
+    template = synthesis.template
+    logical_id, role = _lab_instance_role(template)
+    assert "ManagedPolicyArns" not in role["Properties"]  # not AmazonSSMManagedInstanceCore
+    statements = statements_of_role(template, logical_id)
+    allowed = {
+        action
+        for statement in statements
+        if statement["Effect"] == "Allow"
+        for action in _actions(statement)
+    }
+    assert allowed == SSM_AGENT_ACTIONS
+
+
+def test_given_the_lab_instance_role_when_synthesized_then_no_statement_reads_ssm_parameters(
+    synthesis,
+):
+    logical_id, _ = _lab_instance_role(synthesis.template)
+    for statement in statements_of_role(synthesis.template, logical_id):
+        for action in _actions(statement):
+            pattern = "^" + re.escape(action).replace(r"\*", ".*") + "$"
+            for read in ("ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"):
+                assert not re.match(pattern, read, flags=re.IGNORECASE), statement
+
+
+def test_given_the_lab_instance_role_when_synthesized_then_its_profile_is_what_create_vm_launches_with(
+    synthesis,
+):
+    template = synthesis.template
+    logical_id, _ = _lab_instance_role(template)
     profiles = of_type(template, "AWS::IAM::InstanceProfile")
     assert [p["Properties"]["Roles"] for p in profiles.values()] == [[{"Ref": logical_id}]]
     _, create_vm = ads_functions(template)["create_vm"]

@@ -88,7 +88,7 @@ def test_given_the_ci_rule_when_synthesized_then_ci_events_reach_the_trigger_wit
 ):
     (rule,) = of_type(synthesis.template, "AWS::Events::Rule").values()
     props = rule["Properties"]
-    assert "EventBusName" not in props  # the default bus, where CI pipelines put events
+    assert "EventBusName" in props  # the CI bus (tests/infra/test_ci_bus.py), not the default
     assert props["EventPattern"] == {
         "source": ["ads.ci"],
         "detail-type": ["Lab Deployment Requested"],
@@ -118,7 +118,11 @@ def test_given_the_dead_letter_queue_when_synthesized_then_it_is_encrypted_and_r
 def test_given_cdk_json_context_when_synthesized_then_the_lifecycle_bus_has_the_configured_name(
     synthesis,
 ):
-    (bus,) = of_type(synthesis.template, "AWS::Events::EventBus").values()
+    (bus,) = [
+        bus
+        for bus in of_type(synthesis.template, "AWS::Events::EventBus").values()
+        if bus["Properties"]["Name"] != "ads-ci"  # the CI request bus (test_ci_bus.py)
+    ]
     assert bus["Properties"]["Name"] == "ads-lifecycle"
     for _, props in ads_functions(synthesis.template).values():
         assert props["Environment"]["Variables"]["ADS_EVENT_BUS_NAME"] == {

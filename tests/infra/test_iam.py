@@ -34,6 +34,18 @@ STAR_ONLY_ACTIONS = {
     "logs:PutResourcePolicy",
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
+    # The SSM agent on lab VMs (Run Command and Session Manager).
+    "ssm:UpdateInstanceInformation",
+    "ec2messages:AcknowledgeMessage",
+    "ec2messages:DeleteMessage",
+    "ec2messages:FailMessage",
+    "ec2messages:GetEndpoint",
+    "ec2messages:GetMessages",
+    "ec2messages:SendReply",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
 }
 
 
@@ -146,7 +158,11 @@ def test_given_a_sensitive_action_when_synthesized_then_only_its_step_may_call_i
 def test_given_record_status_when_synthesized_then_it_publishes_only_to_the_lifecycle_bus(
     synthesis,
 ):
-    (bus_id,) = of_type(synthesis.template, "AWS::Events::EventBus")
+    (bus_id,) = [
+        logical_id
+        for logical_id, bus in of_type(synthesis.template, "AWS::Events::EventBus").items()
+        if bus["Properties"]["Name"] == "ads-lifecycle"
+    ]
     (statement,) = statements_with_action(
         _statements(synthesis, "record_status"), "events:PutEvents"
     )

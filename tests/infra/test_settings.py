@@ -16,9 +16,9 @@ DOCUMENTED_KEYS = {
     "name_prefix",
     "region",
     "vpc_id",
-    "subnet_type",
+    "network_egress",
     "subnet_ids",
-    "create_nat",
+    "ci_principals",
     "allowed_instance_types",
     "admin_principals",
     "default_os_policy",
@@ -40,7 +40,9 @@ def test_given_cdk_json_when_read_then_it_sets_every_documented_key_and_the_defa
 def test_given_cli_strings_when_read_then_lists_and_flags_are_parsed():
     settings = Settings.from_mapping(
         {
-            "create_nat": "true",
+            "network_egress": "none",
+            "ci_principals": "arn:aws:iam::123456789012:role/release-pipeline,"
+            "arn:aws-cn:iam::210987654321:user/ci-bot",
             "deletion_protection": "false",
             "allowed_instance_types": "t3.micro, t3.small,t3.micro",
             "admin_principals": "arn:aws:iam::123456789012:role/Admin",
@@ -49,7 +51,11 @@ def test_given_cli_strings_when_read_then_lists_and_flags_are_parsed():
         }
     )
     assert settings.lab_source_buckets == ("my-lab-sources",)
-    assert settings.create_nat is True and settings.deletion_protection is False
+    assert settings.network_egress == "none" and settings.deletion_protection is False
+    assert settings.ci_principals == (
+        "arn:aws:iam::123456789012:role/release-pipeline",
+        "arn:aws-cn:iam::210987654321:user/ci-bot",
+    )
     assert settings.allowed_instance_types == ("t3.micro", "t3.small")
     assert settings.admin_principals == ("arn:aws:iam::123456789012:role/Admin",)
     assert settings.log_retention_days == 90
@@ -60,16 +66,19 @@ def test_given_cli_strings_when_read_then_lists_and_flags_are_parsed():
     [
         ({"default_os_policy": "latest"}, "default_os_policy", "'latest'"),
         ({"log_retention_days": 31}, "log_retention_days", "31"),
-        ({"create_nat": "yes"}, "create_nat", "'yes'"),
+        ({"network_egress": "public"}, "network_egress", "'public'"),
+        (
+            {"ci_principals": ["arn:aws:sts::123456789012:assumed-role/ci/session"]},
+            "ci_principals",
+            "assumed-role",
+        ),
         ({"vpc_id": "my-vpc"}, "vpc_id", "'my-vpc'"),
         ({"allowed_instance_types": ["t3.micro", "huge"]}, "allowed_instance_types", "'huge'"),
         ({"admin_principals": ["alice"]}, "admin_principals", "'alice'"),
         ({"subnet_ids": ["subnet-0123456789abcdef0"]}, "subnet_ids", "subnet-0123456789abcdef0"),
-        ({"vpc_id": "vpc-0123456789abcdef0", "create_nat": True}, "create_nat", "True"),
         ({"lifecycle_bus_name": "default"}, "lifecycle_bus_name", "'default'"),
         ({"name_prefix": "ADS"}, "name_prefix", "'ADS'"),
         ({"api_throttling_rate_limit": 0}, "api_throttling_rate_limit", "0"),
-        ({"subnet_type": "public"}, "subnet_type", "'public'"),
         ({"lab_source_buckets": ["s3://bucket"]}, "lab_source_buckets", "'s3://bucket'"),
     ],
 )
@@ -81,6 +90,29 @@ def test_given_a_bad_context_value_when_read_then_the_error_names_key_found_valu
     message = str(error.value)
     assert error.value.key == key
     assert f"'{key}'" in message and found in message and "allowed:" in message
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "replacement"),
+    [
+        ("create_nat", True, "create_nat true is network_egress nat"),
+        ("create_nat", "false", "false is none"),
+        ("subnet_type", "private_isolated", "private_isolated subnets are none"),
+        (
+            "subnet_type",
+            "private_with_egress",
+            "private_with_egress subnets are network_egress nat",
+        ),
+    ],
+)
+def test_given_a_context_key_network_egress_replaced_when_read_then_the_error_says_what_to_write(
+    key, value, replacement
+):
+    with pytest.raises(ContextError) as error:
+        Settings.from_mapping({key: value})
+
+    assert error.value.key == key
+    assert "replaced by network_egress" in str(error.value) and replacement in str(error.value)
 
 
 def test_given_a_bad_context_value_when_the_app_runs_then_it_prints_one_line_and_exits_2(tmp_path):

@@ -88,66 +88,118 @@ def test_given_default_context_when_synthesized_then_only_health_check_runs_in_t
     assert in_vpc == {"health_check"}
 
 
-def test_given_default_context_when_synthesized_then_lab_subnets_are_isolated_without_nat_or_internet_gateway(
+def _lab_subnet_ids(template):
+    return {
+        logical_id
+        for logical_id, subnet in of_type(template, "AWS::EC2::Subnet").items()
+        if {"Key": "aws-cdk:subnet-name", "Value": "Labs"} in subnet["Properties"]["Tags"]
+    }
+
+
+def _default_routes(template, subnet_ids):
+    tables = {
+        a["Properties"]["RouteTableId"]["Ref"]
+        for a in of_type(template, "AWS::EC2::SubnetRouteTableAssociation").values()
+        if a["Properties"]["SubnetId"]["Ref"] in subnet_ids
+    }
+    return [
+        r["Properties"]
+        for r in of_type(template, "AWS::EC2::Route").values()
+        if r["Properties"]["RouteTableId"]["Ref"] in tables
+        and r["Properties"].get("DestinationCidrBlock") == "0.0.0.0/0"
+    ]
+
+
+def _lab_group(template):
+    return next(
+        g["Properties"]
+        for g in of_type(template, "AWS::EC2::SecurityGroup").values()
+        if g["Properties"]["GroupDescription"].startswith("ADS lab VMs")
+    )
+
+
+def _endpoints(template, kind):
+    return {
+        text(e["Properties"]["ServiceName"]).rsplit(".", 1)[-1].strip('"]} '): e["Properties"]
+        for e in of_type(template, "AWS::EC2::VPCEndpoint").values()
+        if e["Properties"]["VpcEndpointType"] == kind
+    }
+
+
+def test_given_default_context_when_synthesized_then_lab_subnets_egress_through_one_nat_gateway(
     synthesis,
 ):
     template = synthesis.template
-    assert not of_type(template, "AWS::EC2::NatGateway")
-    assert not of_type(template, "AWS::EC2::InternetGateway")
-    subnets = of_type(template, "AWS::EC2::Subnet")
-    assert len(subnets) == 2
-    assert all(s["Properties"]["MapPublicIpOnLaunch"] is False for s in subnets.values())
-    routes = [r["Properties"] for r in of_type(template, "AWS::EC2::Route").values()]
-    assert not [r for r in routes if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
+    (nat_id,) = of_type(template, "AWS::EC2::NatGateway")
+    labs = _lab_subnet_ids(template)
+    assert len(labs) == 2
+    assert all(template["Resources"][s]["Properties"]["MapPublicIpOnLaunch"] is False for s in labs)
+    routes = _default_routes(template, labs)
+    assert len(routes) == 2 and all(r["NatGatewayId"] == {"Ref": nat_id} for r in routes)
+    # Lab VMs launch into exactly these private subnets.
+    _, create_vm = ads_functions(template)["create_vm"]
+    launched = text(create_vm["Environment"]["Variables"]["ADS_SUBNET_IDS"])
+    assert all(f'"Ref": "{s}"' in launched for s in labs)
+    assert create_vm["Environment"]["Variables"]["ADS_NETWORK_EGRESS"] == "nat"
+    egress_ports = {rule["FromPort"] for rule in _lab_group(template)["SecurityGroupEgress"]}
+    assert egress_ports == {80, 443}
 
 
-def test_given_default_context_when_synthesized_then_ssm_is_reached_through_private_interface_endpoints(
+def test_given_default_context_when_synthesized_then_only_free_gateway_endpoints_are_added(
     synthesis,
 ):
-    endpoints = of_type(synthesis.template, "AWS::EC2::VPCEndpoint").values()
-    interface = {
-        text(e["Properties"]["ServiceName"]).rsplit(".", 1)[-1].strip('"]} ')
-        for e in endpoints
-        if e["Properties"]["VpcEndpointType"] == "Interface"
-        and e["Properties"]["PrivateDnsEnabled"]
+    # SSM is reached through the NAT; hourly-billed interface endpoints would double the cost.
+    assert _endpoints(synthesis.template, "Interface") == {}
+    assert set(_endpoints(synthesis.template, "Gateway")) == {"s3", "dynamodb"}
+
+
+def _network_template(**settings):
+    from aws_cdk.assertions import Template
+
+    from cdk_app.network_construct import Network
+    from cdk_app.settings import Settings
+
+    stack = Stack(App(), "NetworkProbe")
+    network = Network(stack, "Network", settings=Settings(**settings))
+    return network, Template.from_stack(stack).to_json()
+
+
+def test_given_network_egress_none_when_network_is_built_then_lab_subnets_are_isolated_with_ssm_and_s3_endpoints_only():
+    network, template = _network_template(network_egress="none")
+
+    assert not of_type(template, "AWS::EC2::NatGateway")
+    assert not of_type(template, "AWS::EC2::InternetGateway")
+    labs = _lab_subnet_ids(template)
+    assert len(labs) == 2 and len(of_type(template, "AWS::EC2::Subnet")) == 2
+    assert _default_routes(template, labs) == []
+    interface = _endpoints(template, "Interface")
+    assert set(interface) == {"ssm", "ssmmessages", "ec2messages"}
+    for endpoint in interface.values():
+        assert endpoint["PrivateDnsEnabled"] is True
+        # One AZ serves the VPC: each interface endpoint is billed per AZ.
+        assert len(endpoint["SubnetIds"]) == 1
+    assert set(_endpoints(template, "Gateway")) == {"s3", "dynamodb"}
+    assert {rule["FromPort"] for rule in _lab_group(template)["SecurityGroupEgress"]} == {443}
+    assert network.egress == "none" and network.public_subnets is None
+
+
+def test_given_network_egress_nat_when_network_is_built_then_its_public_subnets_are_exposed():
+    network, template = _network_template(network_egress="nat")
+
+    public = {
+        logical_id
+        for logical_id, subnet in of_type(template, "AWS::EC2::Subnet").items()
+        if subnet["Properties"]["MapPublicIpOnLaunch"] is True
     }
-    gateway = {
-        text(e["Properties"]["ServiceName"]).rsplit(".", 1)[-1].strip('"]} ')
-        for e in endpoints
-        if e["Properties"]["VpcEndpointType"] == "Gateway"
-    }
-    assert interface == {"ssm", "ssmmessages", "ec2messages"}
-    assert gateway == {"s3", "dynamodb"}
+    assert len(public) == 2
+    assert network.public_subnets is not None
+    assert len(network.subnet_ids_of(network.public_subnets)) == 2
+    assert len(network.subnet_ids) == 2
 
 
 def test_given_default_context_when_synthesized_then_vpc_traffic_is_logged(template):
     template.resource_count_is("AWS::EC2::FlowLog", 1)
     template.has_resource_properties("AWS::EC2::FlowLog", {"TrafficType": "ALL"})
-
-
-def test_given_create_nat_when_network_is_built_then_lab_subnets_egress_through_one_nat_gateway():
-    from cdk_app.network_construct import Network
-    from cdk_app.settings import Settings
-
-    stack = Stack(App(), "NatNetwork")
-    Network(stack, "Network", settings=Settings(create_nat=True))
-    from aws_cdk.assertions import Template
-
-    template = Template.from_stack(stack).to_json()
-    assert len(of_type(template, "AWS::EC2::NatGateway")) == 1
-    private = [
-        s["Properties"]
-        for s in of_type(template, "AWS::EC2::Subnet").values()
-        if s["Properties"]["MapPublicIpOnLaunch"] is False
-    ]
-    assert len(private) == 2
-    lab_group = next(
-        g["Properties"]
-        for g in of_type(template, "AWS::EC2::SecurityGroup").values()
-        if g["Properties"]["GroupDescription"].startswith("ADS lab VMs")
-    )
-    egress_ports = {rule["FromPort"] for rule in lab_group["SecurityGroupEgress"]}
-    assert egress_ports == {80, 443}
 
 
 def _looked_up_vpc_context(vpc_id: str, subnets: dict[str, str]) -> dict:

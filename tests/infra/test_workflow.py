@@ -11,7 +11,9 @@ from cdk_app.workflow_construct import (
     DEPLOY_STEPS,
     DESTROY_ASL,
     DESTROY_STEPS,
+    PARTITION_PLACEHOLDER,
     PLACEHOLDERS,
+    partition_aware,
     placeholders_in,
     substitution_names,
 )
@@ -44,7 +46,8 @@ def test_given_an_asl_file_when_compared_with_the_substitutions_then_every_place
 ):
     if not asl.is_file():
         pytest.skip(f"{asl.name} is not written yet")
-    assert placeholders_in(asl) == substitution_names(steps)
+    # ${Partition} is the stack's partition, bound by the construct (not a step).
+    assert placeholders_in(asl) - {PARTITION_PLACEHOLDER} == substitution_names(steps)
 
 
 def test_given_the_placeholder_table_when_read_then_it_names_each_workflow_step_once():
@@ -67,7 +70,39 @@ def test_given_a_machine_when_synthesized_then_its_definition_is_the_asl_file_in
 ):
     asl, _ = MACHINES[name]
     _, props = _machines(synthesis)[name]
-    assert json.loads(props["DefinitionString"]) == json.loads(asl.read_text(encoding="utf-8"))
+    expected, _ = partition_aware(asl.read_text(encoding="utf-8"))
+    assert json.loads(props["DefinitionString"]) == json.loads(expected)
+
+
+@pytest.mark.parametrize("name", sorted(MACHINES))
+def test_given_a_machine_when_synthesized_then_no_arn_in_its_definition_names_the_aws_partition(
+    synthesis, name
+):
+    asl, _ = MACHINES[name]
+    _, props = _machines(synthesis)[name]
+    _, service_arns = partition_aware(asl.read_text(encoding="utf-8"))
+    assert "arn:aws:" not in props["DefinitionString"]
+    assert "arn:${Partition}:" not in props["DefinitionString"]  # cfn-lint refuses it
+    for placeholder, rest in service_arns.items():
+        assert f'"${{{placeholder}}}"' in props["DefinitionString"]
+        assert props["DefinitionSubstitutions"][placeholder] == {
+            "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":{rest}"]]
+        }
+
+
+def test_given_asl_text_with_partition_arns_when_made_partition_aware_then_each_arn_is_one_placeholder():
+    text = (
+        '{"A": {"Resource": "arn:${Partition}:states:::lambda:invoke"}, '
+        '"B": {"Resource": "arn:aws:states:::lambda:invoke", "Comment": "see arn:aws: docs"}}'
+    )
+
+    rewritten, arns = partition_aware(text)
+
+    assert rewritten == (
+        '{"A": {"Resource": "${ArnStatesLambdaInvoke}"}, '
+        '"B": {"Resource": "${ArnStatesLambdaInvoke}", "Comment": "see arn:aws: docs"}}'
+    )
+    assert arns == {"ArnStatesLambdaInvoke": "states:::lambda:invoke"}
 
 
 @pytest.mark.parametrize("name", sorted(MACHINES))
@@ -78,7 +113,13 @@ def test_given_a_machine_when_synthesized_then_each_placeholder_is_bound_to_its_
     _, props = _machines(synthesis)[name]
     functions = ads_functions(synthesis.template)
     expected = {PLACEHOLDERS[step]: {"Fn::GetAtt": [functions[step][0], "Arn"]} for step in steps}
-    assert props["DefinitionSubstitutions"] == expected
+    _, service_arns = partition_aware(MACHINES[name][0].read_text(encoding="utf-8"))
+    substitutions = {
+        key: value
+        for key, value in props["DefinitionSubstitutions"].items()
+        if key not in service_arns and key != PARTITION_PLACEHOLDER
+    }
+    assert substitutions == expected
 
 
 @pytest.mark.parametrize("name", sorted(MACHINES))

@@ -203,7 +203,10 @@ def test_given_an_s3_source_when_posted_then_it_is_recorded(call_api, control_pl
 
 
 def test_given_a_malformed_s3_uri_or_both_sources_when_posted_then_400_points_at_them(call_api):
-    body = {"labspec": labspec(), "source": {"s3": "s3:/bucket", "git": "git@github.com:o/r.git"}}
+    body = {
+        "labspec": labspec(),
+        "source": {"s3": "s3:/bucket", "git": "https://github.com/o/r.git"},
+    }
     answer = call_api(load_event("api/post_labs_without_source", body=body))
 
     assert answer.status == 400

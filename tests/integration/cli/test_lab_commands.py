@@ -630,8 +630,6 @@ def test_given_the_api_fails_with_500_when_shown_then_exit_1_says_the_api_failed
             {"git": "https://github.com/vlead/dm.git", "ref": "feature/new-ui"},
         ),
         ("git:https://github.com/vlead/dm.git", {"git": "https://github.com/vlead/dm.git"}),
-        ("git:git@github.com:vlead/dm.git", {"git": "git@github.com:vlead/dm.git"}),
-        ("git:git@github.com:vlead/dm.git@v2", {"git": "git@github.com:vlead/dm.git", "ref": "v2"}),
         (
             "git:https://ci@gitlab.example.org/dm.git",
             {"git": "https://ci@gitlab.example.org/dm.git"},
@@ -658,6 +656,58 @@ def test_given_a_malformed_source_when_parsed_then_it_is_refused_with_the_allowe
 
     assert error.value.exit_code == exit_codes.INVALID_INPUT
     assert error.value.message.startswith(f"--source: found {value!r}; allowed: git:URL")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "git:git@github.com:vlead/dm.git",
+        "git:git@github.com:vlead/dm.git@v2",
+        "git:ssh://git@github.com/vlead/dm.git",
+    ],
+)
+def test_given_an_ssh_source_when_deployed_then_it_is_refused_in_one_line_before_any_request(
+    api: FakeAdsApi, labspec_path: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    code, out, err = run(
+        capsys, "deploy", str(labspec_path), "--endpoint", api.url, "--source", value
+    )
+
+    assert code == exit_codes.INVALID_INPUT
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.startswith(f"ads: error: --source: found {value!r}; allowed: git:URL")
+    assert "https://" in err and "no SSH key" in err
+    assert api.received == []
+
+
+def test_given_a_region_the_control_plane_refuses_when_deployed_then_its_one_line_reason_is_shown(
+    api: FakeAdsApi, labspec_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ads.api_models import DeploymentOptions
+    from ads.config import AdsConfig
+    from ads.deployments import region_problems
+    from ads.errors import InvalidInputError
+
+    # The answer the real API gives (ads.deployments), served by the fake.
+    refusal = InvalidInputError(
+        region_problems(DeploymentOptions(region="eu-west-1"), AdsConfig(region="us-east-1")),
+        subject="request",
+    )
+    api.canned[("POST", "/labs")] = (400, refusal.to_dict())
+
+    code, out, err = run(
+        capsys, "deploy", str(labspec_path), "--endpoint", api.url, "--region", "eu-west-1"
+    )
+
+    assert code == exit_codes.INVALID_INPUT
+    assert api.received[-1].body["options"] == {"region": "eu-west-1"}
+    assert err == (
+        "ads: error: invalid request: options.region: found 'eu-west-1'; allowed: "
+        "'us-east-1', the region this control plane deploys labs in (deploy ADS in "
+        "eu-west-1 to run labs there)\n"
+    )
+    assert out == ""
 
 
 def test_given_the_api_names_one_problem_in_its_message_when_refused_then_it_is_not_repeated(
