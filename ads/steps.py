@@ -24,6 +24,7 @@ from ads.lab_metrics import LabMetric
 from ads.lifecycle_events import LifecyclePublisher
 from ads.observability import count, logger
 from ads.outcome_metrics import count_outcome
+from ads.providers.access import access_hooks
 from ads.providers.base import (
     ComputeProvider,
     DestroyFailed,
@@ -272,6 +273,14 @@ def probe_health(url: str, timeout_s: float) -> tuple[int | None, str]:
         return None, str(exc) or type(exc).__name__
 
 
+def _open_access(record: LabRecord, provider: ComputeProvider | None) -> dict[str, Any]:
+    hooks = access_hooks(provider)
+    if hooks is None or not record.vm_id or record.agent_port is None:
+        return {}
+    url = hooks.open_lab_access(record.lab_id, _vm_of(record), record.plan)
+    return {"app_url": url} if url else {}
+
+
 # -- the steps ---------------------------------------------------------------------------
 
 
@@ -321,6 +330,10 @@ def wait_running(
     fields: dict[str, Any] = {"private_ip": private_ip, "endpoint": endpoint}
     if vm.details.get("app_url"):
         fields["app_url"] = vm.details["app_url"]
+    hooks = access_hooks(provider)
+    access = hooks.access_details(lab_id, vm, record.plan) if hooks else {}
+    if access:
+        fields["vm_details"] = {**vm.details, **access}
     _advance(repository, lab_id, LabStatus.PROVISIONING, **fields)
     return WaitRunningResult(state=state.state, private_ip=private_ip, endpoint=endpoint)
 
@@ -412,6 +425,10 @@ def destroy_vm(
         raise DestroyFailed(
             f"VM {state.vm_id} of {lab_id} is still {state.state} after destroy", lab_id=lab_id
         )
+    hooks = access_hooks(provider)
+    if hooks:
+        # After the VM is gone: a lab's security group cannot go while an instance wears it.
+        hooks.close_lab_access(lab_id, record.plan if record else {})
     logger.info("vm destroyed", vm_id=state.vm_id, state=state.state)
     return DestroyVmResult(vm_id=state.vm_id, state=state.state)
 
@@ -426,6 +443,7 @@ def record_status(
     failed_step: str | None = None,
     error: dict[str, Any] | None = None,
     destroy_error: dict[str, Any] | None = None,
+    provider: ComputeProvider | None = None,
 ) -> RecordStatusResult:
     """Final bookkeeping of a workflow: READY, FAILED, DESTROYED (with their event), or
     DESTROYING with the cause of a destroy that failed (no event: nothing finished)."""
@@ -451,7 +469,9 @@ def record_status(
             repository, lab_id, LabStatus.FAILED, cause[:200], failed_step=failed_step, cause=cause
         )
     elif status == LabStatus.READY:
-        record = _advance(repository, lab_id, LabStatus.READY, "healthy")
+        # The access opens before READY is written, so READY means a student can get in.
+        fields = _open_access(record, provider)
+        record = _advance(repository, lab_id, LabStatus.READY, "healthy", **fields)
     elif status == LabStatus.DESTROYING:
         cause = failure_cause(failed_step or "destroy", error)
         record = repository.transition(
@@ -483,3 +503,4 @@ def record_status(
         event_published=published,
         cause=cause[:FAIL_CAUSE_LIMIT] if cause else None,
     )
+

@@ -49,6 +49,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         failed_step=request.failed_step,
         error=request.error.model_dump() if request.error else None,
         destroy_error=request.destroy_error.model_dump() if request.destroy_error else None,
+        provider=deps.provider,
     )
     # A cause only where there is one: the workflow's Choice tests whether it is present.
     return result.model_dump(mode="json", exclude_none=True)

@@ -1,0 +1,302 @@
+"""Lab access through the real steps against moto: public labs and the shared ALB.
+
+The awkward answers moto never gives (PriorityInUse, DependencyViolation, a public IP
+that shows late) are pinned with botocore's Stubber in tests/unit/providers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from ads import steps
+from ads.config import LAB_ID_TAG, AdsConfig
+from ads.lab.plan import PlanOptions, plan_from_labspec_source
+from ads.lifecycle_events import LifecyclePublisher
+from ads.providers.ec2 import Ec2Provider
+from ads.providers.ec2_access import target_group_name
+from ads.providers.throttling import Backoff
+from ads.records import LabRepository, LabStatus, create_table
+from tests.integration.steps.conftest import (
+    AWS_ENV,
+    HELLO_WEB,
+    MOTO_IMAGE_ID,
+    OWNER,
+    REGION,
+    TABLE,
+    seed_public_parameters,
+)
+
+DOMAIN = "labs.example.org"
+CIDR = "203.0.113.0/24"
+
+
+@dataclass
+class Network:
+    vpc: str
+    private_subnet: str
+    public_subnet: str
+    lab_group: str
+    alb_group: str
+    listener: str
+
+
+@pytest.fixture(scope="module")
+def network() -> Iterator[Network]:
+    with pytest.MonkeyPatch.context() as patch, mock_aws():
+        for name, value in AWS_ENV.items():
+            patch.setenv(name, value)
+        ec2 = boto3.client("ec2", region_name=REGION)
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        private = ec2.create_subnet(
+            VpcId=vpc, CidrBlock="10.0.1.0/24", AvailabilityZone="us-east-1a"
+        )
+        public = ec2.create_subnet(
+            VpcId=vpc, CidrBlock="10.0.2.0/24", AvailabilityZone="us-east-1a"
+        )
+        public_b = ec2.create_subnet(
+            VpcId=vpc, CidrBlock="10.0.3.0/24", AvailabilityZone="us-east-1b"
+        )
+        lab_group = ec2.create_security_group(GroupName="lab", Description="labs", VpcId=vpc)
+        alb_group = ec2.create_security_group(GroupName="alb", Description="alb", VpcId=vpc)
+        seed_public_parameters(
+            ec2.describe_images(ImageIds=[MOTO_IMAGE_ID])["Images"][0]["ImageId"]
+        )
+        elbv2 = boto3.client("elbv2", region_name=REGION)
+        alb = elbv2.create_load_balancer(
+            Name="ads-labs",
+            Subnets=[public["Subnet"]["SubnetId"], public_b["Subnet"]["SubnetId"]],
+            SecurityGroups=[alb_group["GroupId"]],
+            Scheme="internet-facing",
+        )["LoadBalancers"][0]
+        # moto has no certificates to check; the listener's protocol does not matter here.
+        listener = elbv2.create_listener(
+            LoadBalancerArn=alb["LoadBalancerArn"],
+            Protocol="HTTP",
+            Port=443,
+            DefaultActions=[
+                {
+                    "Type": "fixed-response",
+                    "FixedResponseConfig": {"StatusCode": "404", "ContentType": "text/plain"},
+                }
+            ],
+        )["Listeners"][0]
+        create_table(boto3.client("dynamodb", region_name=REGION), TABLE)
+        yield Network(
+            vpc=vpc,
+            private_subnet=private["Subnet"]["SubnetId"],
+            public_subnet=public["Subnet"]["SubnetId"],
+            lab_group=lab_group["GroupId"],
+            alb_group=alb_group["GroupId"],
+            listener=listener["ListenerArn"],
+        )
+
+
+class Lab:
+    def __init__(self, network: Network, access: str, ports: Any = None) -> None:
+        self.lab_id = f"hello-web-{uuid.uuid4().hex[:20]}"
+        self.config = AdsConfig(
+            region=REGION,
+            table_name=TABLE,
+            subnet_ids=(network.private_subnet,),
+            security_group_ids=(network.lab_group,),
+            agent_bundle_bucket="assets",
+            agent_bundle_key="agent.zip",
+            lab_access=access,
+            lab_ingress_cidrs=(CIDR,),
+            public_subnet_ids=(network.public_subnet,),
+            vpc_id=network.vpc,
+            lb_listener_arn=network.listener,
+            lb_security_group_id=network.alb_group,
+            lb_domain=DOMAIN,
+        )
+        self.ec2 = boto3.client("ec2", region_name=REGION)
+        self.elbv2 = boto3.client("elbv2", region_name=REGION)
+        self.provider = Ec2Provider(
+            self.config,
+            ec2=self.ec2,
+            ssm=boto3.client("ssm", region_name=REGION),
+            s3=boto3.client("s3", region_name=REGION),
+            elbv2=self.elbv2,
+            backoff=Backoff(sleep=lambda s: None),
+        )
+        self.provider.ssm_online = lambda vm_id: True  # type: ignore[method-assign]
+        self.repository = LabRepository.from_name(TABLE, REGION)
+        text = HELLO_WEB.read_text()
+        if ports is not None:
+            text = text.replace('"health_probe"', f'"ports": {ports}, "health_probe"')
+        plan = plan_from_labspec_source(text, PlanOptions(access=access)).model_dump(mode="json")
+        self.repository.create(
+            self.repository.new_record(self.lab_id, OWNER, lab_name="Hello Web", plan=plan)
+        )
+
+    def deploy(self) -> None:
+        steps.create_vm(self.lab_id, self.repository, self.provider, self.config)
+        steps.wait_running(self.lab_id, self.repository, self.provider, self.config)
+        for status in (LabStatus.INITIALIZING, LabStatus.HEALTH_CHECKING):
+            self.repository.transition(self.lab_id, status)
+        steps.record_status(
+            self.lab_id,
+            LabStatus.READY,
+            self.repository,
+            LifecyclePublisher(None, ""),
+            self.config,
+            provider=self.provider,
+        )
+
+    def destroy(self) -> None:
+        self.repository.transition(self.lab_id, LabStatus.DESTROYING)
+        steps.destroy_vm(self.lab_id, self.repository, self.provider, self.config)
+
+    def record(self):
+        return self.repository.require(self.lab_id)
+
+    def instance(self) -> dict[str, Any]:
+        reservations = self.ec2.describe_instances(InstanceIds=[self.record().vm_id])
+        return reservations["Reservations"][0]["Instances"][0]
+
+    def lab_groups(self) -> list[dict[str, Any]]:
+        return self.ec2.describe_security_groups(
+            Filters=[{"Name": f"tag:{LAB_ID_TAG}", "Values": [self.lab_id]}]
+        )["SecurityGroups"]
+
+    def rules_for_host(self) -> list[dict[str, Any]]:
+        host = f"{self.lab_id}.{DOMAIN}"
+        rules = self.elbv2.describe_rules(ListenerArn=self.config.lb_listener_arn)["Rules"]
+        return [
+            r
+            for r in rules
+            for c in r.get("Conditions", [])
+            if host in (c.get("HostHeaderConfig") or {}).get("Values", c.get("Values", []))
+        ]
+
+    def target_groups(self) -> list[dict[str, Any]]:
+        groups = self.elbv2.describe_target_groups()["TargetGroups"]
+        return [g for g in groups if g["TargetGroupName"] == target_group_name(self.lab_id)]
+
+
+def ingress_of(group: dict[str, Any]) -> set[tuple[int, str]]:
+    rules = set()
+    for permission in group["IpPermissions"]:
+        for source in permission.get("IpRanges", []):
+            rules.add((permission["FromPort"], source["CidrIp"]))
+        for source in permission.get("UserIdGroupPairs", []):
+            rules.add((permission["FromPort"], source["GroupId"]))
+    return rules
+
+
+def test_given_public_access_when_a_lab_deploys_then_it_gets_a_public_ip_and_only_its_ports(
+    network,
+):
+    lab = Lab(network, "public", ports="[8080, 8443]")
+
+    lab.deploy()
+
+    record = lab.record()
+    instance = lab.instance()
+    assert instance["SubnetId"] == network.public_subnet
+    assert instance.get("PublicIpAddress")
+    assert record.status == LabStatus.READY
+    assert record.access == "public"
+    assert record.lab_ports == [8080, 8443]
+    assert record.app_url == f"http://{instance['PublicIpAddress']}:8080/"
+    (group,) = lab.lab_groups()
+    (interface,) = instance["NetworkInterfaces"]
+    assert {g["GroupId"] for g in interface["Groups"]} == {network.lab_group, group["GroupId"]}
+    assert ingress_of(group) == {(8080, CIDR), (8443, CIDR)}
+
+
+def test_given_public_access_when_the_lab_is_destroyed_then_its_security_group_goes_too(network):
+    lab = Lab(network, "public")
+    lab.deploy()
+
+    lab.destroy()
+
+    assert lab.instance()["State"]["Name"] in ("shutting-down", "terminated")
+    assert lab.lab_groups() == []
+
+
+def test_given_a_create_vm_retry_when_public_then_one_security_group_with_one_rule_per_port(
+    network,
+):
+    lab = Lab(network, "public")
+
+    steps.create_vm(lab.lab_id, lab.repository, lab.provider, lab.config)
+    lab.provider.access.prepare_launch(lab.lab_id, lab.record().plan)
+
+    (group,) = lab.lab_groups()
+    assert ingress_of(group) == {(80, CIDR)}
+
+
+def test_given_the_load_balancer_when_a_lab_is_ready_then_rule_target_group_and_target_exist(
+    network,
+):
+    lab = Lab(network, "load-balancer")
+
+    lab.deploy()
+
+    record = lab.record()
+    assert record.app_url == f"https://{lab.lab_id}.{DOMAIN}/"
+    assert record.access == "load-balancer"
+    (rule,) = lab.rules_for_host()
+    (target_group,) = lab.target_groups()
+    assert rule["Actions"][0]["TargetGroupArn"] == target_group["TargetGroupArn"]
+    # The ALB asks the agent what Check Health asks it: GET /health on the agent port.
+    assert (target_group["HealthCheckPath"], target_group["HealthCheckPort"]) == ("/health", "9089")
+    assert target_group["Port"] == 80
+    targets = lab.elbv2.describe_target_health(TargetGroupArn=target_group["TargetGroupArn"])
+    assert [t["Target"]["Id"] for t in targets["TargetHealthDescriptions"]] == [record.vm_id]
+    instance = lab.instance()
+    assert instance["SubnetId"] == network.private_subnet
+    (group,) = lab.lab_groups()
+    assert ingress_of(group) == {(80, network.alb_group), (9089, network.alb_group)}
+
+
+def test_given_a_mark_ready_retry_when_load_balanced_then_one_rule_and_one_target(network):
+    lab = Lab(network, "load-balancer")
+    lab.deploy()
+
+    lab.provider.open_lab_access(lab.lab_id, steps._vm_of(lab.record()), lab.record().plan)
+
+    assert len(lab.rules_for_host()) == 1
+    (target_group,) = lab.target_groups()
+    targets = lab.elbv2.describe_target_health(TargetGroupArn=target_group["TargetGroupArn"])
+    assert len(targets["TargetHealthDescriptions"]) == 1
+
+
+def test_given_a_load_balanced_lab_when_destroyed_then_rule_target_group_and_group_are_gone(
+    network,
+):
+    lab = Lab(network, "load-balancer")
+    lab.deploy()
+    other = Lab(network, "load-balancer")
+    other.deploy()
+
+    lab.destroy()
+
+    assert lab.rules_for_host() == []
+    assert lab.target_groups() == []
+    assert lab.lab_groups() == []
+    assert len(other.rules_for_host()) == 1
+    assert len(other.target_groups()) == 1
+
+
+def test_given_private_access_when_a_lab_deploys_and_goes_then_nothing_is_opened(network):
+    lab = Lab(network, "private")
+
+    lab.deploy()
+
+    record = lab.record()
+    assert record.access == "private"
+    assert record.app_url is None
+    assert lab.instance().get("SubnetId") == network.private_subnet
+    assert lab.lab_groups() == []
+    assert lab.rules_for_host() == []
+    lab.destroy()
+    assert lab.lab_groups() == []
