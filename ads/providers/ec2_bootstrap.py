@@ -83,7 +83,13 @@ _DOWNLOAD = (
 )
 
 
-def ssm_agent_user_data(source: SsmAgentSource, package_url: str) -> str | None:
+def ssm_agent_user_data(
+    source: SsmAgentSource,
+    package_url: str,
+    *,
+    attempts: int = DOWNLOAD_ATTEMPTS,
+    pause_s: float = DOWNLOAD_PAUSE_S,
+) -> str | None:
     """The user data that gets the SSM agent running, or None when the image ships it."""
     if source == "shipped":
         return None
@@ -95,18 +101,18 @@ def ssm_agent_user_data(source: SsmAgentSource, package_url: str) -> str | None:
         [
             "#!/bin/sh",
             "# ADS: this image ships no SSM agent; install the region's own package.",
-            "set -u",
+            "set -eu",
             "if systemctl is-active --quiet amazon-ssm-agent; then exit 0; fi",
             f"url={shlex.quote(package_url)}",
             f"package={package}",
             "attempt=1",
             f'until python3 -c {shlex.quote(_DOWNLOAD)} "$url" "$package"; do',
-            f'  if [ "$attempt" -ge {DOWNLOAD_ATTEMPTS} ]; then',
+            f'  if [ "$attempt" -ge {int(attempts)} ]; then',
             '    echo "ads: cannot download the SSM agent from $url" >&2',
             "    exit 1",
             "  fi",
             "  attempt=$((attempt + 1))",
-            f"  sleep {DOWNLOAD_PAUSE_S}",
+            f"  sleep {pause_s:g}",
             "done",
             'dpkg -i "$package"',
             "systemctl enable amazon-ssm-agent",
