@@ -11,7 +11,10 @@ runs once the plane has started, before its API answers:
 * a READY lab whose agent still answers (with its own lab id) stays READY; one whose
   agent is gone is destroyed by a new DestroyLab execution, as is a lab whose destroy
   was in flight;
-* a sandbox or a lab process that no kept record owns is destroyed.
+* a sandbox or a lab process that no kept record owns is destroyed;
+* an idempotency key whose lab was never written (the crash came between the two
+  writes) is released, so a retry of that request makes the lab instead of answering
+  "still in progress" until the key expires.
 
 No record is deleted, so every lab id answered before still answers.
 
@@ -52,6 +55,7 @@ class RecoveryReport:
     destroying: list[str] = field(default_factory=list)
     orphan_sandboxes: list[str] = field(default_factory=list)
     orphan_processes: list[int] = field(default_factory=list)
+    released_keys: int = 0
     errors: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -160,6 +164,25 @@ def _sweep(plane: LocalControlPlane, owned: set[str], kept: list[Path], report: 
             report.orphan_processes.append(pid)
 
 
+def _release_dangling_keys(plane: LocalControlPlane, report: RecoveryReport) -> None:
+    from ads.local.runtime import TABLE_NAME
+    from ads.records import IDEMPOTENCY_PREFIX
+
+    dynamodb = plane.client("dynamodb")
+    repository = plane.repository()
+    pages = dynamodb.get_paginator("scan").paginate(
+        TableName=TABLE_NAME,
+        FilterExpression="begins_with(lab_id, :prefix)",
+        ExpressionAttributeValues={":prefix": {"S": IDEMPOTENCY_PREFIX}},
+    )
+    for page in pages:
+        for item in page.get("Items", []):
+            target = item.get("target_lab_id", {}).get("S", "")
+            if target and repository.get(target) is None:
+                dynamodb.delete_item(TableName=TABLE_NAME, Key={"lab_id": item["lab_id"]})
+                report.released_keys += 1
+
+
 def reconcile(
     plane: LocalControlPlane, *, probe: Callable[[LabRecord], bool] = agent_answers
 ) -> RecoveryReport:
@@ -190,6 +213,10 @@ def reconcile(
         except Exception as exc:
             report.errors.append(f"{record.lab_id}: {type(exc).__name__}: {exc}")
     _sweep(plane, owned, kept, report)
+    try:
+        _release_dangling_keys(plane, report)
+    except Exception as exc:
+        report.errors.append(f"idempotency keys: {type(exc).__name__}: {exc}")
     return report
 
 
