@@ -47,6 +47,11 @@ _CI_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[A-Za-z
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
+# How students reach a lab (ADS_LAB_ACCESS); see cdk_app/access_construct.py.
+LAB_ACCESS_MODES = ("private", "public", "load-balancer")
+_CIDR = re.compile(r"^(\d{1,3}(\.\d{1,3}){3}/\d{1,2}|[0-9a-fA-F:]+/\d{1,3})$")
+_DOMAIN = re.compile(r"^(?=.{4,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
 
 
 class ContextError(ValueError):
@@ -76,6 +81,11 @@ class Settings:
     api_throttling_burst_limit: int = 20
     lab_source_buckets: tuple[str, ...] = ()
     alarm_emails: tuple[str, ...] = ()
+    lab_access: str = "private"
+    # Who may reach labs in the public and load-balancer modes; empty means anywhere.
+    lab_ingress_cidrs: tuple[str, ...] = ()
+    lb_domain: str = ""
+    lb_certificate_arn: str = ""
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -153,7 +163,26 @@ class Settings:
             alarm_emails=_list(
                 get, "alarm_emails", _EMAIL, "e-mail addresses such as ops@example.org"
             ),
+            lab_access=_choice(get, "lab_access", defaults.lab_access, LAB_ACCESS_MODES),
+            lab_ingress_cidrs=_list(
+                get, "lab_ingress_cidrs", _CIDR, "CIDR blocks such as 203.0.113.0/24"
+            ),
+            lb_domain=_text(
+                get,
+                "lb_domain",
+                "",
+                _DOMAIN,
+                "a lowercase DNS domain such as labs.example.org (labs answer at <lab_id>.<domain>)",
+            ),
+            lb_certificate_arn=_text(
+                get,
+                "lb_certificate_arn",
+                "",
+                _CERTIFICATE_ARN,
+                "an ACM certificate ARN for *.<lb_domain> in the stack's region",
+            ),
         )
+        _check_lab_access(settings)
         if settings.lifecycle_bus_name == "default":
             raise ContextError(
                 "lifecycle_bus_name",
@@ -253,3 +282,16 @@ def _positive(get: Callable[[str], Any], key: str, default: int) -> int:
     if number is None or not 1 <= number <= 10000:
         raise ContextError(key, value, "a whole number from 1 to 10000")
     return number
+
+
+def _check_lab_access(settings: Settings) -> None:
+    if settings.lab_access != "load-balancer":
+        return
+    for key in ("lb_domain", "lb_certificate_arn"):
+        if not getattr(settings, key):
+            raise ContextError(
+                key,
+                "",
+                "a value when lab_access is load-balancer (the ALB's HTTPS listener serves "
+                "<lab_id>.<lb_domain> with the certificate lb_certificate_arn)",
+            )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from cdk_app.access_construct import LabAccess
 from cdk_app.api_construct import Api
 from cdk_app.ci_trigger_construct import CiTrigger, LifecycleBus
 from cdk_app.compute_construct import AGENT_PORT, AgentBundle, LabInstanceRole, LambdaFactory
@@ -22,6 +23,7 @@ class AdsStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         storage = Storage(self, "Storage", settings=settings)
         network = Network(self, "Network", settings=settings)
+        access = LabAccess(self, "LabAccess", settings=settings, vpc=network.vpc)
         lab_instance = LabInstanceRole(self, "LabInstance")
         agent_bundle = AgentBundle(self, "AgentBundle")
         lifecycle = LifecycleBus(self, "Lifecycle", settings=settings)
@@ -37,6 +39,7 @@ class AdsStack(Stack):
             "ADS_EVENT_BUS_NAME": lifecycle.bus.event_bus_name,
             "ADS_NETWORK_EGRESS": network.egress,
         }
+        common_environment.update(access.environment)
         # Empty lists mean "the built-in default"; leave the variable out rather than empty.
         if settings.allowed_instance_types:
             common_environment["ADS_ALLOWED_INSTANCE_TYPES"] = ",".join(
@@ -58,6 +61,11 @@ class AdsStack(Stack):
             lab_instance=lab_instance,
             agent_bundle=agent_bundle,
             lifecycle_bus=lifecycle.bus,
+        )
+        access.grant_steps(
+            create_vm=workflow.create_vm,
+            record_status=workflow.record_status,
+            destroy_vm=workflow.destroy_vm,
         )
         # Only the front doors start executions; the steps never need these ARNs, which
         # keeps the machine -> step Lambda references free of cycles.
