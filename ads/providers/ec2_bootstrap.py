@@ -169,6 +169,9 @@ def init_script(
         "auto",
         "--python",
         "python3",
+        # The port the lab's application listens on (the labspec's first `ports` entry).
+        "--lab-port",
+        str((plan.get("lab_ports") or [80])[0]),
     ]
     if source_git:
         install += ["--source-git", source_git]
@@ -183,6 +186,9 @@ def init_script(
             f"mkdir -p {shlex.quote(prefix + '/bundle')}",
             f"python3 -c {shlex.quote(_FETCH)} {shlex.quote(prefix)} "
             f"{shlex.quote(bundle_url)} {plan_b64}",
+            # On its own VM a lab listens on every interface; the security groups decide
+            # who reaches it (a local lab shares the host, so it binds 127.0.0.1 there).
+            "export ADS_LAB_BIND=0.0.0.0",
             shlex.join(install),
         ]
     )

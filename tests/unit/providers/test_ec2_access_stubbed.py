@@ -316,3 +316,20 @@ def test_given_a_lab_planned_private_when_the_configuration_says_public_then_the
 
     assert access.prepare_launch(LAB_ID, {"access": "private"}) is None
     assert access.open(LAB_ID, VM, {"access": "private"}) is None
+
+
+def test_given_a_lab_on_port_8080_when_the_init_script_is_made_then_the_lab_listens_there():
+    from ads.providers.ec2_bootstrap import init_script
+
+    script = init_script(
+        prefix="/opt/ads",
+        lab_id=LAB_ID,
+        bundle_url="https://example.org/bundle.zip",
+        plan={"lab_ports": [8080, 8443]},
+        agent_port=9089,
+    )
+
+    lines = script.splitlines()
+    assert "--lab-port 8080" in lines[-1]
+    # On its own VM the app must answer the ALB or a public IP, not only 127.0.0.1.
+    assert "export ADS_LAB_BIND=0.0.0.0" in lines[:-1]
