@@ -13,6 +13,7 @@ import http.client
 import json
 import os
 import re
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -23,6 +24,7 @@ from typing import Any
 
 from ads import __version__
 from ads.cli import exit_codes
+from ads.cli.retries import RetryPolicy, call_with_retries, is_transient
 from ads.errors import AdsError, FieldProblem
 
 SERVICE = "execute-api"
@@ -71,10 +73,18 @@ class ApiError(CommandError):
         http_status: int | None = None,
         problems: list[FieldProblem] | None = None,
         body: Any = None,
+        failure: str | None = None,
     ) -> None:
         super().__init__(message, exit_code=exit_code, problems=problems)
         self.status = http_status
         self.body = body
+        # Without an answer: "timeout", "reset" or "refused" (nothing listens).
+        self.failure = failure
+
+    @property
+    def transient(self) -> bool:
+        error = self.body.get("error") if isinstance(self.body, dict) else None
+        return is_transient(self.status, error, self.failure)
 
 
 def exit_code_for_status(status: int) -> int:
@@ -296,11 +306,13 @@ class AdsApiClient:
         settings: ClientSettings,
         credentials: Any = None,
         *,
-        timeout_s: float = DEFAULT_HTTP_TIMEOUT_S,
+        timeout_s: float | None = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> None:
         self.settings = settings
         self._credentials = credentials
-        self.timeout_s = timeout_s
+        self.timeout_s = DEFAULT_HTTP_TIMEOUT_S if timeout_s is None else timeout_s
+        self.retry_policy = retry_policy or RetryPolicy()
 
     @classmethod
     def from_args(cls, args: Any) -> AdsApiClient:
@@ -310,6 +322,15 @@ class AdsApiClient:
             profile=getattr(args, "profile", None),
         )
         return cls(settings)
+
+    def without_retries(self) -> AdsApiClient:
+        """The same client making each request once (for loops that tolerate failures)."""
+        return AdsApiClient(
+            self.settings,
+            self._credentials,
+            timeout_s=self.timeout_s,
+            retry_policy=RetryPolicy(attempts=1),
+        )
 
     @property
     def credentials(self) -> Any:
@@ -364,6 +385,41 @@ class AdsApiClient:
         query: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Any:
+        """The decoded answer; a request that is safe to repeat is retried while the
+        failure is transient (no answer in time, 429/502/503/504, a key in flight)."""
+        names = {name.lower() for name in headers or {}}
+        repeatable = method in ("GET", "HEAD", "DELETE") or "idempotency-key" in names
+
+        def attempt() -> Any:
+            return self._request_once(method, path, body=body, query=query, headers=headers)
+
+        if not repeatable:
+            return attempt()
+        return call_with_retries(
+            attempt,
+            lambda exc: isinstance(exc, ApiError) and exc.transient,
+            policy=self.retry_policy,
+            on_retry=self._report_retry,
+        )
+
+    def _report_retry(self, exc: Exception, attempt: int, wait_s: float) -> None:
+        reason = exc.message if isinstance(exc, ApiError) else str(exc)
+        print(
+            f"ads: {reason}; retrying in {wait_s:.1f}s "
+            f"(attempt {attempt} of {self.retry_policy.attempts})",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def _request_once(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        query: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
         url = self.url_for(path, query)
         data = json.dumps(body).encode("utf-8") if body is not None else None
         base_headers = {"Accept": "application/json", "User-Agent": f"ads-cli/{__version__}"}
@@ -387,19 +443,28 @@ class AdsApiClient:
             raise self._unreachable(exc) from None
 
     def _unreachable(self, reason: Any) -> ApiError:
-        if isinstance(reason, TimeoutError):
-            reason = f"no answer within {self.timeout_s:g}s"
-        elif isinstance(reason, OSError) and reason.strerror:
+        failure = _failure_kind(reason)
+        if failure == "timeout":
+            # It answered the connection, so it runs: it is busy, not absent.
+            return ApiError(
+                f"the ADS endpoint {self.settings.endpoint} (from "
+                f"{self.settings.endpoint_source}) gave no answer within {self.timeout_s:g}s; "
+                "it is running but busy or slow",
+                exit_code=exit_codes.UNREACHABLE,
+                failure=failure,
+            )
+        if isinstance(reason, OSError) and reason.strerror:
             reason = reason.strerror
         message = (
             f"cannot reach the ADS endpoint {self.settings.endpoint} "
             f"(from {self.settings.endpoint_source}): {reason}"
         )
-        if self.settings.endpoint_source.startswith("local control plane"):
+        local = self.settings.endpoint_source.startswith("local control plane")
+        if local and failure == "refused":
             message += "; the local control plane is not running: start it with `ads local up`"
         else:
             message += "; check the URL and your network"
-        return ApiError(message, exit_code=exit_codes.UNREACHABLE)
+        return ApiError(message, exit_code=exit_codes.UNREACHABLE, failure=failure)
 
     def _error_from_response(self, status: int, raw: bytes) -> ApiError:
         try:
@@ -438,6 +503,17 @@ class AdsApiClient:
             problems=problems,
             body=body,
         )
+
+
+def _failure_kind(reason: Any) -> str:
+    if isinstance(reason, TimeoutError | http.client.RemoteDisconnected):
+        # A server that closes without answering is one that gave up on the request.
+        return "timeout" if isinstance(reason, TimeoutError) else "reset"
+    if isinstance(reason, ConnectionRefusedError):
+        return "refused"
+    if isinstance(reason, ConnectionError | http.client.HTTPException):
+        return "reset"
+    return "other"
 
 
 def _quote(segment: str) -> str:

@@ -15,6 +15,7 @@ import json
 import re
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -104,7 +105,8 @@ def register(subparsers: Any) -> None:
     deploy.add_argument(
         "--idempotency-key",
         metavar="K",
-        help="repeating a request with the same key returns the same lab instead of a new one",
+        help="repeating a request with the same key returns the same lab instead of a new one "
+        "(default: a new key for each run, reused by the run's own retries)",
     )
     _add_wait(deploy, DEFAULT_DEPLOY_TIMEOUT_S, "READY or FAILED")
     deploy.set_defaults(func=deploy_command)
@@ -316,7 +318,10 @@ def deploy_command(args: argparse.Namespace) -> int:
     body["options"] = {k: v for k, v in options.items() if v}
 
     client = AdsApiClient.from_args(args)
-    answer = client.create_lab(body, args.idempotency_key)
+    # One key per invocation: the client's own retries (a timeout, a 503) then replay the
+    # same lab instead of creating another one.
+    key = args.idempotency_key or new_idempotency_key()
+    answer = client.create_lab(body, key)
     if not args.wait:
         _output(args, answer, render.render_deploy_answer)
         return exit_codes.OK
@@ -331,6 +336,10 @@ def deploy_command(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
     )
     return _finish_wait(args, record, outcome, "READY")
+
+
+def new_idempotency_key() -> str:
+    return f"ads-cli-{uuid.uuid4()}"
 
 
 # --- list / show / history ------------------------------------------------------------------
@@ -404,6 +413,8 @@ def wait_for_status(
 ) -> tuple[dict[str, Any], str]:
     """Poll the lab until a status in ``done`` ("done"), ``failed`` ("failed") or the timeout."""
     display = display or render.ProgressDisplay(sys.stderr, lab_id, clock=_clock)
+    # This loop tolerates failed polls itself and keeps the progress display going.
+    client = client.without_retries()
     deadline = _clock() + timeout_s
     record: dict[str, Any] = {"lab_id": lab_id}
     failures = 0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ads.cli import lab_cmds
+from ads.cli import lab_cmds, retries
 from tests.integration.cli.fake_api import FakeAdsApi, RunningFakeApi
 
 TEST_ACCESS_KEY = "AKIDADSCLITEST000001"
@@ -43,6 +43,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", TEST_ACCESS_KEY)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", TEST_SECRET_KEY)
     monkeypatch.setattr(lab_cmds, "POLL_INTERVAL_S", 0.01)
+    monkeypatch.setattr(retries, "_sleep", lambda _: None)
     return home
 
 
