@@ -15,6 +15,13 @@ from typing import Any
 
 from aws_cdk import aws_logs as logs
 
+from ads.config import (
+    DEFAULT_INIT_TIMEOUT_S,
+    DEFAULT_LAUNCH_GRACE_S,
+    MAX_INIT_TIMEOUT_S,
+    MAX_LAUNCH_GRACE_S,
+)
+
 OS_POLICIES = ("exact", "same-major", "nearest-lts")
 # nat: lab subnets reach the internet through one NAT gateway (apt, pip, git work);
 # none: isolated subnets with VPC endpoints for SSM and S3 only (cheaper, locked down).
@@ -86,6 +93,9 @@ class Settings:
     lab_ingress_cidrs: tuple[str, ...] = ()
     lb_domain: str = ""
     lb_certificate_arn: str = ""
+    # The init budget (ADS_INIT_TIMEOUT_S) and the EC2 launch grace (ADS_LAUNCH_GRACE_S).
+    init_timeout_s: int = DEFAULT_INIT_TIMEOUT_S
+    launch_grace_s: int = DEFAULT_LAUNCH_GRACE_S
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -180,6 +190,12 @@ class Settings:
                 "",
                 _CERTIFICATE_ARN,
                 "an ACM certificate ARN for *.<lb_domain> in the stack's region",
+            ),
+            init_timeout_s=_bounded(
+                get, "init_timeout_s", defaults.init_timeout_s, 60, MAX_INIT_TIMEOUT_S
+            ),
+            launch_grace_s=_bounded(
+                get, "launch_grace_s", defaults.launch_grace_s, 0, MAX_LAUNCH_GRACE_S
             ),
         )
         _check_lab_access(settings)
@@ -281,6 +297,17 @@ def _positive(get: Callable[[str], Any], key: str, default: int) -> int:
     number = _int(value)
     if number is None or not 1 <= number <= 10000:
         raise ContextError(key, value, "a whole number from 1 to 10000")
+    return number
+
+
+def _bounded(get: Callable[[str], Any], key: str, default: int, low: int, high: int) -> int:
+    # The highs are what the ASL's retries are tested to outlast (see ads.config).
+    value = get(key)
+    if _missing(value):
+        return default
+    number = _int(value)
+    if number is None or not low <= number <= high:
+        raise ContextError(key, value, f"a whole number of seconds from {low} to {high}")
     return number
 
 

@@ -116,7 +116,10 @@ class Workflow(Construct):
         self.wait_running = factory.create(
             steps,
             FunctionSpec(
-                "wait_running", "ADS step: is the VM running and SSM-online", Duration.seconds(30)
+                "wait_running",
+                "ADS step: is the VM running and SSM-online",
+                Duration.seconds(30),
+                environment={"ADS_LAUNCH_GRACE_S": str(settings.launch_grace_s)},
             ),
         )
         self.init_vm = factory.create(
@@ -128,6 +131,7 @@ class Workflow(Construct):
                 environment={
                     "ADS_AGENT_BUNDLE_BUCKET": agent_bundle.bucket_name,
                     "ADS_AGENT_BUNDLE_KEY": agent_bundle.object_key,
+                    "ADS_INIT_TIMEOUT_S": str(settings.init_timeout_s),
                 },
             ),
         )
@@ -144,7 +148,12 @@ class Workflow(Construct):
         )
         self.destroy_vm = factory.create(
             steps,
-            FunctionSpec("destroy_vm", "ADS step: terminate the lab VM", Duration.seconds(60)),
+            FunctionSpec(
+                "destroy_vm",
+                "ADS step: terminate the lab VM",
+                Duration.seconds(60),
+                environment={"ADS_LAUNCH_GRACE_S": str(settings.launch_grace_s)},
+            ),
         )
         self.record_status = factory.create(
             steps,
