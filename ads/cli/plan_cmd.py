@@ -126,6 +126,7 @@ def _options(args: argparse.Namespace, config: AdsConfig) -> PlanOptions:
             arch=args.arch,
             region=config.region if args.region is None else args.region,
             access=config.lab_access,
+            network_egress=config.network_egress,
         )
     except ValidationError as exc:
         error = exc.errors()[0]

@@ -131,3 +131,24 @@ def test_given_no_egress_when_the_source_is_a_git_url_then_it_is_refused_and_s3_
     assert problem.allowed.startswith("an s3:// source")
     assert accepted == []
     assert source_problems(LabSource(git="https://github.com/example/lab.git"), AdsConfig()) == []
+
+
+def test_given_ads_network_egress_none_when_ads_plan_runs_then_an_apt_lab_is_refused_in_one_line(
+    capsys, monkeypatch
+):
+    from ads.cli.main import main
+    from ads.config import reset_config
+    from tests.unit.lab.specs import FIXTURES
+
+    monkeypatch.setenv("ADS_NETWORK_EGRESS", "none")
+    reset_config()
+    try:
+        code = main(["plan", str(FIXTURES / "kdm-iitkgp.labspec.json")])
+    finally:
+        monkeypatch.delenv("ADS_NETWORK_EGRESS")
+        reset_config()
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert "apt-get" in err and "network_egress" in err
