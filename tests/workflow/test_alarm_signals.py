@@ -9,6 +9,7 @@ control plane counted: a step that raised to be retried is a Lambda error on AWS
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,3 +126,34 @@ def test_given_a_failing_build_when_deployed_then_labs_failed_is_emitted_with_th
     assert totals[LabMetric.LABS_READY] == 0
     # The compensating destroy worked: no VM was left behind.
     assert totals[LabMetric.VM_CLEANUPS_FAILED] == 0
+
+
+def test_given_a_lab_destroyed_while_deploying_when_both_workflows_end_then_no_failure_is_emitted(
+    plane: LocalControlPlane, driver: WorkflowDriver, hello_web_repo: Path, emf
+) -> None:
+    from ads.api_models import DeploymentRequest, LabSource
+    from ads.deployments import request_deployment
+
+    from .conftest import CALLER
+
+    request = DeploymentRequest(
+        labspec=hello_web_labspec(), source=LabSource(git=str(hello_web_repo))
+    )
+    accepted = request_deployment(driver.ctx, request, caller=CALLER)
+    lab_id = accepted["lab_id"]
+    deadline = time.monotonic() + 60
+    while plane.repository().require(lab_id).status == LabStatus.REQUESTED:
+        assert time.monotonic() < deadline, "the deployment never started"
+        time.sleep(0.05)
+
+    destroyed = driver.destroy(lab_id)
+    plane.wait_for_execution(accepted["execution_arn"], 60)
+
+    assert destroyed.record.status == LabStatus.DESTROYED
+    # The destroy stopped the deployment (on AWS it ends ABORTED, hence no alarm on
+    # DeployLab's aborts; moto's interpreter lets it run on, and its steps, seeing the
+    # destroy, stop without counting a failed lab: the destroy's outcome is the one).
+    samples = emf()
+    emitted = {name for name, _, _ in samples}
+    assert not emitted & set(FAILURE_SIGNALS), emitted
+    assert _totals(samples)[LabMetric.LABS_DESTROYED] == 1
