@@ -11,11 +11,12 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help venv cdk-cli test test-unit test-integration test-workflow test-infra test-e2e demo synth lint format bench clean
+.PHONY: help venv cdk-cli test test-unit test-integration test-workflow test-infra test-e2e test-aws demo synth lint format bench clean
 
 help:
 	@echo "make demo    - deploy, health-check and destroy a sample lab on this machine (no AWS account)"
 	@echo "make test    - run the whole test suite (unit, integration, workflow, infra, e2e)"
+	@echo "make test-aws AWS_PROFILE=P ADS_AWS_ACCOUNT=N - deploy the stack and hello-web to that account, then remove both (costs money)"
 	@echo "make synth   - synthesize the CloudFormation template with the pinned CDK CLI"
 	@echo "make lint    - ruff lint and format check"
 	@echo "make bench   - run the local workflow benchmark"
@@ -48,6 +49,15 @@ test-infra: venv cdk-cli
 	$(PY) -m pytest tests/infra
 test-e2e: venv
 	$(PY) -m pytest tests/e2e
+
+# Real AWS: deploys the control plane (LAB_ACCESS=public by default; load-balancer needs
+# LB_DOMAIN and LB_CERTIFICATE_ARN), deploys hello-web, opens its app_url, destroys the
+# lab, checks no ads:managed instance is left, then destroys the stack
+# (ADS_AWS_KEEP_STACK=1 keeps it). Without credentials it is skipped with the reason.
+test-aws: venv cdk-cli
+	ADS_AWS_TESTS=1 ADS_AWS_ACCOUNT="$(ADS_AWS_ACCOUNT)" \
+		$(foreach v,AWS_PROFILE LAB_ACCESS LB_DOMAIN LB_CERTIFICATE_ARN,$(if $($(v)),$(v)="$($(v))")) \
+		$(PY) -m pytest tests/aws -v -rs
 
 demo: venv
 	$(VENV)/bin/ads demo
