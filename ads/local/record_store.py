@@ -134,6 +134,9 @@ class RecordStore:
     def capture(self, keys: Iterable[str]) -> None:
         """Store the current state of the items with these keys (or forget deleted ones)."""
         with self._lock:
+            if self._db is None:
+                # A step still finishing while the plane stops: the next start reconciles it.
+                return
             client = self._dynamodb()
             was_internal, scope.internal = scope.internal, True
             try:
