@@ -35,9 +35,13 @@ REQUEST_BODIES: dict[tuple[str, str], type[BaseModel]] = {
     ("/labs", "POST"): DeploymentRequest,
     ("/plans", "POST"): PlanRequest,
 }
-# What API Gateway answers for a body its model refuses: the ADS error shape.
+# What API Gateway answers for a body its model refuses: the ADS error shape. Gateway
+# response templates are plain substitution (no VTL, no escaping): validationErrorString
+# holds unescaped double quotes and would break the JSON, while messageString arrives
+# already quoted.
 BAD_BODY_TEMPLATE = (
-    '{"error": "invalid_input", "message": "invalid request: $context.error.validationErrorString"}'
+    '{"error": "invalid_input", "message": $context.error.messageString, '
+    '"detail": "the body does not fit the model of this route; see the API reference"}'
 )
 ACCESS_LOG_FIELDS = {
     "requestId": "$context.requestId",

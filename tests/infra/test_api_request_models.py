@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from cdk_app.api_construct import BAD_BODY_TEMPLATE, REQUEST_BODIES
 from cdk_app.request_schemas import DRAFT_4, draft4_schema
 from tests.infra.template_queries import of_type
@@ -64,4 +66,12 @@ def test_given_a_refused_body_when_api_gateway_answers_then_it_uses_the_ads_erro
     ]
     assert response["StatusCode"] == "400"
     assert response["ResponseTemplates"] == {"application/json": BAD_BODY_TEMPLATE}
-    assert "$context.error.validationErrorString" in BAD_BODY_TEMPLATE
+    # API Gateway substitutes without escaping: the body must stay JSON whatever the
+    # validator says (its strings carry double quotes; messageString comes quoted).
+    answered = BAD_BODY_TEMPLATE.replace(
+        "$context.error.messageString", json.dumps("Invalid request body")
+    ).replace(
+        "$context.error.validationErrorString",
+        '[object has missing required properties (["labspec"])]',
+    )
+    assert json.loads(answered)["error"] == "invalid_input"
