@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
             "--timeout",
             type=_timeout,
             default=DEFAULT_TIMEOUT_S,
-            help=f"seconds each command may run (default {DEFAULT_TIMEOUT_S:g})",
+            help=f"seconds each command may run when the plan's timeouts do not say "
+            f"(default {DEFAULT_TIMEOUT_S:g})",
         )
     return parser
 
@@ -140,7 +141,13 @@ def _report(outcome: RunOutcome) -> int:
         print(f"ads-agent: {outcome.action} succeeded ({ran} command{'s' if ran != 1 else ''})")
         return 0
     step = f" in step {outcome.failed_step!r}" if outcome.failed_step else ""
-    how = "timed out" if outcome.timed_out else f"exited {outcome.exit_code}"
+    how = (
+        f"timed out after {outcome.timeout_s:g} s"
+        if outcome.timed_out and outcome.timeout_s
+        else "timed out"
+        if outcome.timed_out
+        else f"exited {outcome.exit_code}"
+    )
     print(
         f"ads-agent: {outcome.action} failed{step}: command {outcome.failed_command!r} {how}\n"
         f"--- output tail ---\n{outcome.output_tail.rstrip()}\n--- end of output ---",

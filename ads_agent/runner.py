@@ -42,6 +42,7 @@ class CommandOutcome:
     command: str
     exit_code: int
     timed_out: bool
+    timeout_s: float = DEFAULT_TIMEOUT_S
 
 
 @dataclass
@@ -56,6 +57,7 @@ class RunOutcome:
     failed_step: str | None = None
     output_tail: str = ""
     timed_out: bool = False
+    timeout_s: float | None = None
     commands: list[CommandOutcome] = field(default_factory=list)
 
     @property
@@ -72,6 +74,7 @@ class RunOutcome:
             "failed_step": self.failed_step,
             "output_tail": self.output_tail,
             "timed_out": self.timed_out,
+            "timeout_s": self.timeout_s,
         }
 
 
@@ -101,9 +104,25 @@ class LabContext:
         return env
 
 
+def timeout_for(plan: dict[str, Any], name: str | None, default_s: float) -> float:
+    """Seconds each command of step or action ``name`` may run: the plan's ``timeouts``
+    entry for that name, else its ``default`` entry, else ``default_s`` (--timeout)."""
+    timeouts = plan.get("timeouts") or {}
+    for key in (name, "default"):
+        value = timeouts.get(key) if key else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            return float(value)
+    return default_s
+
+
 def run_one_command(
-    context: LabContext, command: str, run_log: IO[bytes], env: dict[str, str]
+    context: LabContext,
+    command: str,
+    run_log: IO[bytes],
+    env: dict[str, str],
+    timeout_s: float | None = None,
 ) -> CommandOutcome:
+    timeout_s = context.timeout_s if timeout_s is None else timeout_s
     run_log.write(f"$ {command}\n".encode())
     run_log.flush()
     logs_dir = context.state_dir / state.LOGS_DIR
@@ -119,7 +138,7 @@ def run_one_command(
         )
         timed_out = False
         try:
-            code = process.wait(timeout=context.timeout_s)
+            code = process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             timed_out = True
             _stop_process_group(process)
@@ -129,11 +148,16 @@ def run_one_command(
         output.seek(0)
         _copy(output, run_log)
     if timed_out:
-        run_log.write(f"[timed out after {context.timeout_s:g}s; process group killed]\n".encode())
+        # Said in the output itself, so whoever reads only the tail (a failure cause
+        # in the lab record) learns which command hung and for how long.
+        run_log.write(
+            f"[command {command!r} timed out after {timeout_s:g} s; its processes were "
+            "killed]\n".encode()
+        )
     elif code != 0:
         run_log.write(f"[exit status {code}]\n".encode())
     run_log.flush()
-    return CommandOutcome(command=command, exit_code=code, timed_out=timed_out)
+    return CommandOutcome(command=command, exit_code=code, timed_out=timed_out, timeout_s=timeout_s)
 
 
 def _stop_process_group(process: subprocess.Popen) -> None:
@@ -175,10 +199,14 @@ def _tail(path: Path, size: int = OUTPUT_TAIL_BYTES) -> str:
 
 
 def run_sequence(
-    context: LabContext, action: str, commands: list[tuple[str | None, str]]
+    context: LabContext,
+    action: str,
+    commands: list[tuple[str | None, str]],
+    timeouts: dict[str | None, float] | None = None,
 ) -> RunOutcome:
     """Run ``(step name, command)`` pairs in order, stopping at the first failure, and
-    append the outcome to the history. Holds the run lock, so runs never interleave."""
+    append the outcome to the history. Holds the run lock, so runs never interleave.
+    ``timeouts`` gives the seconds per command of a step (default: the context's)."""
     logs_dir = context.state_dir / state.LOGS_DIR
     logs_dir.mkdir(parents=True, exist_ok=True)
     context.scripts_dir.mkdir(parents=True, exist_ok=True)
@@ -189,13 +217,15 @@ def run_sequence(
         env = context.environment()
         with log_path.open("wb") as run_log:
             for step, command in commands:
-                result = run_one_command(context, command, run_log, env)
+                limit = (timeouts or {}).get(step, context.timeout_s)
+                result = run_one_command(context, command, run_log, env, limit)
                 outcome.commands.append(result)
                 if result.exit_code != 0:
                     outcome.exit_code = result.exit_code
                     outcome.failed_command = command
                     outcome.failed_step = step
                     outcome.timed_out = result.timed_out
+                    outcome.timeout_s = result.timeout_s if result.timed_out else None
                     break
         outcome.ended = utc_now()
         outcome.output_tail = _tail(log_path)
@@ -212,12 +242,15 @@ def run_deploy(context: LabContext, plan: dict[str, Any]) -> RunOutcome:
         for step in plan.get("steps", [])
         for command in step.get("commands", [])
     ]
+    timeouts: dict[str | None, float] = {
+        name: timeout_for(plan, name, context.timeout_s) for name, _ in commands
+    }
     deploy_path = context.state_dir / state.DEPLOY_FILE
     state.write_json_atomic(
         deploy_path, {"status": "deploying", "pid": os.getpid(), "started": utc_now()}
     )
     try:
-        outcome = run_sequence(context, "deploy", commands)
+        outcome = run_sequence(context, "deploy", commands, timeouts)
     except BaseException as exc:
         state.write_json_atomic(
             deploy_path,
@@ -244,7 +277,10 @@ def run_action(context: LabContext, plan: dict[str, Any], name: str) -> RunOutco
     if name not in actions:
         allowed = ", ".join(sorted(actions)) or "none (the plan declares no actions)"
         raise state.StateError(f"action {name!r}: not in the plan; allowed: {allowed}")
-    return run_sequence(context, name, [(None, command) for command in actions[name]])
+    limit = timeout_for(plan, name, context.timeout_s)
+    return run_sequence(
+        context, name, [(None, command) for command in actions[name]], {None: limit}
+    )
 
 
 @contextlib.contextmanager

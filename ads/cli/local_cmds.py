@@ -569,6 +569,11 @@ def _wait_for(
         time.sleep(POLL_INTERVAL_S)
 
 
+# What the app URL answers when the lab serves no page: nothing listens (None), or a
+# server without a page at that path (404).
+NO_PAGE_ANSWERS = (None, 404)
+
+
 def _fetch(url: str, timeout: float = 5.0) -> tuple[int | None, str]:
     request = urllib.request.Request(url, headers={"User-Agent": "ads-demo"})
     try:
@@ -649,7 +654,9 @@ def run_demo(
     result = DemoResult()
     started = time.monotonic()
     out.section(f"Deploying {label}")
-    accepted = client.create_lab(body)
+    from ads.cli.lab_cmds import new_idempotency_key
+
+    accepted = client.create_lab(body, new_idempotency_key())
     lab_id = result.lab_id = accepted["lab_id"]
     out.say(render.render_deploy_answer(accepted, waiting=True))
 
@@ -692,10 +699,18 @@ def run_demo(
         out.section("The lab's page")
         result.page_status, page = _fetch(app_url)
         out.say(f"GET {app_url} -> {result.page_status}")
-        for line in page.strip().splitlines()[:20]:
-            out.say(f"| {line}")
-        if result.page_status != 200:
-            result.problems.append(f"the lab's page answered {result.page_status}, not 200")
+        if result.page_status in NO_PAGE_ANSWERS:
+            # Many labs are command-line or service labs: no page is not a fault (a lab
+            # that must serve one says so with a health_probe, checked while deploying).
+            out.say(
+                f"The lab serves no web page at {app_url} ({page.strip()[:80] or 'no answer'})."
+            )
+            out.say("That is normal for a lab without one; its health check passed.")
+        else:
+            for line in page.strip().splitlines()[:20]:
+                out.say(f"| {line}")
+            if result.page_status != 200:
+                result.problems.append(f"the lab's page answered {result.page_status}, not 200")
 
     out.section("Execution history (as the Step Functions console shows it)")
     out.say(render.render_history(_only(result.history, "deploy")))

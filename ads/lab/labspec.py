@@ -104,6 +104,9 @@ class RuntimeRequirements(BaseModel):
     health_probe: HealthProbe | None = None
     # Extension: where the lab's own application listens (`runtime_requirements.platform.ports`).
     ports: tuple[int, ...] = DEFAULT_LAB_PORTS
+    # Seconds each command of a deploy step or lab action may run, by name (``default``
+    # for the others); the agent's own default applies where this says nothing.
+    timeouts: dict[str, float] = Field(default_factory=dict)
 
 
 class Labspec(BaseModel):
@@ -340,6 +343,32 @@ def _read_build(lab: dict, reader: _Reader) -> BuildRequirements:
     )
 
 
+MAX_COMMAND_TIMEOUT_S = 7 * 24 * 3600
+DEPLOY_STEP_NAMES = ("build_installer", *BUILD_STEP_NAMES, "runtime_installer", "init", "start")
+
+
+def _read_timeouts(platform: dict, reader: _Reader) -> dict[str, float]:
+    """Extension ``runtime_requirements.platform.timeouts``: ``{name: seconds}`` for deploy
+    steps and lab actions (e.g. ``{"start": 120, "backup": 3600, "default": 900}``)."""
+    path = f"{RUNTIME}.timeouts"
+    given = reader.obj(platform, "timeouts", path)
+    if not given:
+        return {}
+    timeouts: dict[str, float] = {}
+    for name, value in given.items():
+        where = key_path(path, name)
+        known = name in DEPLOY_STEP_NAMES or name == "default"
+        if not known and not _ACTION_NAME.fullmatch(str(name)):
+            reader.problem(where, f"a name {describe(str(name))}", "a deploy step or action name")
+        elif not (_is_number(value) and 0 < value <= MAX_COMMAND_TIMEOUT_S):
+            reader.problem(
+                where, describe(value), f"seconds above 0, at most {MAX_COMMAND_TIMEOUT_S}"
+            )
+        else:
+            timeouts[str(name)] = float(value)
+    return timeouts
+
+
 def _read_health_probe(platform: dict, reader: _Reader) -> HealthProbe | None:
     path = f"{RUNTIME}.health_probe"
     probe = reader.obj(platform, "health_probe", path)
@@ -460,6 +489,7 @@ def _read_runtime(lab: dict, reader: _Reader) -> RuntimeRequirements:
         installer=reader.commands(platform, "installer", f"{RUNTIME}.installer"),
         lab_actions=actions,
         health_probe=_read_health_probe(platform, reader),
+        timeouts=_read_timeouts(platform, reader),
         ports=_read_ports(platform, reader),
     )
 
