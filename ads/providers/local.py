@@ -412,7 +412,9 @@ class LocalProvider:
                 layout,
                 int(run_as.uid or 0),
                 int(run_as.gid or 0),
-                self._hidden_paths(data["python"]),
+                # A path the lab's uid cannot reach is hidden already; bwrap, which runs as
+                # that uid, could not even mount over it (ADS_HOME under a 0700 /root).
+                [p for p in self._hidden_paths(data["python"]) if reachable_by(p, run_as)],
             )
         # ads/init is ours and out of the lab's reach; O_NOFOLLOW all the same.
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW

@@ -217,3 +217,45 @@ def urlopen_no_proxy(url: str) -> Any:
 
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     return opener.open(url, timeout=5)
+
+
+@pytest.fixture
+def private_home_world(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalWorld]:
+    # Like root's own ADS_HOME (/root is 0700): outside /tmp, which a lab sees as an
+    # empty private mount, so the directory is really there and really unreachable.
+    import shutil
+    import tempfile
+
+    private = Path(tempfile.mkdtemp(prefix="ads-private-home-", dir="/var/tmp"))
+    for name, value in AWS_ENV.items():
+        monkeypatch.setenv(name, value)
+    try:
+        with mock_aws():
+            create_table(boto3.client("dynamodb", region_name=REGION), TABLE)
+            world = LocalWorld(private / ".ads" / "local" / "labs")
+            monkeypatch.setattr(steps, "dependencies_for", lambda config: world.deps)
+            reset_config()
+            try:
+                yield world
+            finally:
+                world.provider.destroy_all()
+    finally:
+        reset_config()
+        shutil.rmtree(private, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: a lab then runs as its own uid")
+def test_given_the_labs_root_in_a_home_the_lab_cannot_enter_when_deployed_then_it_is_healthy(
+    private_home_world: LocalWorld,
+):
+    private = Path(private_home_world.config.local_root).parents[2]
+    assert private.stat().st_mode & 0o777 == 0o700
+    event = private_home_world.new_lab("hello-web-private-home")
+
+    create_vm(event, CONTEXT)
+    wait_running(event, CONTEXT)
+    until_done(init_vm, event, "InitInProgress")
+    health = until_done(health_check, event, "HealthCheckPending")
+
+    assert health["status_code"] == 200
+    assert destroy_vm(event, CONTEXT)["state"] == "terminated"
