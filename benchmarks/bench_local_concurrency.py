@@ -181,14 +181,16 @@ def _wait_all(
     while pending and time.monotonic() < deadline:
         for lab_id in sorted(pending):
             try:
-                status = str(client.get_lab(lab_id).get("status"))
+                record = client.get_lab(lab_id)
             except ApiError:
                 continue
+            status = str(record.get("status"))
             if status == wanted:
                 pending.discard(lab_id)
             elif status in NEVER_AFTER[wanted]:
                 pending.discard(lab_id)
-                ended[lab_id] = status
+                step = record.get("failed_step") or "-"
+                ended[lab_id] = f"{status} in {step}: {str(record.get('cause'))[:300]}"
         if pending:
             time.sleep(POLL_INTERVAL_S)
     ended.update({lab_id: "still on its way at the deadline" for lab_id in pending})
