@@ -1,8 +1,11 @@
 """One place that builds the Powertools Logger, Tracer and Metrics.
 
-Settings come from the standard ``POWERTOOLS_*`` variables. The Tracer is only built
-when tracing is enabled and the X-Ray SDK is importable: importing it dominates cold
-start, and the local control plane has no X-Ray daemon.
+Settings come from the standard ``POWERTOOLS_*`` variables. The Tracer (the X-Ray SDK)
+is built on first use of ``tracer``, and only by the handlers that trace with it
+(:data:`ads.tracing.SDK_TRACED_FUNCTIONS`): importing the SDK is the largest part of a
+cold start, and a step handler that never names ``tracer`` never loads it. With tracing
+disabled, or without the SDK (the local control plane has no X-Ray daemon), ``tracer``
+is a stand-in with the same decorators.
 
 Metrics leave as CloudWatch embedded metric format (EMF) lines on stdout, which Lambda
 ships to CloudWatch Logs and CloudWatch turns into metrics; no PutMetricData call, no
@@ -83,6 +86,11 @@ class _NoTracer:
         return None
 
 
+# ADS reaches AWS only through botocore; patching the SDK's other libraries (requests,
+# httplib, sqlite3...) would import them for nothing.
+TRACED_LIBRARIES = ("botocore",)
+
+
 @lru_cache(maxsize=1)
 def get_tracer() -> Any:
     if os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in ("1", "true"):
@@ -93,7 +101,11 @@ def get_tracer() -> Any:
         return _NoTracer()
     from aws_lambda_powertools import Tracer
 
-    return Tracer(service=SERVICE)
+    return Tracer(service=SERVICE, patch_modules=TRACED_LIBRARIES)
 
 
-tracer = get_tracer()
+def __getattr__(name: str) -> Any:
+    # `from ads.observability import tracer` builds the Tracer; nothing else does.
+    if name == "tracer":
+        return get_tracer()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -200,7 +200,11 @@ class LabRepository:
     def from_name(cls, table_name: str, region: str, session: Any = None) -> LabRepository:
         import boto3
 
-        resource = (session or boto3).resource("dynamodb", region_name=region)
+        from ads.providers.throttling import client_config
+
+        resource = (session or boto3).resource(
+            "dynamodb", region_name=region, config=client_config()
+        )
         return cls(resource.Table(table_name))
 
     # -- creation and reads -------------------------------------------------

@@ -127,6 +127,7 @@ class StepDependencies:
     repository: LabRepository
     provider: ComputeProvider
     publisher: LifecyclePublisher
+    config: AdsConfig
 
 
 @lru_cache(maxsize=4)
@@ -136,14 +137,15 @@ def dependencies_for(config: AdsConfig) -> StepDependencies:
     import boto3
 
     from ads.providers import get_provider
+    from ads.providers.throttling import client_config
 
     session = boto3.session.Session(region_name=config.region)
+    events = session.client("events", region_name=config.region, config=client_config())
     return StepDependencies(
         repository=LabRepository.from_name(config.table_name, config.region, session),
         provider=get_provider(config, session),
-        publisher=LifecyclePublisher(
-            session.client("events", region_name=config.region), config.event_bus_name
-        ),
+        publisher=LifecyclePublisher(events, config.event_bus_name),
+        config=config,
     )
 
 
@@ -284,9 +286,7 @@ def _open_access(record: LabRecord, provider: ComputeProvider | None) -> dict[st
 # -- the steps ---------------------------------------------------------------------------
 
 
-def create_vm(
-    lab_id: str, repository: LabRepository, provider: ComputeProvider, config: AdsConfig
-) -> CreateVmResult:
+def create_vm(lab_id: str, repository: LabRepository, provider: ComputeProvider) -> CreateVmResult:
     record = _deploying(repository, lab_id)
     _advance(repository, lab_id, LabStatus.PROVISIONING, "creating the VM", provider=provider.name)
     if record.status == LabStatus.REQUESTED:
@@ -307,12 +307,12 @@ def create_vm(
 
 
 def wait_running(
-    lab_id: str, repository: LabRepository, provider: ComputeProvider, config: AdsConfig
+    lab_id: str, repository: LabRepository, provider: ComputeProvider, *, launch_grace_s: float
 ) -> WaitRunningResult:
     record = _deploying(repository, lab_id)
     vm = _vm_of(record)
     state = provider.describe_vm(vm.vm_id)
-    if state.state == "absent" and within_launch_grace(vm.details, config.launch_grace_s):
+    if state.state == "absent" and within_launch_grace(vm.details, launch_grace_s):
         # EC2 is eventually consistent: right after RunInstances it may not list the VM.
         raise VmNotReady(
             f"VM {vm.vm_id} was launched moments ago and EC2 does not list it yet",
@@ -338,9 +338,7 @@ def wait_running(
     return WaitRunningResult(state=state.state, private_ip=private_ip, endpoint=endpoint)
 
 
-def init_vm(
-    lab_id: str, repository: LabRepository, provider: ComputeProvider, config: AdsConfig
-) -> InitVmResult:
+def init_vm(lab_id: str, repository: LabRepository, provider: ComputeProvider) -> InitVmResult:
     record = _deploying(repository, lab_id)
     vm = _vm_of(record)
     if record.status != LabStatus.INITIALIZING:
@@ -364,7 +362,7 @@ def init_vm(
 
 
 def health_check(
-    lab_id: str, repository: LabRepository, provider: ComputeProvider, config: AdsConfig
+    lab_id: str, repository: LabRepository, provider: ComputeProvider, *, timeout_s: float
 ) -> HealthCheckResult:
     record = _deploying(repository, lab_id)
     if record.status != LabStatus.HEALTH_CHECKING:
@@ -378,7 +376,7 @@ def health_check(
             f"lab {lab_id} has no private ip recorded; wait_running must run first", lab_id=lab_id
         )
     url = provider.health_url(vm)
-    code, body = probe_health(url, config.health_timeout_s)
+    code, body = probe_health(url, timeout_s)
     if code != 200:
         reason = f"answered {code}" if code is not None else "did not answer"
         raise HealthCheckPending(f"GET {url} {reason}: {body[:500]}", url=url, status_code=code)
@@ -393,7 +391,7 @@ def health_check(
 
 
 def destroy_vm(
-    lab_id: str, repository: LabRepository, provider: ComputeProvider, config: AdsConfig
+    lab_id: str, repository: LabRepository, provider: ComputeProvider, *, launch_grace_s: float
 ) -> DestroyVmResult:
     record = repository.get(lab_id)
     vm_id = record.vm_id if record else None
@@ -415,7 +413,7 @@ def destroy_vm(
             f"VM {state.vm_id} of {lab_id} is shutting down; waiting until it is terminated",
             vm_id=state.vm_id,
         )
-    if state.state == "absent" and vm_id and within_launch_grace(details, config.launch_grace_s):
+    if state.state == "absent" and vm_id and within_launch_grace(details, launch_grace_s):
         raise DestroyInProgress(
             f"VM {vm_id} of {lab_id} was launched moments ago and EC2 does not list it yet; "
             "terminating it again",
@@ -438,7 +436,6 @@ def record_status(
     status: LabStatus | str,
     repository: LabRepository,
     publisher: LifecyclePublisher,
-    config: AdsConfig,
     *,
     failed_step: str | None = None,
     error: dict[str, Any] | None = None,
@@ -503,4 +500,3 @@ def record_status(
         event_published=published,
         cause=cause[:FAIL_CAUSE_LIMIT] if cause else None,
     )
-

@@ -119,7 +119,6 @@ def _fail_deployment(plane: LocalControlPlane, record: LabRecord, error: str, wh
         LabStatus.FAILED,
         deps.repository,
         deps.publisher,
-        plane.config,
         failed_step=step,
         error={"Error": error, "Cause": f"{why} during {step}"},
         destroy_error=destroy_error,

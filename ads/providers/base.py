@@ -66,7 +66,7 @@ class HealthCheckPending(StepError):
 
 
 class ProviderThrottled(StepError):
-    """The cloud API kept throttling after bounded backoff. Retried by the state machine."""
+    """The cloud API still throttled after botocore's retries. Retried by the state machine."""
 
 
 class VmCreateFailed(StepError):

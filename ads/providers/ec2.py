@@ -34,7 +34,7 @@ from ads.providers.base import (
 from ads.providers.consistency import LAUNCHED_AT, launch_time_detail
 from ads.providers.ec2_access import Ec2LabAccess, LaunchAccess
 from ads.providers.failure_output import failure_tail, find_failing_command
-from ads.providers.throttling import Backoff, error_code, error_message
+from ads.providers.throttling import call, client_config, error_code, error_message
 
 if TYPE_CHECKING:
     from ads.lab.plan import DeploymentPlan
@@ -63,7 +63,6 @@ class Ec2Provider:
         ssm: Any,
         s3: Any,
         elbv2: Any = None,
-        backoff: Backoff | None = None,
         vm_prefix: str = VM_PREFIX,
     ) -> None:
         self._config = config
@@ -71,24 +70,25 @@ class Ec2Provider:
         self._ec2 = ec2
         self._ssm = ssm
         self._s3 = s3
-        self._backoff = backoff or Backoff()
-        self.access = Ec2LabAccess(config, ec2=ec2, elbv2=elbv2, backoff=self._backoff)
+        self.access = Ec2LabAccess(config, ec2=ec2, elbv2=elbv2)
 
     @classmethod
     def from_config(cls, config: AdsConfig, session: Any = None) -> Ec2Provider:
         import boto3
 
         factory = session or boto3
+        retrying = client_config()
         return cls(
             config,
-            ec2=factory.client("ec2", region_name=config.region),
-            ssm=factory.client("ssm", region_name=config.region),
+            ec2=factory.client("ec2", region_name=config.region, config=retrying),
+            ssm=factory.client("ssm", region_name=config.region, config=retrying),
             s3=ec2_bootstrap.presigning_s3_client(factory, config.region),
-            elbv2=factory.client("elbv2", region_name=config.region),
+            elbv2=factory.client("elbv2", region_name=config.region, config=retrying),
         )
 
     def _call(self, client: Any, operation: str, **kwargs: Any) -> Any:
-        return self._backoff.call(operation, getattr(client, operation), **kwargs)
+        # botocore already retried throttles (RETRY_CONFIG); what is left is the ASL's.
+        return call(client, operation, **kwargs)
 
     # -- create -------------------------------------------------------------------
 

@@ -38,7 +38,7 @@ from ads.providers.base import (
     VmInfo,
     VmNotReady,
 )
-from ads.providers.throttling import Backoff, error_code, error_message
+from ads.providers.throttling import call, error_code, error_message
 
 HEALTH_PATH = "/health"
 # ALB rule priorities are 1..50000 per listener.
@@ -84,20 +84,17 @@ class LaunchAccess:
 
 
 class Ec2LabAccess:
-    def __init__(
-        self, config: AdsConfig, *, ec2: Any, elbv2: Any, backoff: Backoff | None = None
-    ) -> None:
+    def __init__(self, config: AdsConfig, *, ec2: Any, elbv2: Any) -> None:
         self._config = config
         self._ec2 = ec2
         self._elbv2 = elbv2
-        self._backoff = backoff or Backoff()
 
     def mode_of(self, plan: Mapping[str, Any]) -> str:
         # The lab's own plan decides: the configuration may have changed since it was made.
         return str(plan.get("access") or self._config.lab_access)
 
     def _call(self, client: Any, operation: str, **kwargs: Any) -> Any:
-        return self._backoff.call(operation, getattr(client, operation), **kwargs)
+        return call(client, operation, **kwargs)
 
     # -- Create VM: where the instance goes and which groups it wears -------------------
 

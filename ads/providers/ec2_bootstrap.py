@@ -23,6 +23,7 @@ import botocore.session
 from botocore.config import Config
 
 from ads.lab.os_catalogue import SsmAgentSource
+from ads.providers.throttling import client_config
 
 PRESIGN_EXPIRY_S = 3600
 PRESIGN_CONFIG = Config(
@@ -40,7 +41,8 @@ def presigning_s3_client(factory: Any, region: str) -> Any:
     """An S3 client (from a boto3 session or the boto3 module) whose presigned URLs S3
     accepts: SigV4 for ``region`` on ``https://<bucket>.s3.<region>.<partition domain>``.
     botocore knows each partition's domain (amazonaws.com, amazonaws.com.cn, ...)."""
-    return factory.client("s3", region_name=region, config=PRESIGN_CONFIG)
+    # Presigning makes no request; the retry configuration serves any call that does.
+    return factory.client("s3", region_name=region, config=client_config(PRESIGN_CONFIG))
 
 
 @lru_cache(maxsize=8)

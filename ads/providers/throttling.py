@@ -1,37 +1,47 @@
-"""Bounded exponential backoff with full jitter for throttled AWS calls.
+"""Throttled AWS calls: botocore retries them, the state machine retries what is left.
 
-Only throttling is retried here: any other client error is the caller's to handle, and
-a call still throttled after the last attempt becomes :class:`ProviderThrottled`, which
-the state machine retries with its own, longer backoff.
+Two layers, no more. Every client ADS builds carries :data:`RETRY_CONFIG` (botocore's
+``standard`` retry mode: exponential backoff with full jitter, a retry quota shared by the
+client's calls), so a throttle that clears within :data:`ATTEMPTS` attempts is never seen
+here. What botocore gives up on arrives as a ``ClientError`` with a throttling code;
+:func:`throttle_becomes_retry` turns only that into :class:`ProviderThrottled`, the name
+the state machines retry with their own, longer backoff. Any other error is the caller's.
+
+The throttling codes are botocore's own list (the one its retry modes classify with), so
+what botocore retried as a throttle and what ADS calls a throttle cannot drift apart.
 """
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
 
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from ads.providers.base import ProviderThrottled
 
-T = TypeVar("T")
+# Total attempts per call, the first included. Worst case botocore waits 1 + 2 + 4 s
+# before giving up, which fits the 30 s step Lambdas several calls over.
+ATTEMPTS = 4
+RETRY_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": ATTEMPTS})
 
-THROTTLING_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "ProvisionedThroughputExceededException",
-        "SlowDown",
-    }
-)
+
+@lru_cache(maxsize=1)
+def throttling_codes() -> frozenset[str]:
+    """The error codes botocore's retry modes treat as throttling."""
+    # Imported here: the module pulls in most of botocore, which a handler that never
+    # meets a throttle has no reason to load at import.
+    from botocore.retries.standard import ThrottledRetryableChecker
+
+    return frozenset(ThrottledRetryableChecker._THROTTLED_ERROR_CODES)
+
+
+def client_config(extra: Config | None = None) -> Config:
+    """:data:`RETRY_CONFIG`, merged into ``extra`` (signature, addressing...) if given."""
+    return extra.merge(RETRY_CONFIG) if extra is not None else RETRY_CONFIG
 
 
 def error_code(exc: ClientError) -> str:
@@ -44,35 +54,34 @@ def error_message(exc: ClientError) -> str:
 
 
 def is_throttling(exc: BaseException) -> bool:
-    return isinstance(exc, ClientError) and error_code(exc) in THROTTLING_CODES
+    return isinstance(exc, ClientError) and error_code(exc) in throttling_codes()
 
 
-@dataclass
-class Backoff:
-    """How to wait between attempts. ``sleep`` and ``rand`` are injectable for tests."""
+def attempts_made(exc: ClientError) -> int:
+    """How many times botocore sent the request (1 when it did not retry)."""
+    return 1 + int(exc.response.get("ResponseMetadata", {}).get("RetryAttempts") or 0)
 
-    attempts: int = 5
-    base_s: float = 0.2
-    cap_s: float = 5.0
-    sleep: Callable[[float], None] = time.sleep
-    rand: Callable[[], float] = field(default=random.random)
 
-    def delay(self, attempt: int) -> float:
-        # Full jitter: a uniform wait up to the exponential ceiling spreads retrying callers.
-        return self.rand() * min(self.cap_s, self.base_s * (2**attempt))
+def as_throttled(exc: ClientError, operation: str) -> ProviderThrottled:
+    return ProviderThrottled(
+        f"{operation} was still throttled after {attempts_made(exc)} attempts "
+        f"({error_code(exc)}: {error_message(exc)})",
+        operation=operation,
+    )
 
-    def call(self, operation: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        for attempt in range(self.attempts):
-            try:
-                return fn(*args, **kwargs)
-            except ClientError as exc:
-                if not is_throttling(exc):
-                    raise
-                if attempt == self.attempts - 1:
-                    raise ProviderThrottled(
-                        f"{operation} was throttled {self.attempts} times "
-                        f"({error_code(exc)}: {error_message(exc)})",
-                        operation=operation,
-                    ) from exc
-                self.sleep(self.delay(attempt))
-        raise AssertionError("unreachable")  # pragma: no cover
+
+@contextmanager
+def throttle_becomes_retry(operation: str) -> Iterator[None]:
+    """Re-raise a throttle botocore gave up on as :class:`ProviderThrottled`."""
+    try:
+        yield
+    except ClientError as exc:
+        if is_throttling(exc):
+            raise as_throttled(exc, operation) from exc
+        raise
+
+
+def call(client: Any, operation: str, **kwargs: Any) -> Any:
+    """``client.<operation>(**kwargs)``, a final throttle raised as :class:`ProviderThrottled`."""
+    with throttle_becomes_retry(operation):
+        return getattr(client, operation)(**kwargs)

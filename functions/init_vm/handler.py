@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from ads import steps
-from ads.config import get_config
-from ads.observability import logger, publish_metrics
+from functions.step_handler import step_handler
 from functions.step_input import StepInput
 
 
-@logger.inject_lambda_context
-@publish_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = StepInput.model_validate(event)
-    logger.append_keys(lab_id=request.lab_id, execution_id=request.execution_id)
-    config = get_config()
-    deps = steps.dependencies_for(config)
-    result = steps.init_vm(request.lab_id, deps.repository, deps.provider, config)
-    return result.model_dump(mode="json")
+def init_vm(request: StepInput, deps: steps.StepDependencies) -> steps.InitVmResult:
+    return steps.init_vm(request.lab_id, deps.repository, deps.provider)
+
+
+handler = step_handler(init_vm)

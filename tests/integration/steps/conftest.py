@@ -7,7 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,6 @@ from ads.config import AdsConfig, reset_config
 from ads.lab.plan import plan_from_labspec_source
 from ads.lifecycle_events import LifecyclePublisher
 from ads.providers.ec2 import Ec2Provider
-from ads.providers.throttling import Backoff
 from ads.records import LabRepository, create_table
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -95,7 +94,6 @@ class Ec2World:
     events: RecordingClient
     image_id: str
     lab_id: str
-    sleeps: list[float] = field(default_factory=list)
     ssm_online: bool = True
 
     def provider(self) -> Ec2Provider:
@@ -104,7 +102,6 @@ class Ec2World:
             ec2=self.ec2,
             ssm=self.ssm,
             s3=boto3.client("s3", region_name=REGION),
-            backoff=Backoff(sleep=self.sleeps.append, rand=lambda: 0.5),
         )
         # moto has no DescribeInstanceInformation: the SSM ping status is the test's to set.
         provider.ssm_online = lambda vm_id: self.ssm_online  # type: ignore[method-assign]
@@ -115,6 +112,7 @@ class Ec2World:
             repository=self.repository,
             provider=self.provider(),
             publisher=LifecyclePublisher(self.events, BUS),
+            config=self.config,
         )
 
     def state(self, name: str) -> dict[str, Any]:

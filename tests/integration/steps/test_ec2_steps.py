@@ -177,32 +177,11 @@ def test_given_no_capacity_in_any_allowed_type_when_create_vm_runs_then_vm_creat
     assert "t3.micro, t3.small, t3.medium" in str(raised.value)
 
 
-def test_given_ec2_throttles_twice_when_create_vm_runs_then_it_backs_off_and_succeeds(
+def test_given_ec2_still_throttles_after_botocores_retries_when_create_vm_runs_then_provider_throttled_is_raised_for_the_state_machine(
     ec2_world: Ec2World,
 ):
-    real = ec2_world.ec2._client.run_instances
-    failures = iter([client_error("RequestLimitExceeded"), client_error("Throttling")])
-
-    def run_instances(**kwargs: Any) -> Any:
-        error = next(failures, None)
-        if error is not None:
-            raise error
-        return real(**kwargs)
-
-    ec2_world.ec2.overrides["run_instances"] = run_instances
-    ec2_world.new_lab()
-
-    create_vm(ec2_world.state("create_vm"), CONTEXT)
-
-    assert len(ec2_world.ec2.called("run_instances")) == 3
-    # Full jitter with rand=0.5: half of 0.2 s, then half of 0.4 s.
-    assert ec2_world.sleeps == [pytest.approx(0.1), pytest.approx(0.2)]
-    assert len(instances_of(ec2_world.lab_id)) == 1
-
-
-def test_given_ec2_keeps_throttling_when_create_vm_runs_then_provider_throttled_is_raised_for_the_state_machine(
-    ec2_world: Ec2World,
-):
+    # Given: RunInstances answers with the throttle botocore raises once its own attempts
+    # are spent (tests/unit/providers/test_throttling.py shows botocore making them).
     ec2_world.ec2.overrides["run_instances"] = lambda **kw: (_ for _ in ()).throw(
         client_error("RequestLimitExceeded", "Request limit exceeded.")
     )
@@ -211,9 +190,27 @@ def test_given_ec2_keeps_throttling_when_create_vm_runs_then_provider_throttled_
     with pytest.raises(Exception) as raised:
         create_vm(ec2_world.state("create_vm"), CONTEXT)
 
+    # Then: no retry loop of ADS's own stacks on botocore's; the state machine retries.
     assert type(raised.value).__name__ == "ProviderThrottled"
-    assert len(ec2_world.ec2.called("run_instances")) == 5
-    assert len(ec2_world.sleeps) == 4
+    assert "RequestLimitExceeded" in str(raised.value)
+    assert len(ec2_world.ec2.called("run_instances")) == 1
+
+
+def test_given_dynamodb_still_throttles_when_a_step_runs_then_provider_throttled_is_raised_not_a_terminal_error(
+    ec2_world: Ec2World, monkeypatch: pytest.MonkeyPatch
+):
+    ec2_world.new_lab()
+
+    def throttled(*args: Any, **kwargs: Any) -> Any:
+        raise client_error("ProvisionedThroughputExceededException", operation="GetItem")
+
+    monkeypatch.setattr(ec2_world.repository, "require", throttled)
+
+    with pytest.raises(Exception) as raised:
+        wait_running(ec2_world.state("wait_running"), CONTEXT)
+
+    assert type(raised.value).__name__ == "ProviderThrottled"
+    assert "wait_running" in str(raised.value)
 
 
 def test_given_ec2_refuses_the_request_when_create_vm_runs_then_vm_create_failed_carries_the_message_without_retry(
@@ -234,7 +231,6 @@ def test_given_ec2_refuses_the_request_when_create_vm_runs_then_vm_create_failed
         raised.value
     )
     assert len(ec2_world.ec2.called("run_instances")) == 1
-    assert ec2_world.sleeps == []
 
 
 def test_given_the_image_parameter_is_missing_when_create_vm_runs_then_vm_create_failed_names_it(

@@ -21,7 +21,6 @@ from ads.lab.plan import PlanOptions, plan_from_labspec_source
 from ads.lifecycle_events import LifecyclePublisher
 from ads.providers.ec2 import Ec2Provider
 from ads.providers.ec2_access import target_group_name
-from ads.providers.throttling import Backoff
 from ads.records import LabRepository, LabStatus, create_table
 from tests.integration.steps.conftest import (
     AWS_ENV,
@@ -124,7 +123,6 @@ class Lab:
             ssm=boto3.client("ssm", region_name=REGION),
             s3=boto3.client("s3", region_name=REGION),
             elbv2=self.elbv2,
-            backoff=Backoff(sleep=lambda s: None),
         )
         self.provider.ssm_online = lambda vm_id: True  # type: ignore[method-assign]
         self.repository = LabRepository.from_name(TABLE, REGION)
@@ -137,8 +135,10 @@ class Lab:
         )
 
     def deploy(self) -> None:
-        steps.create_vm(self.lab_id, self.repository, self.provider, self.config)
-        steps.wait_running(self.lab_id, self.repository, self.provider, self.config)
+        steps.create_vm(self.lab_id, self.repository, self.provider)
+        steps.wait_running(
+            self.lab_id, self.repository, self.provider, launch_grace_s=self.config.launch_grace_s
+        )
         for status in (LabStatus.INITIALIZING, LabStatus.HEALTH_CHECKING):
             self.repository.transition(self.lab_id, status)
         steps.record_status(
@@ -146,13 +146,14 @@ class Lab:
             LabStatus.READY,
             self.repository,
             LifecyclePublisher(None, ""),
-            self.config,
             provider=self.provider,
         )
 
     def destroy(self) -> None:
         self.repository.transition(self.lab_id, LabStatus.DESTROYING)
-        steps.destroy_vm(self.lab_id, self.repository, self.provider, self.config)
+        steps.destroy_vm(
+            self.lab_id, self.repository, self.provider, launch_grace_s=self.config.launch_grace_s
+        )
 
     def record(self):
         return self.repository.require(self.lab_id)
@@ -227,7 +228,7 @@ def test_given_a_create_vm_retry_when_public_then_one_security_group_with_one_ru
 ):
     lab = Lab(network, "public")
 
-    steps.create_vm(lab.lab_id, lab.repository, lab.provider, lab.config)
+    steps.create_vm(lab.lab_id, lab.repository, lab.provider)
     lab.provider.access.prepare_launch(lab.lab_id, lab.record().plan)
 
     (group,) = lab.lab_groups()

@@ -50,6 +50,7 @@ class LocalWorld:
             repository=self.repository,
             provider=self.provider,
             publisher=LifecyclePublisher(boto3.client("events", region_name=REGION), ""),
+            config=self.config,
         )
 
     def new_lab(self, lab_id: str, labspec: Path = HELLO_WEB) -> dict[str, Any]:

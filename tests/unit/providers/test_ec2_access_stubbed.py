@@ -21,7 +21,6 @@ from ads.providers.ec2_access import (
     next_priority,
     target_group_name,
 )
-from ads.providers.throttling import Backoff
 
 LAB_ID = "hello-web-01jd5k3q8v2m6x9t4r7p0wz1ab"
 LISTENER = (
@@ -66,7 +65,7 @@ def access_for(ec2: Any, elbv2: Any, mode: str) -> Ec2LabAccess:
         lb_security_group_id="sg-0a1b2c3d4e5f60718",
         lb_domain="labs.example.org",
     )
-    return Ec2LabAccess(config, ec2=ec2, elbv2=elbv2, backoff=Backoff(sleep=lambda s: None))
+    return Ec2LabAccess(config, ec2=ec2, elbv2=elbv2)
 
 
 def _no_target_group(stub: Stubber) -> None:
