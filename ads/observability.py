@@ -3,7 +3,7 @@
 Settings come from the standard ``POWERTOOLS_*`` variables. The Tracer (the X-Ray SDK)
 is built on first use of ``tracer``, and only by the handlers that trace with it
 (:data:`ads.tracing.SDK_TRACED_FUNCTIONS`): importing the SDK is the largest part of a
-cold start, and a step handler that never names ``tracer`` never loads it. With tracing
+cold start, and a handler that never names ``tracer`` never loads it. With tracing
 disabled, or without the SDK (the local control plane has no X-Ray daemon), ``tracer``
 is a stand-in with the same decorators.
 

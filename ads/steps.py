@@ -10,8 +10,6 @@ here is safe to run twice: Step Functions retries tasks.
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
@@ -262,6 +260,10 @@ def failure_cause(failed_step: str, error: dict[str, Any] | None) -> str:
 
 def probe_health(url: str, timeout_s: float) -> tuple[int | None, str]:
     """GET ``url``: (status code or None when nothing answered, body or reason)."""
+    # Imported here: only Check Health makes HTTP requests, the other steps never load it.
+    import urllib.error
+    import urllib.request
+
     # Health endpoints are private addresses: never route them through a proxy.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:

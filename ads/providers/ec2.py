@@ -87,7 +87,7 @@ class Ec2Provider:
         )
 
     def _call(self, client: Any, operation: str, **kwargs: Any) -> Any:
-        # botocore already retried throttles (RETRY_CONFIG); what is left is the ASL's.
+        # botocore already retried throttles (RETRIES); what is left is the ASL's.
         return call(client, operation, **kwargs)
 
     # -- create -------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Throttled AWS calls: botocore retries them, the state machine retries what is left.
 
-Two layers, no more. Every client ADS builds carries :data:`RETRY_CONFIG` (botocore's
+Two layers, no more. Every client ADS builds carries :data:`RETRIES` (botocore's
 ``standard`` retry mode: exponential backoff with full jitter, a retry quota shared by the
 client's calls), so a throttle that clears within :data:`ATTEMPTS` attempts is never seen
 here. What botocore gives up on arrives as a ``ClientError`` with a throttling code;
@@ -16,17 +16,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from ads.providers.base import ProviderThrottled
 
+if TYPE_CHECKING:
+    from botocore.config import Config
+
 # Total attempts per call, the first included. Worst case botocore waits 1 + 2 + 4 s
 # before giving up, which fits the 30 s step Lambdas several calls over.
 ATTEMPTS = 4
-RETRY_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": ATTEMPTS})
+RETRIES = {"mode": "standard", "total_max_attempts": ATTEMPTS}
 
 
 @lru_cache(maxsize=1)
@@ -40,8 +42,14 @@ def throttling_codes() -> frozenset[str]:
 
 
 def client_config(extra: Config | None = None) -> Config:
-    """:data:`RETRY_CONFIG`, merged into ``extra`` (signature, addressing...) if given."""
-    return extra.merge(RETRY_CONFIG) if extra is not None else RETRY_CONFIG
+    """The client configuration with :data:`RETRIES`, merged into ``extra`` (signature,
+    addressing...) if given."""
+    # Imported here: botocore.config pulls in most of botocore's HTTP stack, which is only
+    # needed once a client is built.
+    from botocore.config import Config
+
+    retrying = Config(retries=dict(RETRIES))
+    return extra.merge(retrying) if extra is not None else retrying
 
 
 def error_code(exc: ClientError) -> str:

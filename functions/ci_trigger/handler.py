@@ -17,6 +17,9 @@ logged with its field problems and answered ``{"accepted": false, "problems": [.
 without raising: raising would only make Lambda retry it. A Step Functions outage does
 raise, so the asynchronous invocation is retried, the same idempotency key keeps it to
 one lab, and what still fails reaches the dead-letter queue.
+
+No one waits on this asynchronous invocation, so it does not trace with the X-Ray SDK
+(see :mod:`ads.tracing`); Lambda's active tracing still records it.
 """
 
 from __future__ import annotations
@@ -24,14 +27,13 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-import boto3
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ads import deployments
 from ads.api_models import CiDeploymentRequest, field_problems
 from ads.config import AdsConfig, get_config
 from ads.errors import AdsError, InvalidInputError
-from ads.observability import logger, tracer
+from ads.observability import logger
 
 SOURCE = "ads.ci"
 DETAIL_TYPE = "Lab Deployment Requested"
@@ -70,6 +72,8 @@ def ci_owner(account: str, config: AdsConfig) -> str:
 @lru_cache(maxsize=8)
 def _partition(region: str) -> str:
     # botocore's endpoint data knows the partitions (aws, aws-cn, aws-us-gov, ...).
+    import boto3
+
     return boto3.session.Session().get_partition_for_region(region)
 
 
@@ -150,7 +154,6 @@ def _under_detail(path: str, *, labspec: bool) -> str:
     return f"detail.labspec.{path}" if labspec else f"detail.{path}"
 
 
-@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if isinstance(event, dict) and event.get("id"):
         logger.set_correlation_id(str(event["id"]))

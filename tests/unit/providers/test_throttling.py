@@ -28,8 +28,9 @@ from ads.providers.base import ProviderThrottled
 from ads.providers.ec2 import Ec2Provider
 from ads.providers.throttling import (
     ATTEMPTS,
-    RETRY_CONFIG,
+    RETRIES,
     call,
+    client_config,
     throttle_becomes_retry,
     throttling_codes,
 )
@@ -89,13 +90,13 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
     return recorded
 
 
-def ec2_client(config: Config = RETRY_CONFIG) -> Any:
+def ec2_client(config: Config | None = None) -> Any:
     return boto3.session.Session().client(
         "ec2",
         region_name=REGION,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
-        config=config,
+        config=config or client_config(),
     )
 
 
@@ -225,7 +226,11 @@ def test_given_the_ec2_provider_from_config_when_built_then_every_client_carries
     )
 
     for client in (provider._ec2, provider._ssm, provider._s3, provider.access._elbv2):
-        assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": ATTEMPTS}
+        assert (
+            client.meta.config.retries
+            == RETRIES
+            == {"mode": "standard", "total_max_attempts": ATTEMPTS}
+        )
     # The presigning client keeps what makes its URLs acceptable to S3.
     assert provider._s3.meta.config.signature_version == "s3v4"
     assert ec2_bootstrap.PRESIGN_CONFIG.retries is None
@@ -240,4 +245,8 @@ def test_given_the_step_dependencies_when_built_then_the_table_and_the_event_bus
 
     clients = [deps.repository._table.meta.client, deps.publisher._events]
     for client in clients:
-        assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": ATTEMPTS}
+        assert (
+            client.meta.config.retries
+            == RETRIES
+            == {"mode": "standard", "total_max_attempts": ATTEMPTS}
+        )
