@@ -1,0 +1,69 @@
+"""What every lab request needs: its dependencies and who is asking.
+
+The logic gets the lab repository, a Step Functions client and the configuration in a
+:class:`DeploymentContext`, never from event shapes or the environment. A lab exists for
+its owner and for the admins; for anyone else it is absent (404), so lab ids reveal
+nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ads import identity
+from ads.config import AdsConfig
+from ads.errors import AdsError, LabNotFoundError
+from ads.lab.lab_id import is_valid_lab_id
+from ads.records import LabRecord, LabRepository
+
+
+class MissingIdentityError(AdsError):
+    code = "missing_identity"
+    http_status = 403
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the request carries no caller identity; call the API with IAM (SigV4) credentials"
+        )
+
+
+@dataclass(frozen=True)
+class DeploymentContext:
+    """What the deployment logic needs from the outside world."""
+
+    repository: LabRepository
+    stepfunctions: Any  # a boto3 Step Functions client
+    config: AdsConfig
+
+    @classmethod
+    def from_config(cls, config: AdsConfig) -> DeploymentContext:
+        """The real dependencies: the labs table and Step Functions in the configured region."""
+        import boto3
+
+        return cls(
+            repository=LabRepository.from_name(config.table_name, config.region),
+            stepfunctions=boto3.client("stepfunctions", region_name=config.region),
+            config=config,
+        )
+
+
+def is_admin(caller: str, config: AdsConfig) -> bool:
+    return any(identity.principal_matches(caller, p) for p in config.admin_principals)
+
+
+def require_caller(caller: str) -> str:
+    if not caller:
+        raise MissingIdentityError()
+    return caller
+
+
+def readable_record(ctx: DeploymentContext, lab_id: str, caller: str) -> LabRecord:
+    """The lab when ``caller`` may see it; otherwise it does not exist for them (404)."""
+    require_caller(caller)
+    record = ctx.repository.get(lab_id) if is_valid_lab_id(lab_id) else None
+    if record is None or not (
+        identity.principal_matches(caller, record.owner) or is_admin(caller, ctx.config)
+    ):
+        raise LabNotFoundError(lab_id)
+    return record

@@ -1,0 +1,73 @@
+"""Reading labs: a caller's page of labs and one lab's public view.
+
+An admin (``ADS_ADMIN_PRINCIPALS``) sees every lab; anyone else sees only their own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ads.api_models import LabPage, LabSummary, LabView
+from ads.deployment_context import DeploymentContext, is_admin, readable_record, require_caller
+from ads.errors import FieldProblem, InvalidInputError
+from ads.executions import console_url
+from ads.records import LabStatus
+from ads.source_checks import found
+
+MAX_PAGE = 100
+
+
+def _statuses(value: str | list[str] | None) -> list[LabStatus]:
+    if not value:
+        return []
+    items = value if isinstance(value, list) else [value]
+    names = [part.strip().upper() for item in items for part in item.split(",") if part.strip()]
+    wrong = [n for n in names if n not in LabStatus.__members__]
+    if wrong:
+        raise InvalidInputError(
+            FieldProblem(
+                "status", found(",".join(wrong)), "comma-separated: " + ", ".join(LabStatus)
+            ),
+            subject="query",
+        )
+    return [LabStatus(n) for n in names]
+
+
+def list_labs(
+    ctx: DeploymentContext,
+    *,
+    caller: str,
+    status: str | list[str] | None = None,
+    limit: int = 20,
+    next_token: str | None = None,
+) -> dict[str, Any]:
+    """The caller's labs, newest first (an admin sees every lab)."""
+    require_caller(caller)
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInputError(
+            FieldProblem("limit", str(limit), f"an integer from 1 to {MAX_PAGE}"), subject="query"
+        )
+    statuses = _statuses(status)
+    if is_admin(caller, ctx.config):
+        records, token = ctx.repository.list_all(
+            status=statuses, limit=limit, next_token=next_token
+        )
+    else:
+        records, token = ctx.repository.list_for_owner(
+            caller, status=statuses, limit=limit, next_token=next_token
+        )
+    labs = [LabSummary.model_validate(r.model_dump(mode="json")) for r in records]
+    return LabPage(labs=labs, next_token=token).model_dump(mode="json")
+
+
+def get_lab(ctx: DeploymentContext, lab_id: str, *, caller: str) -> dict[str, Any]:
+    """The lab record's public view, with links to its executions in the console."""
+    record = readable_record(ctx, lab_id, caller)
+    view = LabView.model_validate(
+        dict(
+            record.public_view(),
+            console_url=console_url(record.execution_arn),
+            destroy_console_url=console_url(record.destroy_execution_arn),
+        )
+    )
+    return view.model_dump(mode="json")
