@@ -12,6 +12,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 from pydantic import BaseModel
 
+from ads import api_routes
 from ads.api_models import DeploymentRequest, PlanRequest
 from cdk_app.compute_construct import FunctionSpec, LambdaFactory
 from cdk_app.nag import acknowledge, managed_policy_finding, nag_text
@@ -20,15 +21,9 @@ from cdk_app.settings import Settings
 from cdk_app.storage_construct import Storage
 
 STAGE_NAME = "v1"
-# (path, method, path parameters) of every route; all go to the api Lambda.
-ROUTES = (
-    ("/labs", "POST", ()),
-    ("/labs", "GET", ()),
-    ("/labs/{lab_id}", "GET", ("lab_id",)),
-    ("/labs/{lab_id}", "DELETE", ("lab_id",)),
-    ("/labs/{lab_id}/history", "GET", ("lab_id",)),
-    ("/plans", "POST", ()),
-)
+# (path, method, path parameters) of every route, from the API's OpenAPI document; all go
+# to the api Lambda.
+ROUTES = tuple((r.path, r.method, r.path_parameters) for r in api_routes.routes())
 # The body model of each route that takes one: API Gateway refuses a body that does not
 # fit before the Lambda runs (and the Lambda checks it again with the same model).
 REQUEST_BODIES: dict[tuple[str, str], type[BaseModel]] = {

@@ -5,16 +5,12 @@ from __future__ import annotations
 import pytest
 from aws_cdk.assertions import Match
 
+from ads import api_routes
 from tests.infra.template_queries import ads_functions, of_type
 
-EXPECTED_ROUTES = {
-    ("POST", "/labs"),
-    ("GET", "/labs"),
-    ("GET", "/labs/{lab_id}"),
-    ("DELETE", "/labs/{lab_id}"),
-    ("GET", "/labs/{lab_id}/history"),
-    ("POST", "/plans"),
-}
+# The routes of the API's OpenAPI document (tests/integration/api/test_route_table.py ties
+# the handler's resolver to it).
+EXPECTED_ROUTES = {(route.method, route.path) for route in api_routes.routes()}
 
 
 def _path_of(resources, resource_ref):
