@@ -17,6 +17,11 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from ads.asl_placeholders import (
+    PARTITION_PLACEHOLDER,
+    STEP_FUNCTION_PLACEHOLDERS,
+    placeholders_of,
+)
 from cdk_app.compute_construct import AgentBundle, FunctionSpec, LabInstanceRole, LambdaFactory
 from cdk_app.lambda_bundle import PROJECT_ROOT
 from cdk_app.nag import acknowledge, nag_text
@@ -30,14 +35,7 @@ DESTROY_ASL = STATEMACHINE_DIR / "destroy_lab.asl.json"
 MANAGED_TAG = "ads:managed"
 
 # Placeholder name for each step Lambda, as written in the ASL files.
-PLACEHOLDERS = {
-    "create_vm": "CreateVmFunctionArn",
-    "wait_running": "WaitRunningFunctionArn",
-    "init_vm": "InitVmFunctionArn",
-    "health_check": "HealthCheckFunctionArn",
-    "destroy_vm": "DestroyVmFunctionArn",
-    "record_status": "RecordStatusFunctionArn",
-}
+PLACEHOLDERS = STEP_FUNCTION_PLACEHOLDERS
 # Which steps each state machine calls: the substitutions and the invoke grants.
 DEPLOY_STEPS = (
     "create_vm",
@@ -48,16 +46,11 @@ DEPLOY_STEPS = (
     "record_status",
 )
 DESTROY_STEPS = ("destroy_vm", "record_status")
-_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
-# The ASL names the partition of its service ARNs through ${Partition} (the local runner
-# binds it to moto's "aws"); a literal aws partition is treated alike.
-PARTITION_PLACEHOLDER = "Partition"
+# The ASL names the partition of its service ARNs through ${Partition}
+# (PARTITION_PLACEHOLDER; the local runner binds it to moto's "aws"); a literal aws
+# partition is treated alike.
 # A JSON string that is a whole ARN in the placeholder (or the aws) partition.
 _PARTITION_ARN = re.compile(r'"arn:(?:aws|\$\{Partition\}):([^"$]+)"')
-
-
-def placeholders_of(asl_text: str) -> set[str]:
-    return set(_PLACEHOLDER.findall(asl_text))
 
 
 def placeholders_in(asl_path: Path) -> set[str]:
@@ -132,6 +125,7 @@ class Workflow(Construct):
                     "ADS_AGENT_BUNDLE_BUCKET": agent_bundle.bucket_name,
                     "ADS_AGENT_BUNDLE_KEY": agent_bundle.object_key,
                     "ADS_INIT_TIMEOUT_S": str(settings.init_timeout_s),
+                    "ADS_COMMAND_TIMEOUT_S": str(settings.command_timeout_s),
                 },
             ),
         )

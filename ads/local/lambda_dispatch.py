@@ -19,19 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ads.asl_placeholders import STEP_FUNCTION_PLACEHOLDERS
 from ads.local.usage import Invocation, UsageLedger, scope
 
 ACCOUNT_ID = "123456789012"
 # The workflow handlers and the ASL placeholder that names each one (the CDK workflow
 # construct passes the same placeholders to definition_substitutions).
-WORKFLOW_FUNCTIONS: dict[str, str] = {
-    "create_vm": "CreateVmFunctionArn",
-    "wait_running": "WaitRunningFunctionArn",
-    "init_vm": "InitVmFunctionArn",
-    "health_check": "HealthCheckFunctionArn",
-    "destroy_vm": "DestroyVmFunctionArn",
-    "record_status": "RecordStatusFunctionArn",
-}
+WORKFLOW_FUNCTIONS: dict[str, str] = STEP_FUNCTION_PLACEHOLDERS
 FRONT_DOOR_FUNCTIONS = ("api", "ci_trigger")
 # What a Lambda context reports locally; the benchmark prices invocations at this size.
 LAMBDA_MEMORY_MB = 256

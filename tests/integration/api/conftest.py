@@ -8,7 +8,6 @@ Every answer is checked against the committed OpenAPI document.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,11 @@ import jsonschema
 import pytest
 from moto import mock_aws
 
+from ads.asl_placeholders import (
+    PARTITION_PLACEHOLDER,
+    STEP_FUNCTION_PLACEHOLDERS,
+    fill_placeholders,
+)
 from ads.config import reset_config
 from ads.records import LabRepository, create_table
 from tests.integration.api.events import ADMIN_ROLE
@@ -53,11 +57,11 @@ def _definition(name: str) -> str:
     path = REPO / "statemachine" / f"{name}.asl.json"
     if not path.exists():
         return json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
-    return re.sub(
-        r"\$\{(\w+)FunctionArn\}",
-        lambda m: f"arn:aws:lambda:{REGION}:123456789012:function:ads-{m.group(1)}",
-        path.read_text(),
-    )
+    arns = {
+        placeholder: f"arn:aws:lambda:{REGION}:123456789012:function:ads-{step}"
+        for step, placeholder in STEP_FUNCTION_PLACEHOLDERS.items()
+    }
+    return fill_placeholders(path.read_text(), {PARTITION_PLACEHOLDER: "aws", **arns})
 
 
 @pytest.fixture
