@@ -25,7 +25,6 @@ import contextlib
 import io
 import json
 import os
-import re
 import signal
 import sys
 import threading
@@ -36,6 +35,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ads.asl_placeholders import PARTITION_PLACEHOLDER, fill_placeholders
 from ads.local import moto_patches, moto_serial
 from ads.local.lambda_dispatch import (
     ACCOUNT_ID,
@@ -79,21 +79,15 @@ ROLE_NAME = "ads-local-workflow"
 DEPLOY_STATE_MACHINE = "DeployLab"
 DESTROY_STATE_MACHINE = "DestroyLab"
 _FINISHED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
-_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
 # ARNs in the ASL name their partition through ${Partition}; moto answers for "aws".
-PARTITION_PLACEHOLDER = "Partition"
 LOCAL_PARTITION = "aws"
 
 
 def render_definition(path: Path, substitutions: dict[str, str]) -> str:
     """The ASL text with its ``${Placeholder}`` names replaced, as CDK does at synth
     (``${Partition}`` is the emulation's partition unless ``substitutions`` names one)."""
-    text = path.read_text()
     values = {PARTITION_PLACEHOLDER: LOCAL_PARTITION, **substitutions}
-    missing = sorted(set(_PLACEHOLDER.findall(text)) - set(values))
-    if missing:
-        raise ValueError(f"{path.name}: no value for placeholder(s) {', '.join(missing)}")
-    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
+    return fill_placeholders(path.read_text(), values, source=path.name)
 
 
 _active_plane: LocalControlPlane | None = None
