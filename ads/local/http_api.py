@@ -25,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from ads import api_routes
 from ads.local.api_auth import (
     LOCAL_ACCOUNT_ID,
     LOCAL_PRINCIPAL,
@@ -44,20 +45,13 @@ LOOPBACK = "127.0.0.1"
 # generous and keeps a stray upload from filling the daemon's memory.
 MAX_BODY_BYTES = 1024 * 1024
 
-# The routes the API Gateway REST API declares, in the order they are matched.
-ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("/labs", re.compile(r"^/labs$")),
-    ("/labs/{lab_id}", re.compile(r"^/labs/(?P<lab_id>[^/]+)$")),
-    ("/labs/{lab_id}/history", re.compile(r"^/labs/(?P<lab_id>[^/]+)/history$")),
-    ("/plans", re.compile(r"^/plans$")),
+# The routes the API Gateway REST API declares (its OpenAPI document), in the order they
+# are matched, and the methods each resource declares; any other method is 405.
+ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (resource, api_routes.resource_pattern(resource))
+    for resource in api_routes.resources_in_order()
 )
-# The methods each resource declares (API Gateway's method resources); any other is 405.
-ROUTE_METHODS: dict[str, frozenset[str]] = {
-    "/labs": frozenset({"GET", "POST"}),
-    "/labs/{lab_id}": frozenset({"GET", "DELETE"}),
-    "/labs/{lab_id}/history": frozenset({"GET"}),
-    "/plans": frozenset({"POST"}),
-}
+ROUTE_METHODS: dict[str, frozenset[str]] = api_routes.methods_by_resource()
 _PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::(\d{12}):\S+$")
 # What http.server refuses before a request reaches _handle, named for a person.
 _PROTOCOL_ERRORS: dict[int, tuple[str, str]] = {
