@@ -37,6 +37,10 @@ MAX_INIT_TIMEOUT_S = 3600
 # yet" (EC2 is eventually consistent). The ASL retries are tested to outlast the maximum.
 DEFAULT_LAUNCH_GRACE_S = 120
 MAX_LAUNCH_GRACE_S = 300
+# The seconds each lab command (a deploy step's or an action's) may run unless the
+# labspec's runtime_requirements.platform.timeouts names another; the agent's --timeout.
+DEFAULT_COMMAND_TIMEOUT_S = 1800
+MAX_COMMAND_TIMEOUT_S = 7 * 24 * 3600
 # How students reach a lab's application (see ads/providers/ec2_access.py).
 LAB_ACCESS_MODES = ("private", "public", "load-balancer")
 LabAccessMode = Literal["private", "public", "load-balancer"]
@@ -65,6 +69,9 @@ class AdsConfig(BaseModel):
     agent_bundle_bucket: str = ""
     agent_bundle_key: str = ""
     agent_port: int = Field(default=DEFAULT_AGENT_PORT, ge=1, le=65535)
+    command_timeout_s: int = Field(
+        default=DEFAULT_COMMAND_TIMEOUT_S, ge=1, le=MAX_COMMAND_TIMEOUT_S
+    )
     init_timeout_s: int = Field(default=DEFAULT_INIT_TIMEOUT_S, ge=60, le=MAX_INIT_TIMEOUT_S)
     launch_grace_s: int = Field(default=DEFAULT_LAUNCH_GRACE_S, ge=0, le=MAX_LAUNCH_GRACE_S)
     # whether lab VMs reach the internet: "nat" (the default network) or "none" (isolated
@@ -154,6 +161,7 @@ class AdsConfig(BaseModel):
             "agent_bundle_bucket": ("ADS_AGENT_BUNDLE_BUCKET",),
             "agent_bundle_key": ("ADS_AGENT_BUNDLE_KEY",),
             "agent_port": ("ADS_AGENT_PORT",),
+            "command_timeout_s": ("ADS_COMMAND_TIMEOUT_S",),
             "init_timeout_s": ("ADS_INIT_TIMEOUT_S",),
             "launch_grace_s": ("ADS_LAUNCH_GRACE_S",),
             "network_egress": ("ADS_NETWORK_EGRESS",),

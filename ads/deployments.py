@@ -55,6 +55,7 @@ from ads.lab.labspec import parse_labspec
 from ads.lab.plan import PlanOptions, make_plan
 from ads.lab_queries import MAX_PAGE, get_lab, list_labs
 from ads.observability import logger
+from ads.providers.local_sources import requester_from_uid
 from ads.records import ALLOWED_FROM, IN_PROGRESS, LabRecord, LabStatus
 from ads.source_checks import found, region_problems, source_problems, what_if_region
 
@@ -173,12 +174,15 @@ def request_deployment(
     requested_by: str = "api",
     requested_via: str = "",
     idempotency_key: str | None = None,
+    requester_uid: int | None = None,
 ) -> dict[str, Any]:
     """Validate, plan, record and start a deployment; returns the 202 answer.
 
     ``caller`` becomes the lab's owner. With an ``idempotency_key``, a repeat by the same
     caller returns the lab the first request made (``idempotent_replay: true``).
     ``requested_via`` (a pipeline's ARN or URL, for instance) is kept in the status history.
+    ``requester_uid``: the OS uid the local API's kernel saw ask; a local source is
+    checked, and later read at init, with its rights.
     """
     owner = require_caller(caller)
     config = ctx.config
@@ -188,7 +192,10 @@ def request_deployment(
             "(ADS_DEPLOY_STATE_MACHINE_ARN)",
             http_status=503,
         )
-    problems = source_problems(request.source, config) + region_problems(request.options, config)
+    requester = requester_from_uid(requester_uid)
+    problems = source_problems(request.source, config, requester) + region_problems(
+        request.options, config
+    )
     if problems:
         raise InvalidInputError(problems, subject="request")
     plan = request_plan(request.labspec, request.options, config)
@@ -228,6 +235,7 @@ def request_deployment(
         source=source,
         options=options,
         requested_by=requested_by if requested_by in REQUESTED_BY else "api",
+        requester_uid=requester_uid,
     )
     via = f" by {requested_via}" if requested_via else ""
     record.status_history[0].note = f"requested through {requested_by}{via}"

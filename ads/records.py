@@ -99,6 +99,8 @@ class LabRecord(BaseModel):
     source: dict[str, Any] | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     requested_by: str = "api"  # api | ci | cli
+    # The OS uid of the local client that asked (kernel-asserted; local plane only).
+    requester_uid: int | None = None
     provider: str = ""
     vm_id: str | None = None
     private_ip: str | None = None

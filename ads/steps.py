@@ -197,6 +197,7 @@ def init_request(record: LabRecord) -> InitRequest:
         source_git=source.get("git"),
         source_ref=source.get("ref"),
         source_archive=source.get("s3") or source.get("archive"),
+        requester_uid=record.requester_uid,
     )
 
 

@@ -87,9 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--timeout",
             type=_timeout,
-            default=DEFAULT_TIMEOUT_S,
-            help=f"seconds each command may run when the plan's timeouts do not say "
-            f"(default {DEFAULT_TIMEOUT_S:g})",
+            default=None,
+            help="seconds each command may run when the plan's timeouts do not say "
+            f"(default: the install's --timeout kept in lab.json, else {DEFAULT_TIMEOUT_S:g})",
         )
     return parser
 

@@ -5,8 +5,12 @@
 #
 #   install.sh --prefix DIR --lab-id ID --plan FILE
 #              [--source-git URL [--source-ref REF] | --source-archive PATH_OR_URL]
-#              [--host H] [--port P] [--lab-port P] [--service auto|systemd|background]
-#              [--python PATH] [--timeout S]
+#              [--host H] [--port P] [--lab-port P] [--lab-bind ADDRESS]
+#              [--service auto|systemd|background] [--python PATH] [--timeout S]
+#
+# --lab-bind (default 127.0.0.1) and --timeout (seconds per lab command unless the plan's
+# timeouts say otherwise) are kept in state/lab.json: every lab command the agent runs,
+# now or later under systemd, gets ADS_LAB_BIND and that default timeout.
 #
 # Layout: $PREFIX/agent/ads_agent (this directory), $PREFIX/lab (the lab's sources),
 # $PREFIX/state (plan.json, lab.json, history.jsonl, pid files, logs/).
@@ -26,13 +30,13 @@ usage_error() { warn "$*"; warn "usage: install.sh --prefix DIR --lab-id ID --pl
 fail() { warn "$*"; exit 3; }
 
 PREFIX='' LAB_ID='' PLAN='' SOURCE_GIT='' SOURCE_REF='' SOURCE_ARCHIVE=''
-HOST=0.0.0.0 PORT=9089 LAB_PORT=80 SERVICE=auto PYTHON='' TIMEOUT=''
+HOST=0.0.0.0 PORT=9089 LAB_PORT=80 LAB_BIND=127.0.0.1 SERVICE=auto PYTHON='' TIMEOUT=''
 
 while [ $# -gt 0 ]; do
     option=$1
     case $option in
         --*=*) value=${option#*=}; option=${option%%=*}; shift ;;
-        --prefix|--lab-id|--plan|--source-git|--source-ref|--source-archive|--host|--port|--lab-port|--service|--python|--timeout)
+        --prefix|--lab-id|--plan|--source-git|--source-ref|--source-archive|--host|--port|--lab-port|--lab-bind|--service|--python|--timeout)
             [ $# -ge 2 ] || usage_error "$option: needs a value"
             value=$2; shift 2 ;;
         -h|--help) sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 0 ;;
@@ -48,6 +52,7 @@ while [ $# -gt 0 ]; do
         --host) HOST=$value ;;
         --port) PORT=$value ;;
         --lab-port) LAB_PORT=$value ;;
+        --lab-bind) LAB_BIND=$value ;;
         --service) SERVICE=$value ;;
         --python) PYTHON=$value ;;
         --timeout) TIMEOUT=$value ;;
@@ -64,6 +69,7 @@ printf '%s\n' "$LAB_ID" | grep -Eq '^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$' ||
 [ -n "$PLAN" ] || usage_error "--plan: missing; allowed: the deployment plan JSON file"
 is_port "$PORT" || usage_error "--port: found '$PORT'; allowed: 0-65535 (0 picks a free port)"
 { is_port "$LAB_PORT" && [ "$LAB_PORT" -ge 1 ]; } || usage_error "--lab-port: found '$LAB_PORT'; allowed: 1-65535"
+case $LAB_BIND in ''|*[!0-9A-Fa-f.:]*) usage_error "--lab-bind: found '$LAB_BIND'; allowed: an IP address such as 127.0.0.1 or 0.0.0.0" ;; esac
 case $SERVICE in auto|systemd|background) ;; *) usage_error "--service: found '$SERVICE'; allowed: auto, systemd, background" ;; esac
 [ -z "$SOURCE_GIT" ] || [ -z "$SOURCE_ARCHIVE" ] || usage_error "--source-git and --source-archive: found both; allowed: at most one"
 [ -z "$SOURCE_REF" ] || [ -n "$SOURCE_GIT" ] || usage_error "--source-ref: found without --source-git; allowed only with it"
@@ -191,6 +197,7 @@ else
 fi
 mkdir -p "$LAB_DIR/scripts"
 support write-lab --state-dir "$STATE_DIR" --lab-id "$LAB_ID" --lab-port "$LAB_PORT" \
+    --lab-bind "$LAB_BIND" ${TIMEOUT:+--command-timeout "$TIMEOUT"} \
     --source-kind "$SOURCE_KIND" --source-url "$SOURCE_GIT$SOURCE_ARCHIVE" \
     --source-ref "$SOURCE_REF" --revision "$REVISION"
 say "lab ${LAB_NAME:-$LAB_ID} ($LAB_ID): $SOURCE_KIND source at revision $REVISION in $LAB_DIR"

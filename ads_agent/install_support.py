@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ads_agent import state
+from ads_agent.runner import DEFAULT_LAB_BIND, MAX_TIMEOUT_S
 
 EXIT_FAILED = 3
 _STOP_GRACE_S = 10.0
@@ -262,6 +263,16 @@ def install_archive(source: str, lab_dir: Path, state_dir: Path) -> str:
 # --- lab.json and the new agent -----------------------------------------------------
 
 
+def _positive_or_none(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= MAX_TIMEOUT_S:
+        raise argparse.ArgumentTypeError(f"found {text!r}, allowed seconds > 0")
+    return value
+
+
 def write_lab(args: argparse.Namespace) -> None:
     plan = state.read_json(Path(args.state_dir) / state.PLAN_FILE, default={}) or {}
     state.write_json_atomic(
@@ -270,6 +281,10 @@ def write_lab(args: argparse.Namespace) -> None:
             "lab_id": args.lab_id,
             "lab_name": plan.get("lab_name"),
             "lab_port": args.lab_port,
+            # Read by the runner for every lab command, whoever starts it later
+            # (systemd, an operator): the environment of this install does not last.
+            "lab_bind": args.lab_bind,
+            "command_timeout_s": args.command_timeout,
             "source": {
                 "kind": args.source_kind,
                 "url": args.source_url or None,
@@ -318,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("--state-dir", "--lab-id", "--source-kind", "--revision"):
         sub.add_argument(name, required=True)
     sub.add_argument("--lab-port", type=int, required=True)
+    sub.add_argument("--lab-bind", default=DEFAULT_LAB_BIND)
+    sub.add_argument("--command-timeout", type=_positive_or_none, default=None)
     sub.add_argument("--source-url")
     sub.add_argument("--source-ref")
     sub = commands.add_parser("wait-agent")

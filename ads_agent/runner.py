@@ -26,6 +26,10 @@ from ads_agent import state
 from ads_agent.history import HistoryStore
 
 DEFAULT_TIMEOUT_S = 1800.0
+MAX_TIMEOUT_S = 7 * 24 * 3600.0
+# Where a lab's application listens unless the agent's configuration (lab.json) says
+# otherwise: a local lab shares its host, an EC2 lab is installed with 0.0.0.0.
+DEFAULT_LAB_BIND = "127.0.0.1"
 OUTPUT_TAIL_BYTES = 4096
 TIMEOUT_EXIT_CODE = 124  # what coreutils' timeout(1) reports, familiar to operators
 _KILL_GRACE_S = 5.0
@@ -81,13 +85,21 @@ class RunOutcome:
 class LabContext:
     """Where lab commands run and what they are told about the lab."""
 
-    def __init__(self, state_dir: Path, lab_dir: Path, timeout_s: float) -> None:
+    def __init__(self, state_dir: Path, lab_dir: Path, timeout_s: float | None = None) -> None:
         self.state_dir = state_dir
         self.lab_dir = lab_dir
-        self.timeout_s = timeout_s
         lab = state.read_json(state_dir / state.LAB_FILE, default={}) or {}
         self.lab_id = str(lab.get("lab_id") or "")
         self.lab_port = lab.get("lab_port")
+        # The install's settings, so a command started later (an action under systemd,
+        # by an operator) runs as the first deploy did: same bind address, same default.
+        self.lab_bind = str(lab.get("lab_bind") or "") or os.environ.get(
+            "ADS_LAB_BIND", DEFAULT_LAB_BIND
+        )
+        configured = lab.get("command_timeout_s")
+        if timeout_s is None and _is_seconds(configured):
+            timeout_s = float(configured)
+        self.timeout_s = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
 
     @property
     def scripts_dir(self) -> Path:
@@ -100,8 +112,17 @@ class LabContext:
         env["ADS_LAB_ID"] = self.lab_id
         env["ADS_LAB_DIR"] = str(self.lab_dir)
         env["ADS_LAB_PORT"] = "" if self.lab_port is None else str(self.lab_port)
+        env["ADS_LAB_BIND"] = self.lab_bind
         env["ADS_STATE_DIR"] = str(self.state_dir)
         return env
+
+
+def _is_seconds(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and 0 < value <= MAX_TIMEOUT_S
+    )
 
 
 def timeout_for(plan: dict[str, Any], name: str | None, default_s: float) -> float:

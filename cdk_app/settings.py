@@ -16,8 +16,10 @@ from typing import Any
 from aws_cdk import aws_logs as logs
 
 from ads.config import (
+    DEFAULT_COMMAND_TIMEOUT_S,
     DEFAULT_INIT_TIMEOUT_S,
     DEFAULT_LAUNCH_GRACE_S,
+    MAX_COMMAND_TIMEOUT_S,
     MAX_INIT_TIMEOUT_S,
     MAX_LAUNCH_GRACE_S,
 )
@@ -96,6 +98,8 @@ class Settings:
     # The init budget (ADS_INIT_TIMEOUT_S) and the EC2 launch grace (ADS_LAUNCH_GRACE_S).
     init_timeout_s: int = DEFAULT_INIT_TIMEOUT_S
     launch_grace_s: int = DEFAULT_LAUNCH_GRACE_S
+    # Seconds per lab command unless the labspec's timeouts say (ADS_COMMAND_TIMEOUT_S).
+    command_timeout_s: int = DEFAULT_COMMAND_TIMEOUT_S
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -196,6 +200,9 @@ class Settings:
             ),
             launch_grace_s=_bounded(
                 get, "launch_grace_s", defaults.launch_grace_s, 0, MAX_LAUNCH_GRACE_S
+            ),
+            command_timeout_s=_bounded(
+                get, "command_timeout_s", defaults.command_timeout_s, 1, MAX_COMMAND_TIMEOUT_S
             ),
         )
         _check_lab_access(settings)

@@ -9,6 +9,11 @@ Every request must prove it holds one of the credentials the plane wrote at star
 (:mod:`ads.local.api_auth`): without one it gets 401. The caller is the principal of its
 credential; only the admin credential may act as another principal by naming it in the
 ``X-Ads-Principal`` header. The server still binds only the loopback interface.
+
+The credential says which principal acts; the kernel says which OS user is asking: the
+uid owning the client's end of the connection (:mod:`ads.local.peer_uid`) goes to the
+handler in ``requestContext.authorizer``, as an authorizer's assertion would, and local
+sources are read with that uid's rights. A client cannot choose it.
 """
 
 from __future__ import annotations
@@ -33,7 +38,9 @@ from ads.local.api_auth import (
     Caller,
     RequestAuthenticator,
 )
+from ads.local.peer_uid import peer_uid
 from ads.observability import logger as log
+from ads.providers.local_sources import REQUESTER_UID_KEY
 
 # Whom build_proxy_event takes the caller for when it is told nothing: the local user,
 # who may not act as anyone else.
@@ -121,10 +128,12 @@ def build_proxy_event(
     request_id: str | None = None,
     now: float | None = None,
     caller: Caller = LOCAL_CALLER,
+    requester_uid: int | None = None,
 ) -> dict[str, Any] | None:
     """The REST proxy event for one request, or None when no route matches.
 
-    ``target`` is the request target as sent (path and query string).
+    ``target`` is the request target as sent (path and query string); ``requester_uid``
+    the OS uid the kernel says sent it, when known.
     """
     parts = urlsplit(target)
     path = parts.path or "/"
@@ -172,6 +181,9 @@ def build_proxy_event(
             "extendedRequestId": request_id,
             "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
             "requestTimeEpoch": int(now * 1000),
+            "authorizer": None
+            if requester_uid is None
+            else {"principalId": principal, REQUESTER_UID_KEY: str(requester_uid)},
             "identity": {
                 "userArn": principal,
                 "caller": principal.rsplit("/", 1)[-1],
@@ -256,6 +268,7 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
                 source_ip=self.client_address[0],
                 request_id=request_id,
                 caller=caller,
+                requester_uid=self._peer_uid(),
             )
         except AuthFailure as exc:
             challenge = (
@@ -288,6 +301,13 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
             # API Gateway answers 502 when the integration itself breaks; the log keeps why.
             log.exception("the api handler raised", request_id=request_id)
             return _problem(502, "internal_error", f"the api handler failed (request {request_id})")
+
+    def _peer_uid(self) -> int | None:
+        try:
+            server_end = self.connection.getsockname()
+        except OSError:
+            return None
+        return peer_uid(self.client_address[:2], server_end[:2])
 
     def _write(self, response: Mapping[str, Any], request_id: str) -> None:
         status = int(response.get("statusCode") or 200)

@@ -146,6 +146,9 @@ class InitRequest(BaseModel):
     source_ref: str | None = None
     # A local path (local provider) or an s3://bucket/key URI (ec2 provider).
     source_archive: str | None = None
+    # The OS uid that asked for the lab, as the local API's kernel saw it: a local source
+    # is read with its rights (None: not known, read as nobody outside allowed roots).
+    requester_uid: int | None = Field(default=None, ge=0)
 
 
 class InitStatus(BaseModel):

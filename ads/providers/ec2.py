@@ -294,6 +294,7 @@ class Ec2Provider:
             bundle_url=bundle_url,
             plan=request.plan,
             agent_port=self._config.agent_port,
+            command_timeout_s=self._config.command_timeout_s,
             source_git=request.source_git,
             source_ref=request.source_ref,
             source_archive_url=archive_url,

@@ -148,6 +148,7 @@ def init_script(
     bundle_url: str,
     plan: dict[str, Any],
     agent_port: int,
+    command_timeout_s: int | None = None,
     source_git: str | None = None,
     source_ref: str | None = None,
     source_archive_url: str | None = None,
@@ -174,7 +175,13 @@ def init_script(
         # The port the lab's application listens on (the labspec's first `ports` entry).
         "--lab-port",
         str((plan.get("lab_ports") or [80])[0]),
+        # On its own VM a lab listens on every interface; the security groups decide who
+        # reaches it. The agent keeps this for every lab command it runs, now and later.
+        "--lab-bind",
+        "0.0.0.0",
     ]
+    if command_timeout_s is not None:
+        install += ["--timeout", str(command_timeout_s)]
     if source_git:
         install += ["--source-git", source_git]
         if source_ref:
@@ -188,9 +195,6 @@ def init_script(
             f"mkdir -p {shlex.quote(prefix + '/bundle')}",
             f"python3 -c {shlex.quote(_FETCH)} {shlex.quote(prefix)} "
             f"{shlex.quote(bundle_url)} {plan_b64}",
-            # On its own VM a lab listens on every interface; the security groups decide
-            # who reaches it (a local lab shares the host, so it binds 127.0.0.1 there).
-            "export ADS_LAB_BIND=0.0.0.0",
             shlex.join(install),
         ]
     )

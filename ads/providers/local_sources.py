@@ -12,6 +12,11 @@ a local source is never read with root's rights on the requester's behalf:
   knows their uid) or, when it does not, as the unprivileged ``nobody``: only what any
   local account may read can become a lab's source.
 
+The local API learns the requester's uid from the kernel (the owner of the client's end
+of the loopback connection, :mod:`ads.local.peer_uid`), never from the request: it puts
+it in the proxy event's ``requestContext.authorizer`` under :data:`REQUESTER_UID_KEY`,
+the record keeps it, and init reads the source with :func:`requester_from_uid`.
+
 The reader exports the repository as a git bundle on its standard output; root only
 receives bytes, never opens the requester's files. :func:`local_source_problem` is the
 one policy check; the API answers 400 with it and the provider applies it again at init.
@@ -45,6 +50,9 @@ SYSTEM_DIRECTORIES = (
     "/var",
 )
 FALLBACK_READER = "nobody"
+# Where the local API's proxy event carries the client's kernel-asserted uid (API Gateway
+# puts what an authorizer asserts in requestContext.authorizer; a client cannot set it).
+REQUESTER_UID_KEY = "adsRequesterUid"
 MAX_BUNDLE_BYTES = 512 * 1024 * 1024
 EXPORT_TIMEOUT_S = 300
 _SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -57,6 +65,7 @@ class SourceReader:
     name: str
     uid: int | None = None
     gid: int | None = None
+    groups: tuple[int, ...] = ()
 
 
 class LocalSourceRefused(ValueError):
@@ -113,10 +122,30 @@ def reader_for(path: Path, requester: SourceReader | None, config: AdsConfig) ->
     return SourceReader(name=entry.pw_name, uid=entry.pw_uid, gid=entry.pw_gid)
 
 
+def requester_from_uid(uid: int | None) -> SourceReader | None:
+    """The reader for the requester with this uid (None when who asked is not known).
+
+    A uid with an account reads with that account's primary and supplementary groups, as
+    the user's own ``git`` would; one without an account (a lab's leased uid, say) gets
+    the ``nobody`` group only, never root's."""
+    if uid is None:
+        return None
+    try:
+        entry = pwd.getpwuid(uid)
+    except KeyError:
+        try:
+            gid = pwd.getpwnam(FALLBACK_READER).pw_gid
+        except KeyError:
+            gid = 65534
+        return SourceReader(name=f"uid {uid}", uid=uid, gid=gid)
+    groups = tuple(g for g in os.getgrouplist(entry.pw_name, entry.pw_gid) if g != entry.pw_gid)
+    return SourceReader(name=entry.pw_name, uid=uid, gid=entry.pw_gid, groups=groups)
+
+
 def _run_as(reader: SourceReader) -> dict[str, object]:
     if reader.uid is None:
         return {}
-    return {"user": reader.uid, "group": reader.gid, "extra_groups": []}
+    return {"user": reader.uid, "group": reader.gid, "extra_groups": list(reader.groups)}
 
 
 def local_source_problem(

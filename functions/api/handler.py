@@ -35,6 +35,7 @@ from ads.lab.lab_id import MAX_LAB_ID_LENGTH
 from ads.lab.plan import DeploymentPlan
 from ads.lab_metrics import LabMetric
 from ads.observability import count, logger, publish_metrics, tracer
+from ads.providers.local_sources import REQUESTER_UID_KEY
 
 API_TITLE = "ADS - Auto Deployment Service"
 API_VERSION = "1.0"
@@ -68,6 +69,14 @@ def deployment_context() -> deployments.DeploymentContext:
 def _caller() -> str:
     identity = app.current_event.request_context.identity
     return identity.user_arn or identity.caller or identity.user or ""
+
+
+def _requester_uid() -> int | None:
+    """The OS uid the local API's kernel saw send the request (local sources are read
+    with its rights); API Gateway with IAM authorization asserts none."""
+    authorizer = app.current_event.raw_event.get("requestContext", {}).get("authorizer") or {}
+    value = str(authorizer.get(REQUESTER_UID_KEY) or "")
+    return int(value) if value.isdigit() else None
 
 
 def _requested_by() -> str:
@@ -139,6 +148,7 @@ def post_labs(
         caller=_caller(),
         requested_by=_requested_by(),
         idempotency_key=idempotency_key,
+        requester_uid=_requester_uid(),
     )
     return _json(202, body)
 

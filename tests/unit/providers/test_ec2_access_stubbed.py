@@ -330,5 +330,6 @@ def test_given_a_lab_on_port_8080_when_the_init_script_is_made_then_the_lab_list
 
     lines = script.splitlines()
     assert "--lab-port 8080" in lines[-1]
-    # On its own VM the app must answer the ALB or a public IP, not only 127.0.0.1.
-    assert "export ADS_LAB_BIND=0.0.0.0" in lines[:-1]
+    # On its own VM the app must answer the ALB or a public IP, not only 127.0.0.1: the
+    # agent keeps the bind for every command it runs (not only this script's deploy).
+    assert "--lab-bind 0.0.0.0" in lines[-1]
