@@ -12,8 +12,8 @@ answers. SIGTERM or SIGINT stops the HTTP server, destroys every local lab VM
 (``plane.stop()``, which records it) and removes that file. Logs go to
 ``DIR/local/control-plane.log``. Everything under ``DIR/local`` is owner-only.
 
-The helpers at the top (paths, the state file, the process checks) are shared with the
-`ads local` commands and import nothing heavy.
+The helpers at the top (paths, the state file, which processes are the daemon's and
+its labs') are shared with the `ads local` commands and import nothing heavy.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ads import processes
 from ads.local.private_files import private_dir, restrict_file, restrict_umask, write_private
 
 DAEMON_MODULE = "ads.local.daemon"
@@ -116,30 +117,9 @@ def remove_state(home: Path, pid: int | None = None) -> None:
     state_file(home).unlink(missing_ok=True)
 
 
-def pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie still answers kill(0); it is gone for our purposes.
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return fields[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def is_control_plane_process(pid: int, home: Path | None = None) -> bool:
     """True when ``pid`` runs this daemon (for ``home``, when given): never signal a stranger."""
-    try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    args = [a.decode(errors="replace") for a in argv if a]
+    args = processes.cmdline(pid)
     if DAEMON_MODULE not in args:
         return False
     if home is None:
@@ -151,11 +131,24 @@ def is_control_plane_process(pid: int, home: Path | None = None) -> bool:
     return Path(given).resolve() == home.resolve()
 
 
-def sandbox_processes(home: Path) -> list[int]:
-    """Processes whose environment has ADS_SANDBOX pointing under ``home`` (local lab VMs)."""
-    from ads.providers.local import processes_under
+def control_plane_pids(home: Path) -> list[int]:
+    """Every live control plane process for ``home``, found by its command line."""
+    return processes.matching(lambda pid: is_control_plane_process(pid, home))
 
-    return processes_under(home)
+
+def labs_dir(home: Path) -> Path:
+    """The labs root of the plane of ``home`` (``LocalControlPlane.labs_root`` of its state
+    directory)."""
+    return local_dir(home) / "labs"
+
+
+def sandbox_processes(home: Path) -> list[int]:
+    """Every process of the local lab VMs of ``home``'s plane: those whose ADS_SANDBOX lies
+    under ``home`` or is a sandbox its labs root links to, and those of uids leased for
+    its labs."""
+    from ads.providers.local_processes import plane_processes, processes_under
+
+    return sorted({*processes_under(home), *plane_processes(labs_dir(home))})
 
 
 # -- the daemon ---------------------------------------------------------------
@@ -274,6 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    problem = processes.host_problem()
+    if problem:
+        print(f"ads-local: {problem}", file=sys.stderr)
+        return 1
     if not 0 <= args.port <= 65535:
         print(f"ads-local: --port: found {args.port}; allowed: 0..65535", file=sys.stderr)
         return 2

@@ -24,10 +24,7 @@ which destroys every local VM: the records then say so.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -140,27 +137,24 @@ def _sandbox_of(record: LabRecord) -> Path | None:
 
 
 def _sweep(plane: LocalControlPlane, owned: set[str], kept: list[Path], report: RecoveryReport):
-    from ads.providers.local import BOOKKEEPING_DIR, processes_under
+    from ads import processes
+    from ads.providers.local_processes import plane_sandboxes, processes_under
+    from ads.providers.local_vm_book import VmBook
 
     root = plane.labs_root
     provider = plane.local_provider()
     if provider is None or not root.is_dir():
         return
-    lab_ids = {p.name for p in root.iterdir() if not p.name.startswith(".")}
-    lab_ids |= {p.stem for p in (root / BOOKKEEPING_DIR).glob("*.json")}
-    for lab_id in sorted(lab_ids - owned):
+    for lab_id in sorted(set(VmBook(root).lab_ids()) - owned):
         try:
             provider.destroy_vm(lab_id, None)
             report.orphan_sandboxes.append(lab_id)
         except Exception as exc:
             report.errors.append(f"orphan sandbox {lab_id}: {exc}")
-    kept_pids: set[int] = set()
-    for sandbox in kept:
-        kept_pids.update(processes_under(sandbox))
-    for pid in sorted(set(processes_under(root)) - kept_pids):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-            report.orphan_processes.append(pid)
+    kept_pids = set(processes_under(*kept)) if kept else set()
+    orphans = sorted(set(processes_under(*plane_sandboxes(root))) - kept_pids)
+    if orphans:
+        report.orphan_processes.extend(processes.stop(orphans, grace_s=0).signalled)
 
 
 def _release_dangling_keys(plane: LocalControlPlane, report: RecoveryReport) -> None:

@@ -25,7 +25,6 @@ import contextlib
 import io
 import json
 import os
-import signal
 import sys
 import threading
 import time
@@ -65,10 +64,8 @@ __all__ = [
     "TransitionCount",
     "UsageLedger",
     "function_name",
-    "kill_sandbox_processes",
     "render_definition",
     "running_plane",
-    "sandbox_pids",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -326,12 +323,12 @@ class LocalControlPlane:
         The local provider does the work; any process still carrying a sandbox of this
         root in its environment afterwards is ended too, so nothing outlives the plane.
         """
+        from ads.providers.local_processes import plane_sandboxes, stop_plane_processes
+
         destroyed: list[str] = []
         # Sandboxes the lab user could not have under the labs root live elsewhere,
         # linked from it: remember them before the provider removes the links.
-        roots = [self.labs_root]
-        if self.labs_root.is_dir():
-            roots += [p.resolve() for p in self.labs_root.iterdir() if p.is_symlink()]
+        sandboxes = plane_sandboxes(self.labs_root)
         provider = self.local_provider()
         if provider is not None and self.labs_root.is_dir():
             try:
@@ -340,8 +337,7 @@ class LocalControlPlane:
                 sys.stderr.write(
                     f"ads-local: destroying the local lab VMs failed: {traceback.format_exc()}"
                 )
-        for root in roots:
-            kill_sandbox_processes(root)
+        stop_plane_processes(sandboxes)
         return destroyed
 
     def local_provider(self) -> Any:
@@ -428,40 +424,6 @@ class LocalControlPlane:
     def invoke_api(self, event: dict[str, Any]) -> dict[str, Any]:
         """Call the REST API handler in-process with an API Gateway proxy event."""
         return self.lambdas.invoke_api(event)
-
-
-# -- processes of local lab VMs ------------------------------------------------------------
-
-
-def sandbox_pids(root: Path) -> list[int]:
-    """Processes whose ``ADS_SANDBOX`` is ``root`` or lies under it."""
-    from ads.providers.local import processes_under
-
-    return processes_under(root)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
-def kill_sandbox_processes(root: Path, grace_s: float = 3.0) -> list[int]:
-    """End every process of the sandboxes under ``root`` (TERM, then KILL after ``grace_s``)."""
-    pids = [p for p in sandbox_pids(root) if _alive(p)]
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline and any(_alive(p) for p in pids):
-        time.sleep(0.05)
-    for pid in pids:
-        if _alive(pid):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-    return pids
 
 
 @contextlib.contextmanager

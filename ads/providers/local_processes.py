@@ -1,149 +1,119 @@
-"""Finding and ending the processes of local lab VMs.
+"""Which processes belong to a local lab VM, or to any VM of one local plane, and ending them.
 
 A lab process is known two ways: its environment carries ``ADS_SANDBOX=<sandbox>``
 (inherited by everything a lab command starts), and, when ADS runs as root, its real
 uid is the one the lab was given (a lab cannot shed that, while it can scrub its
-environment). Host ``/proc`` sees processes inside a lab's PID namespace too.
+environment). The host sees processes inside a lab's PID namespace too.
+
+A plane's sandboxes are its labs root and, when the lab's uid could not reach that
+root, directories in ``<tmp>/ads-sandboxes/`` linked from it; the uids it leased are
+recorded with a bookkeeping path under the labs root (:mod:`ads.providers.local_sandbox`).
+How processes are read and signalled is :mod:`ads.processes`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import subprocess
-import threading
-import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from ads import processes
+from ads.providers.local_sandbox import read_leases
+from ads.providers.local_vm_book import labs_root_of
+
 SANDBOX_ENV = "ADS_SANDBOX"
-TERM_GRACE_S = 5.0
-KILL_GRACE_S = 3.0
-
-# Children started by this process, kept so they can be reaped (no zombies, no
-# "still running" warnings) by whichever later call looks at them.
-_CHILDREN: dict[int, subprocess.Popen] = {}
-_CHILDREN_LOCK = threading.Lock()
 
 
-def remember_child(process: subprocess.Popen) -> None:
-    with _CHILDREN_LOCK:
-        _CHILDREN[process.pid] = process
-
-
-def _reap() -> None:
-    with _CHILDREN_LOCK:
-        for pid, process in list(_CHILDREN.items()):
-            if process.poll() is not None:
-                del _CHILDREN[pid]
-
-
-def alive(pid: int) -> bool:
-    _reap()
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return False
-    return fields[0] not in ("Z", "X")
-
-
-def _pids() -> Iterator[int]:
-    me = os.getpid()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) != me:
-            yield int(entry)
-
-
-def _process_sandboxes() -> Iterator[tuple[int, str]]:
-    """(pid, ADS_SANDBOX) of every other process that has the variable."""
-    prefix = f"{SANDBOX_ENV}=".encode()
-    for pid in _pids():
-        try:
-            environ = Path(f"/proc/{pid}/environ").read_bytes()
-        except OSError:
-            continue
-        for item in environ.split(b"\0"):
-            if item.startswith(prefix):
-                yield pid, item[len(prefix) :].decode(errors="replace")
-                break
-
-
-def real_uid(pid: int) -> int | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("Uid:"):
-                return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
-def uid_processes(uid: int) -> list[int]:
-    """Live processes whose real uid is ``uid`` (a lab's own uid is no one else's)."""
-    return [pid for pid in _pids() if real_uid(pid) == uid and alive(pid)]
-
-
-def sandbox_processes(sandbox: str) -> list[int]:
+def sandbox_processes(sandbox: str | Path) -> list[int]:
     """Pids of live processes whose environment says they belong to ``sandbox``."""
-    return [pid for pid, value in _process_sandboxes() if value == sandbox and alive(pid)]
+    return sorted(
+        pid for pid, value in processes.with_environ(SANDBOX_ENV) if value == str(sandbox)
+    )
 
 
-def processes_under(root: str | Path) -> list[int]:
-    """Pids of live processes of every sandbox that is ``root`` or lies below it."""
-    root = Path(root).resolve()
-    found = []
-    for pid, value in _process_sandboxes():
-        sandbox = Path(value)
-        with contextlib.suppress(OSError):
-            sandbox = sandbox.resolve()
-        if (sandbox == root or root in sandbox.parents) and alive(pid):
-            found.append(pid)
-    return found
+def _resolved(path: str | Path) -> Path:
+    path = Path(path)
+    with contextlib.suppress(OSError):
+        path = path.resolve()
+    return path
 
 
-def _signal(pid: int, sig: int, *, group: bool = False) -> None:
-    try:
-        if group:
-            os.killpg(pid, sig)
-        else:
-            os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
+def processes_under(*roots: str | Path) -> list[int]:
+    """Pids of live processes of every sandbox that is one of ``roots`` or lies below one."""
+    wanted = [_resolved(root) for root in roots]
+    found = set()
+    for pid, value in processes.with_environ(SANDBOX_ENV):
+        sandbox = _resolved(value)
+        if any(sandbox == root or root in sandbox.parents for root in wanted):
+            found.add(pid)
+    return sorted(found)
 
 
 def group_belongs_to(pgid: int, sandbox: Path) -> bool:
     """Only signal a recorded process group while its leader is still one of ours: a
     reused pid must not make the provider kill a stranger's group."""
-    try:
-        environ = Path(f"/proc/{pgid}/environ").read_bytes()
-    except OSError:
-        return False
-    return f"{SANDBOX_ENV}={sandbox}".encode() in environ.split(b"\0")
+    return processes.environ(pgid).get(SANDBOX_ENV) == str(sandbox)
 
 
 def lab_processes(sandbox: Path, uid: int | None) -> list[int]:
-    pids = set(sandbox_processes(str(sandbox)))
+    pids = set(sandbox_processes(sandbox))
     if uid is not None:
-        pids.update(uid_processes(uid))
+        pids.update(processes.uid_processes(uid))
     return sorted(pids)
 
 
-def stop_processes(sandbox: Path, process_groups: Iterable[int], uid: int | None) -> None:
+def stop_lab_processes(sandbox: Path, process_groups: Iterable[int], uid: int | None) -> list[int]:
     """SIGTERM, then SIGKILL: process groups first (the install script and whatever it
-    started), then every process of the sandbox or of the lab's own uid."""
+    started), then every process of the sandbox or of the lab's own uid. Returns the
+    survivors."""
     groups = list(process_groups)
-    for sig, grace in ((signal.SIGTERM, TERM_GRACE_S), (signal.SIGKILL, KILL_GRACE_S)):
-        for pgid in groups:
-            if pgid and group_belongs_to(pgid, sandbox):
-                _signal(pgid, sig, group=True)
-        deadline = time.monotonic() + grace
-        while True:
-            pids = lab_processes(sandbox, uid)
-            if not pids:
-                return
-            for pid in pids:
-                _signal(pid, sig)
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
+    result = processes.stop(
+        lambda: lab_processes(sandbox, uid),
+        groups=lambda: [g for g in groups if g and group_belongs_to(g, sandbox)],
+    )
+    return result.survivors
+
+
+# -- every VM of one plane -----------------------------------------------------------
+
+
+def iter_sandboxes(labs_root: Path) -> Iterator[Path]:
+    """The sandboxes of a labs root, in name order (a symlinked one as its target)."""
+    if not labs_root.is_dir():
+        return
+    for entry in sorted(labs_root.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        yield Path(os.path.realpath(entry)) if entry.is_symlink() else entry
+
+
+def plane_sandboxes(labs_root: Path) -> list[Path]:
+    """Where the processes of a plane's labs can say they belong: the labs root itself and
+    each sandbox outside it that it links to."""
+    return [labs_root, *(s for s in iter_sandboxes(labs_root) if labs_root not in s.parents)]
+
+
+def plane_processes(labs_root: Path) -> list[int]:
+    """Every live process of a plane's lab VMs: those carrying one of its sandboxes, and
+    those running as a uid leased for one of its labs (a lab may scrub its environment)."""
+    found = set(processes_under(*plane_sandboxes(labs_root)))
+    for uid in leased_uids(labs_root):
+        found.update(processes.uid_processes(uid))
+    return sorted(found)
+
+
+def leased_uids(labs_root: Path) -> list[int]:
+    """The uids leased for labs whose bookkeeping lies in ``labs_root``."""
+    root = _resolved(labs_root)
+    return sorted(
+        uid
+        for uid, lease in read_leases().items()
+        if lease.get("bookkeeping") and _resolved(labs_root_of(lease["bookkeeping"])) == root
+    )
+
+
+def stop_plane_processes(sandboxes: Iterable[Path], grace_s: float = 3.0) -> list[int]:
+    """End every process of ``sandboxes`` (TERM, KILL after ``grace_s``); returns them."""
+    roots = list(sandboxes)
+    return processes.stop(lambda: processes_under(*roots), grace_s=grace_s).signalled

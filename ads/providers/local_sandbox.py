@@ -32,8 +32,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ads.processes import uid_processes
 from ads.providers.base import VmCreateFailed
-from ads.providers.local_processes import uid_processes
 
 MACHINE_DIR = "ads-sandboxes"
 LEASES_DIR = ".uid-leases"
@@ -84,6 +84,16 @@ def machine_dir() -> Path:
         base.mkdir(mode=0o711)
     require_private_dir(base, mode=0o711)
     return base
+
+
+def read_leases() -> dict[int, dict[str, str]]:
+    """Every uid lease on this machine, read only (nothing is created; {} when the leases
+    cannot be read: only a root plane leases uids)."""
+    directory = Path(tempfile.gettempdir()) / MACHINE_DIR / LEASES_DIR
+    try:
+        return _lease_files(directory)
+    except OSError:
+        return {}
 
 
 def require_private_dir(path: Path, *, mode: int) -> None:
@@ -201,7 +211,7 @@ class UidPool:
     def allocate(self, lab_id: str, bookkeeping: Path) -> int:
         """A uid for ``lab_id`` (the same one again if it already holds one)."""
         with self._locked() as directory:
-            leases = self._leases(directory)
+            leases = _lease_files(directory)
             for uid, lease in leases.items():
                 if lease.get("lab_id") == lab_id and lease.get("bookkeeping") == str(bookkeeping):
                     return uid
@@ -224,24 +234,13 @@ class UidPool:
 
     def release(self, uid: int, lab_id: str) -> None:
         with self._locked() as directory:
-            lease = self._leases(directory).get(uid)
+            lease = _lease_files(directory).get(uid)
             if lease is not None and lease.get("lab_id") == lab_id:
                 (directory / str(uid)).unlink(missing_ok=True)
 
     def leased(self) -> dict[int, dict[str, str]]:
         with self._locked() as directory:
-            return self._leases(directory)
-
-    @staticmethod
-    def _leases(directory: Path) -> dict[int, dict[str, str]]:
-        leases = {}
-        for path in directory.iterdir():
-            if path.name.isdigit():
-                try:
-                    leases[int(path.name)] = json.loads(path.read_text())
-                except (OSError, ValueError):
-                    leases[int(path.name)] = {}
-        return leases
+            return _lease_files(directory)
 
     @staticmethod
     def _stale(directory: Path, uid: int, lease: dict[str, str]) -> bool:
@@ -255,6 +254,17 @@ class UidPool:
         except OSError:
             return True
         return age > STALE_LEASE_S and not uid_processes(uid)
+
+
+def _lease_files(directory: Path) -> dict[int, dict[str, str]]:
+    leases = {}
+    for path in directory.iterdir():
+        if path.name.isdigit():
+            try:
+                leases[int(path.name)] = json.loads(path.read_text())
+            except (OSError, ValueError):
+                leases[int(path.name)] = {}
+    return leases
 
 
 def _read_int(path: Path, default: int) -> int:

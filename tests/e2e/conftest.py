@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from ads.local.daemon import pid_alive, state_file
+from ads.local.daemon import state_file
+from ads.processes import alive
 from tests.e2e.harness import ADS, RunningPlane, kill_leftovers, leftover_processes, run_ads
 
 
@@ -37,7 +38,7 @@ def local_plane(tmp_path_factory) -> RunningPlane:
         while leftover_processes(home) and time.monotonic() < deadline:
             time.sleep(0.2)
         kill_leftovers(home)
-        if plane is not None and pid_alive(plane.pid):
+        if plane is not None and alive(plane.pid):
             os.kill(plane.pid, signal.SIGKILL)
         assert stopped.returncode == 0, stopped.explain()
 

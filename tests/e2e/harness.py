@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ads import processes
 from ads.local.api_auth import credentials_file, read_credentials
-from ads.local.daemon import (
-    is_control_plane_process,
-    local_dir,
-    sandbox_processes,
-)
+from ads.local.daemon import control_plane_pids, local_dir, sandbox_processes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ADS = Path(sys.executable).parent / "ads"
@@ -78,19 +73,14 @@ def auth_headers(home: Path, *, admin: bool = False) -> dict[str, str]:
 
 
 def leftover_processes(home: Path) -> list[int]:
-    """Control plane daemons and local lab processes that belong to ``home``."""
-    daemons = [
-        int(p.name)
-        for p in Path("/proc").iterdir()
-        if p.name.isdigit() and is_control_plane_process(int(p.name), home)
-    ]
-    return sorted({*daemons, *sandbox_processes(home)})
+    """Control plane daemons of ``home`` and every process of its plane's lab VMs, wherever
+    their sandboxes live (under ``home``, or in ``<tmp>/ads-sandboxes/`` linked from its
+    labs root, or running as a uid leased for one of its labs)."""
+    return sorted({*control_plane_pids(home), *sandbox_processes(home)})
 
 
 def kill_leftovers(home: Path) -> None:
-    for pid in leftover_processes(home):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    processes.stop(lambda: leftover_processes(home), grace_s=0)
 
 
 @dataclass

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from ads.local.daemon import pid_alive, sandbox_processes, state_file
+from ads.local.daemon import sandbox_processes, state_file
+from ads.processes import alive
 from tests.e2e.harness import auth_headers, leftover_processes, run_ads
 
 pytestmark = pytest.mark.e2e
@@ -162,7 +163,7 @@ def test_given_a_running_plane_when_the_demo_runs_then_it_goes_to_ready_and_dest
     for expected in ("READY", "/health -> 200", "Hello from ADS", "Create VM", "DESTROYED"):
         assert expected in out, result.explain()
     # The demo did not start this plane, so it leaves it running.
-    assert pid_alive(local_plane.pid)
+    assert alive(local_plane.pid)
 
 
 def test_given_a_failing_build_when_the_demo_runs_then_it_shows_failed_with_the_cause(
@@ -172,14 +173,14 @@ def test_given_a_failing_build_when_the_demo_runs_then_it_shows_failed_with_the_
     assert result.returncode != 0, result.explain()
     assert "FAILED" in result.output
     assert "no such file" in result.output, result.explain()
-    assert pid_alive(local_plane.pid)
+    assert alive(local_plane.pid)
 
 
 def test_given_a_running_plane_when_it_is_taken_down_then_no_ads_process_is_left(local_plane):
     result = local_plane.ads("local", "down")
     assert result.returncode == 0, result.explain()
     assert "stopped" in result.stdout
-    assert not pid_alive(local_plane.pid)
+    assert not alive(local_plane.pid)
     assert leftover_processes(local_plane.home) == []
     assert not state_file(local_plane.home).exists()
     again = local_plane.ads("local", "down")

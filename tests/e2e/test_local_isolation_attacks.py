@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from ads.local.daemon import pid_alive, state_file
+from ads.local.daemon import state_file
+from ads.processes import alive
 from ads.providers.local_processes import sandbox_processes
 from tests.e2e.harness import (
     REPO_ROOT,
@@ -60,7 +61,7 @@ def exposed_plane() -> Iterator[RunningPlane]:
         while leftover_processes(home) and time.monotonic() < deadline:
             time.sleep(0.2)
         kill_leftovers(home)
-        if plane is not None and pid_alive(plane.pid):
+        if plane is not None and alive(plane.pid):
             os.kill(plane.pid, 9)
         shutil.rmtree(home, ignore_errors=True)
 
@@ -231,7 +232,7 @@ def test_given_two_labs_when_one_attacks_the_other_then_it_cannot_read_write_or_
         result = attack_result(attacker)
 
         assert result == {"read": [], "listed": [], "written": [], "killed": []}
-        assert all(pid_alive(pid) for pid in victim_pids)
+        assert all(alive(pid) for pid in victim_pids)
         assert not list(victim_sandbox.rglob("planted-by-attacker"))
         health = subprocess.run(
             [

@@ -6,24 +6,27 @@ control plane, so these run in about a second.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from ads.cli.local_cmds import stop_plane
+from ads.cli.local_supervisor import stop_plane
 from ads.local.daemon import (
     ControlPlaneState,
     is_control_plane_process,
-    pid_alive,
+    labs_dir,
     read_state,
     sandbox_processes,
     state_file,
     write_state,
 )
+from ads.processes import alive, uid_processes
 from tests.e2e.harness import leftover_processes, run_ads
 
 
@@ -75,12 +78,61 @@ def test_given_a_leftover_lab_process_when_down_runs_then_it_is_ended(tmp_path: 
     assert elsewhere.poll() is None
 
 
+def test_given_a_leftover_in_a_sandbox_linked_from_the_labs_root_when_down_runs_then_it_is_ended(
+    tmp_path: Path, sleeper
+):
+    # As root, a sandbox the lab's uid could not reach under $ADS_HOME lives in
+    # <tmp>/ads-sandboxes/ and the labs root holds a symlink to it.
+    home = tmp_path / "home"
+    labs = labs_dir(home)
+    labs.mkdir(parents=True)
+    outside = tmp_path / "ads-sandboxes" / "lab-c-0123456789ab"
+    outside.mkdir(parents=True)
+    (labs / "lab-c").symlink_to(outside)
+    leftover = sleeper({"ADS_SANDBOX": str(outside)})
+    unlinked = sleeper({"ADS_SANDBOX": str(tmp_path / "ads-sandboxes" / "lab-d-unlinked")})
+
+    assert sandbox_processes(home) == [leftover.pid]
+    assert leftover.pid in leftover_processes(home)
+    report = stop_plane(home, timeout=1)
+
+    assert leftover.pid in report.killed_lab_processes
+    leftover.wait(timeout=5)
+    assert unlinked.poll() is None
+    assert report.survivors == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root starts a process as another uid")
+def test_given_a_lab_process_with_a_scrubbed_environment_when_leftovers_are_sought_then_its_leased_uid_finds_it(
+    tmp_path: Path, monkeypatch
+):
+    home = tmp_path / "home"
+    bookkeeping = labs_dir(home) / ".vms" / "lab-e.json"
+    machine = tmp_path / "tmp"
+    leases = machine / "ads-sandboxes" / ".uid-leases"
+    leases.mkdir(parents=True)
+    uid = next(u for u in range(64500, 64600) if not uid_processes(u))
+    (leases / str(uid)).write_text(json.dumps({"lab_id": "lab-e", "bookkeeping": str(bookkeeping)}))
+    (leases / str(uid + 1)).write_text(
+        json.dumps({"lab_id": "x", "bookkeeping": "/elsewhere/.vms/x.json"})
+    )
+    monkeypatch.setattr(tempfile, "tempdir", str(machine))
+    scrubbed = subprocess.Popen(["sleep", "60"], env={"PATH": "/usr/bin:/bin"}, user=uid, group=uid)
+    try:
+        assert sandbox_processes(home) == [scrubbed.pid]
+        assert leftover_processes(home) == [scrubbed.pid]
+    finally:
+        scrubbed.kill()
+        scrubbed.wait(timeout=5)
+    assert leftover_processes(home) == []
+
+
 def test_given_a_process_that_is_not_the_daemon_when_checked_then_it_is_not_taken_for_one(
     tmp_path: Path, sleeper
 ):
     assert not is_control_plane_process(sleeper().pid, tmp_path)
     assert not is_control_plane_process(os.getpid())
-    assert pid_alive(os.getpid())
+    assert alive(os.getpid())
 
 
 def test_given_a_damaged_state_file_when_read_then_it_counts_as_absent(tmp_path: Path):

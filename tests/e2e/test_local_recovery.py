@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from ads.local.daemon import local_dir, pid_alive, read_state
+from ads.local.daemon import local_dir, read_state
+from ads.processes import alive
 from tests.e2e.harness import REPO_ROOT, auth_headers, kill_leftovers, leftover_processes, run_ads
 
 pytestmark = pytest.mark.e2e
@@ -134,7 +135,7 @@ def test_given_ready_and_deploying_labs_when_the_daemon_is_killed_and_restarted_
 
     # When: the daemon dies without a chance to clean up, and is started again.
     os.kill(first.pid, signal.SIGKILL)
-    _wait_for("the daemon gone", lambda: not pid_alive(first.pid), timeout=10)
+    _wait_for("the daemon gone", lambda: not alive(first.pid), timeout=10)
     assert all(_processes_naming(i) for i in ready_ids), "the READY labs should outlive it"
     again = run_ads(home, "local", "up", "--port", "0", "--timeout", "120")
     assert again.returncode == 0, again.explain()

@@ -25,7 +25,8 @@ import pytest
 
 from ads.api_models import DeploymentRequest, LabSource
 from ads.deployments import request_deployment, request_destroy
-from ads.local.runtime import LocalControlPlane, sandbox_pids
+from ads.local.runtime import LocalControlPlane
+from ads.providers.local_processes import processes_under
 from ads.records import LabRecord
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,7 +51,7 @@ def workdir() -> Iterator[Path]:
 @pytest.fixture(autouse=True)
 def no_process_left(workdir: Path) -> Iterator[None]:
     yield
-    leftovers = sandbox_pids(workdir)
+    leftovers = processes_under(workdir)
     for pid in leftovers:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from ads.local.runtime import LambdaServiceFault, LocalControlPlane, sandbox_pids
+from ads.local.runtime import LambdaServiceFault, LocalControlPlane
 from ads.providers.base import VmCreateFailed, VmState
 from ads.providers.local import LocalProvider
+from ads.providers.local_processes import processes_under
 from ads.records import LabStatus
 
 from .conftest import (
@@ -60,7 +61,7 @@ def _assert_failed_at(outcome: Outcome, plane: LocalControlPlane, step: str) -> 
         "Deployment Failed",
     ]
     assert not (plane.labs_root / outcome.lab_id).exists()
-    assert sandbox_pids(plane.state_dir) == []
+    assert processes_under(plane.state_dir) == []
 
 
 # -- the happy path --------------------------------------------------------------------------
@@ -185,7 +186,7 @@ def test_given_mark_failed_fails_too_when_a_step_fails_then_the_execution_still_
     assert outcome.execution["cause"].startswith("Create VM failed: VmCreateFailed: ")
     assert "no capacity for t3.micro" in outcome.execution["cause"]
     assert outcome.record.status == LabStatus.PROVISIONING
-    assert sandbox_pids(plane.state_dir) == []
+    assert processes_under(plane.state_dir) == []
 
 
 # -- destroying ----------------------------------------------------------------------------------
@@ -208,7 +209,7 @@ def test_given_ready_lab_when_destroyed_then_it_is_destroyed_and_its_agent_no_lo
         LabStatus.DESTROYED,
     ]
     assert _sandboxes(plane) == []
-    assert sandbox_pids(plane.state_dir) == []
+    assert processes_under(plane.state_dir) == []
     with pytest.raises(OSError):
         _get(f"{deployed.record.endpoint}/health")
 
@@ -315,9 +316,9 @@ def test_given_a_ready_lab_when_the_control_plane_stops_then_no_lab_process_is_l
     with LocalControlPlane(workdir / "other", time_scale=0.02) as plane:
         outcome = WorkflowDriver(plane).deploy(hello_web_labspec(), hello_web_repo)
         assert outcome.record.status == LabStatus.READY
-        assert sandbox_pids(plane.state_dir)
+        assert processes_under(plane.state_dir)
         assert retrier_decl.time.sleep is not __import__("time").sleep
 
-    assert sandbox_pids(workdir / "other") == []
+    assert processes_under(workdir / "other") == []
     assert not (workdir / "other" / "labs" / outcome.lab_id).exists()
     assert retrier_decl.time is __import__("time")

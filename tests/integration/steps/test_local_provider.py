@@ -17,7 +17,8 @@ from ads import steps
 from ads.config import AdsConfig, reset_config
 from ads.lab.plan import plan_from_labspec_source
 from ads.lifecycle_events import LifecyclePublisher
-from ads.providers.local import LocalProvider, sandbox_processes
+from ads.providers.local import LocalProvider
+from ads.providers.local_processes import sandbox_processes
 from ads.records import LabRepository, LabStatus, create_table
 from functions.create_vm.handler import handler as create_vm
 from functions.destroy_vm.handler import handler as destroy_vm
