@@ -5,12 +5,15 @@ runtime_requirements.platform.timeouts still override it per step or action."""
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
 import pytest
 
 from ads.config import DEFAULT_COMMAND_TIMEOUT_S, MAX_COMMAND_TIMEOUT_S, AdsConfig
 from ads.errors import ConfigError
 from ads.providers.ec2_bootstrap import init_script
+from ads.providers.local_init import install_command
+from ads.providers.local_sandbox import SandboxLayout
 
 
 def _option(argv: list[str], name: str) -> str | None:
@@ -46,3 +49,21 @@ def test_given_a_command_timeout_when_the_ec2_init_script_is_made_then_install_g
     install = shlex.split(script.splitlines()[-1])
     assert _option(install, "--timeout") == "90"
     assert _option(install, "--lab-bind") == "0.0.0.0"
+
+
+def test_given_a_command_timeout_when_the_local_install_command_is_made_then_install_gets_it(
+    tmp_path: Path,
+):
+    layout = SandboxLayout(tmp_path)
+    argv = install_command(
+        bundle=tmp_path / "bundle",
+        layout=layout,
+        lab_id="lab-1",
+        vm={"agent_port": 9089, "lab_port": 8080, "python": "/usr/bin/python3"},
+        exit_path=tmp_path / "exit",
+        source_args=[],
+        command_timeout_s=90,
+    )
+
+    assert _option(argv, "--timeout") == "90"
+    assert _option(argv, "--lab-bind") == "127.0.0.1"
