@@ -33,6 +33,7 @@ from tests.e2e.harness import (
     leftover_processes,
     run_ads,
 )
+from tests.e2e.requester_client import deploy_as
 
 pytestmark = [
     pytest.mark.e2e,
@@ -40,6 +41,8 @@ pytestmark = [
 ]
 
 HELLO_WEB = REPO_ROOT / "events" / "labs" / "hello-web"
+# A uid no account has, outside the range local labs lease uids from.
+UNPRIVILEGED_UID = 61_903
 RESULT_FILE = "attack-result.json"
 
 
@@ -319,11 +322,13 @@ def test_given_a_root_only_repository_as_local_source_when_deployed_then_the_lab
     ):
         subprocess.run(command, cwd=repo, env=env, check=True, capture_output=True)
 
-    record = deploy(exposed_plane, HELLO_WEB, "--source", f"git:{repo}")
+    # Asked by an unprivileged user: root asking for its own repository reads it as root.
+    labspec = json.loads((HELLO_WEB / "scripts" / "labspec.json").read_text())
+    record = deploy_as(UNPRIVILEGED_UID, exposed_plane, labspec, str(repo))
 
     try:
         assert record.get("status") == "FAILED", json.dumps(record, indent=2)[:3000]
-        assert "cannot read" in json.dumps(record)
+        assert f"uid {UNPRIVILEGED_UID} cannot read" in json.dumps(record)
         leaked = subprocess.run(
             [
                 "grep",
