@@ -24,8 +24,9 @@ from typing import Any
 
 from ads import __version__
 from ads.cli import exit_codes
+from ads.cli.exit_codes import CommandError
 from ads.cli.retries import RetryPolicy, call_with_retries, is_transient
-from ads.errors import AdsError, FieldProblem
+from ads.errors import FieldProblem
 
 SERVICE = "execute-api"
 DEFAULT_REGION = "us-east-1"
@@ -45,19 +46,6 @@ CONFIGURE_HINT = (
     'or write {"endpoint": "URL"} to ~/.config/ads/config.json (or the file named by '
     "ADS_CONFIG); `ads local up` starts a local control plane that is found without any of these"
 )
-
-
-class CommandError(AdsError):
-    """A failure of an `ads` command, with the exit code it ends with."""
-
-    code = "command_error"
-
-    def __init__(
-        self, message: str, *, exit_code: int, problems: list[FieldProblem] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-        self.problems = list(problems or [])
 
 
 class ApiError(CommandError):

@@ -19,8 +19,8 @@ import sys
 from typing import Any
 
 from ads.cli import exit_codes
-from ads.cli.client import AdsApiClient, CommandError
-from ads.cli.lab_cmds import report_error
+from ads.cli.client import AdsApiClient
+from ads.cli.exit_codes import CommandError
 
 PORT_FORWARD_DOCUMENT = "AWS-StartPortForwardingSession"
 TOOLS = ("aws", "session-manager-plugin")
@@ -125,23 +125,19 @@ def _check_connectable(record: dict[str, Any]) -> None:
 
 
 def connect_command(args: argparse.Namespace) -> int:
-    try:
-        record = AdsApiClient.from_args(args).get_lab(args.lab_id)
-        _check_connectable(record)
-    except CommandError as exc:
-        report_error(exc.message, exc.problems)
-        return exc.exit_code
+    record = AdsApiClient.from_args(args).get_lab(args.lab_id)
+    _check_connectable(record)
     if record.get("provider") == "local":
         print(_local_answer(record))
         return exit_codes.OK
     command = session_command(record, args.port, args.profile)
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if args.mode == "exec" and missing:
-        report_error(
+        raise CommandError(
             f"--exec: {' and '.join(missing)} not found on PATH; install the AWS CLI and the "
-            "Session Manager plugin, or run without --exec to print the command"
+            "Session Manager plugin, or run without --exec to print the command",
+            exit_code=exit_codes.FAILED,
         )
-        return exit_codes.FAILED
     if args.mode == "print" or missing:
         print(shlex.join(command))
         for hint in _hints(record, args.port):

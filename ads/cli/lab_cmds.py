@@ -2,15 +2,14 @@
 
 Each command talks to a running ADS endpoint (API Gateway or the local control plane)
 through :class:`ads.cli.client.AdsApiClient`. With ``--json`` a command prints exactly
-one JSON document on stdout; otherwise it prints for people. Errors are one line
-``ads: error: ...`` on stderr (field problems below it) and an exit code from
-:mod:`ads.cli.exit_codes`.
+one JSON document on stdout; otherwise it prints for people. A failure raises
+:class:`~ads.cli.exit_codes.CommandError`: one line ``ads: error: ...`` on stderr (field
+problems below it) and its exit code, printed by ``ads.cli.main``.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import re
 import sys
@@ -19,11 +18,25 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from ads.api_models import SSH_NOT_SUPPORTED, is_ssh_remote
+from pydantic import BaseModel
+
+from ads.api_models import (
+    SSH_NOT_SUPPORTED,
+    DeploymentAccepted,
+    DestroyAccepted,
+    ExecutionSummary,
+    LabHistory,
+    LabSummary,
+    LabView,
+    is_ssh_remote,
+)
 from ads.cli import exit_codes, render
-from ads.cli.client import AdsApiClient, ApiError, CommandError
+from ads.cli.client import AdsApiClient, ApiError
+from ads.cli.exit_codes import CommandError
 from ads.cli.plan_cmd import UnreadableLabspec, read_labspec_argument
-from ads.errors import FieldProblem, InvalidInputError
+from ads.errors import InvalidInputError
+from ads.lab.os_catalogue import OS_POLICIES
+from ads.records import LabStatus
 
 # How often --wait asks for the lab's status. A deployment takes minutes, so a few
 # seconds keeps the API quiet without making the progress display lag.
@@ -36,17 +49,8 @@ MAX_TRANSIENT_POLL_FAILURES = 3
 DEFAULT_DEPLOY_TIMEOUT_S = 1800.0
 DEFAULT_DESTROY_TIMEOUT_S = 900.0
 
-STATUSES = (
-    "REQUESTED",
-    "PROVISIONING",
-    "INITIALIZING",
-    "HEALTH_CHECKING",
-    "READY",
-    "FAILED",
-    "DESTROYING",
-    "DESTROYED",
-)
-OS_POLICIES = ("exact", "same-major", "nearest-lts")
+# What --status and --os-policy accept: the lab statuses and OS policies ADS knows.
+STATUSES = tuple(status.value for status in LabStatus)
 LABSPEC_ALLOWED = (
     "a labspec.json file, a lab checkout directory holding scripts/labspec.json, or - for stdin"
 )
@@ -198,38 +202,32 @@ def _statuses(value: str) -> list[str]:
     return wanted
 
 
-# --- error reporting --------------------------------------------------------------------------
-
-
-def report_error(message: str, problems: list[FieldProblem] | None = None) -> None:
-    print(f"ads: error: {message}", file=sys.stderr)
-    problems = list(problems or [])
-    # A lone problem the message already spells out would only be printed twice.
-    if all(str(problem) in message for problem in problems):
-        return
-    for problem in problems:
-        print(f"  - {problem}", file=sys.stderr)
-
-
-def _reports_errors(command: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
-    @functools.wraps(command)
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return command(args)
-        except CommandError as exc:
-            report_error(exc.message, exc.problems)
-            return exc.exit_code
-
-    return run
+# --- output ------------------------------------------------------------------------------
 
 
 def print_json(document: Any) -> None:
     print(json.dumps(document, indent=2, default=str))
 
 
-def _output(args: argparse.Namespace, document: Any, human: Callable[[Any], str]) -> None:
+def with_every_key(document: Any, model: type[BaseModel]) -> Any:
+    """``document`` with every field of the API's ``model``, null where the answer has none.
+
+    A script reading ``--json`` then finds the same keys whatever the lab's state (a READY
+    lab's endpoint, a FAILED one's cause) and whichever API version answered; keys the
+    model does not know are kept after them."""
+    if not isinstance(document, dict):
+        return document
+    return {**dict.fromkeys(model.model_fields), **document}
+
+
+def _output(
+    args: argparse.Namespace,
+    document: Any,
+    human: Callable[[Any], str],
+    model: type[BaseModel],
+) -> None:
     if args.as_json:
-        print_json(document)
+        print_json(with_every_key(document, model))
     else:
         print(human(document))
 
@@ -308,7 +306,6 @@ def parse_source(value: str | None) -> dict[str, str] | None:
     )
 
 
-@_reports_errors
 def deploy_command(args: argparse.Namespace) -> int:
     body: dict[str, Any] = {"labspec": load_labspec(args.labspec)}
     source = parse_source(args.source)
@@ -323,7 +320,7 @@ def deploy_command(args: argparse.Namespace) -> int:
     key = args.idempotency_key or new_idempotency_key()
     answer = client.create_lab(body, key)
     if not args.wait:
-        _output(args, answer, render.render_deploy_answer)
+        _output(args, answer, render.render_deploy_answer, DeploymentAccepted)
         return exit_codes.OK
     if not args.as_json:
         print(render.render_deploy_answer(answer, waiting=True), flush=True)
@@ -345,7 +342,6 @@ def new_idempotency_key() -> str:
 # --- list / show / history ------------------------------------------------------------------
 
 
-@_reports_errors
 def list_command(args: argparse.Namespace) -> int:
     client = AdsApiClient.from_args(args)
     labs: list[dict[str, Any]] = []
@@ -357,35 +353,35 @@ def list_command(args: argparse.Namespace) -> int:
         if not token or not args.all_pages:
             break
     if args.as_json:
-        print_json({"labs": labs, "next_token": token})
+        print_json({"labs": [with_every_key(lab, LabSummary) for lab in labs], "next_token": token})
     else:
         print(render.render_lab_list(labs, token))
     return exit_codes.OK
 
 
-@_reports_errors
 def show_command(args: argparse.Namespace) -> int:
     record = AdsApiClient.from_args(args).get_lab(args.lab_id)
-    _output(args, record, render.render_record)
+    _output(args, record, render.render_record, LabView)
     return exit_codes.OK
 
 
-@_reports_errors
 def history_command(args: argparse.Namespace) -> int:
     history = AdsApiClient.from_args(args).get_history(args.lab_id)
-    _output(args, history, render.render_history)
+    if isinstance(history, dict) and isinstance(history.get("executions"), list):
+        executions = [with_every_key(e, ExecutionSummary) for e in history["executions"]]
+        history = {**history, "executions": executions}
+    _output(args, history, render.render_history, LabHistory)
     return exit_codes.OK
 
 
 # --- destroy ---------------------------------------------------------------------------------------
 
 
-@_reports_errors
 def destroy_command(args: argparse.Namespace) -> int:
     client = AdsApiClient.from_args(args)
     answer = client.destroy_lab(args.lab_id)
     if not args.wait:
-        _output(args, answer, render.render_destroy_answer)
+        _output(args, answer, render.render_destroy_answer, DestroyAccepted)
         return exit_codes.OK
     if not args.as_json:
         print(render.render_destroy_answer(answer), flush=True)
@@ -457,7 +453,7 @@ def _finish_wait(args: argparse.Namespace, record: dict[str, Any], outcome: str,
     # The record is the one JSON document even when the wait did not succeed: scripts
     # read the status and the cause from it and the exit code says what happened.
     if args.as_json:
-        print_json(record)
+        print_json(with_every_key(record, LabView))
     lab_id = record.get("lab_id")
     status = record.get("status") or "unknown"
     if outcome == "done":
@@ -468,16 +464,14 @@ def _finish_wait(args: argparse.Namespace, record: dict[str, Any], outcome: str,
             print(done)
         return exit_codes.OK
     if outcome == "timeout":
-        report_error(
+        raise CommandError(
             f"lab {lab_id} is still {status} after {args.timeout:g}s (--timeout), not {goal}; "
-            f"it keeps going: follow it with `ads show {lab_id}`"
+            f"it keeps going: follow it with `ads show {lab_id}`",
+            exit_code=exit_codes.TIMEOUT,
         )
-        return exit_codes.TIMEOUT
     step = f" in step {record['failed_step']}" if record.get("failed_step") else ""
-    report_error(f"lab {lab_id} is {status}{step}, not {goal}")
-    cause = str(record.get("cause") or "").strip()
-    if cause:
-        print("cause:", file=sys.stderr)
-        for line in cause.splitlines():
-            print(f"  {line}", file=sys.stderr)
-    return exit_codes.FAILED
+    raise CommandError(
+        f"lab {lab_id} is {status}{step}, not {goal}",
+        exit_code=exit_codes.FAILED,
+        cause=str(record.get("cause") or ""),
+    )

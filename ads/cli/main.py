@@ -1,7 +1,9 @@
 """Entry point of the `ads` command: builds the parser from the subcommand modules.
 
 Each subcommand module exposes ``register(subparsers)`` and sets ``func`` on its parser;
-``func(args)`` returns an exit code from :mod:`ads.cli.exit_codes`.
+``func(args)`` returns an exit code from :mod:`ads.cli.exit_codes`, or raises
+:class:`~ads.cli.exit_codes.CommandError`. Whatever the command, its errors leave here:
+printed in the same shape, a closed output pipe ends it quietly with 141, Ctrl-C with 130.
 """
 
 from __future__ import annotations
@@ -45,7 +47,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return exit_codes.INVALID_INPUT
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        # Flushed here, not at interpreter exit, so a reader gone early is seen below.
+        sys.stdout.flush()
+        return code
+    except exit_codes.CommandError as exc:
+        exit_codes.report_error(exc.message, exc.problems, exc.cause)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("ads: interrupted", file=sys.stderr)
         return exit_codes.INTERRUPTED

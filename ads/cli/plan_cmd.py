@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import BinaryIO
@@ -16,6 +15,7 @@ from typing import BinaryIO
 from pydantic import ValidationError
 
 from ads.cli import exit_codes
+from ads.cli.exit_codes import CommandError
 from ads.config import AdsConfig, get_config
 from ads.errors import ConfigError, InvalidInputError
 from ads.lab.labspec import MAX_LABSPEC_BYTES
@@ -114,9 +114,8 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _fail(message: str) -> int:
-    print(f"ads: error: {_one_line(message)}", file=sys.stderr)
-    return exit_codes.INVALID_INPUT
+def _fail(message: str) -> CommandError:
+    return CommandError(_one_line(message), exit_code=exit_codes.INVALID_INPUT)
 
 
 def _options(args: argparse.Namespace, config: AdsConfig) -> PlanOptions:
@@ -146,32 +145,27 @@ def run_plan(args: argparse.Namespace) -> int:
     try:
         config = get_config()
     except ConfigError as exc:
-        return _fail(str(exc))
+        raise _fail(str(exc)) from None
     try:
         options = _options(args, config)
     except UnusableOption as exc:
-        return _fail(str(exc))
+        raise _fail(str(exc)) from None
     try:
         source, name = read_labspec_argument(args.labspec)
     except UnreadableLabspec as exc:
-        return _fail(str(exc))
+        raise _fail(str(exc)) from None
     try:
         plan = plan_from_labspec_source(source, options, config.allowed_instance_types or None)
     except InvalidInputError as exc:
         problems = " | ".join(str(p) for p in exc.problems) or exc.message
-        return _fail(f"invalid labspec {name}: {problems}")
+        raise _fail(f"invalid labspec {name}: {problems}") from None
     if args.region is not None:
         plan = plan.model_copy(update={"warnings": [*plan.warnings, WHAT_IF_REGION % plan.region]})
     if args.as_json:
         text = json.dumps(plan.model_dump(mode="json"), indent=2, ensure_ascii=False)
     else:
         text = format_summary(plan)
-    try:
-        print(text, flush=True)
-    except BrokenPipeError:
-        # The reader (e.g. `| head`) left early; that is not an error of the plan.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+    print(text)
     return exit_codes.OK
 
 

@@ -55,6 +55,9 @@ def api() -> Iterator[FakeAdsApi]:
         yield fake
     finally:
         running.stop()
+    assert not fake.invalid_answers, "the fake API answered what the real API cannot:\n" + (
+        "\n".join(fake.invalid_answers)
+    )
 
 
 @pytest.fixture

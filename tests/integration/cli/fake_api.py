@@ -2,7 +2,10 @@
 
 It answers the routes and error shapes the real `api` handler answers, checks every
 request's SigV4 signature with botocore (refusing bad ones with 403, as API Gateway
-does) and records what it received, so CLI tests can assert on both sides.
+does) and records what it received, so CLI tests can assert on both sides. Each answer of
+a route is validated against the model the real handler answers with
+(:mod:`ads.api_models`); what does not fit is kept in ``invalid_answers`` and fails the
+test (canned answers are sent as they are: they stand for answers the API does not give).
 """
 
 from __future__ import annotations
@@ -18,6 +21,16 @@ from typing import Any
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
+from pydantic import BaseModel, ValidationError
+
+from ads.api_models import (
+    DeploymentAccepted,
+    DestroyAccepted,
+    ErrorBody,
+    LabHistory,
+    LabPage,
+    LabView,
+)
 
 PLAN = {
     "lab_name": "Data Mining",
@@ -80,6 +93,8 @@ class FakeAdsApi:
     pending: dict[str, list[str]] = field(default_factory=dict)
     idempotency: dict[str, str] = field(default_factory=dict)
     received: list[ReceivedRequest] = field(default_factory=list)
+    # Answers of the routes that the real API's models refuse: "METHOD path: problem".
+    invalid_answers: list[str] = field(default_factory=list)
     url: str = ""
     _counter: int = 0
 
@@ -127,6 +142,13 @@ class FakeAdsApi:
             }
         if (method, path) in self.canned:
             return self.canned[(method, path)]
+        status, answer = self.route(method, path, query, headers, body)
+        self.check_answer(method, path, status, answer)
+        return status, answer
+
+    def route(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any
+    ) -> tuple[int, Any]:
         parts = [p for p in path.split("/") if p]
         if parts == ["labs"] and method == "POST":
             return self.create(body, headers.get("idempotency-key"))
@@ -143,6 +165,17 @@ class FakeAdsApi:
             if parts[2:] == ["history"] and method == "GET":
                 return 200, self.history(lab)
         return 404, {"error": "not_found", "message": f"no route {method} {path}"}
+
+    def check_answer(self, method: str, path: str, status: int, answer: Any) -> None:
+        """Keep a problem when ``answer`` is not what the real API's model allows."""
+        model = _answer_model(method, path, status)
+        try:
+            model.model_validate(answer)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '$'}: {e['msg']}" for e in exc.errors()
+            )
+            self.invalid_answers.append(f"{method} {path} {status} ({model.__name__}): {problems}")
 
     def add_lab(self, status: str, name: str = "Data Mining", **fields: Any) -> dict[str, Any]:
         self._counter += 1
@@ -163,6 +196,8 @@ class FakeAdsApi:
             "agent_port": 9089,
             "endpoint": None,
             "app_url": None,
+            "access": None,
+            "lab_ports": [],
             "requested_by": "arn:aws:iam::123456789012:user/tester",
             "execution_arn": f"arn:aws:states:us-east-1:123456789012:execution:DeployLab:{lab_id}",
             "destroy_execution_arn": None,
@@ -172,6 +207,7 @@ class FakeAdsApi:
                 {"status": status, "at": "2026-01-01T10:00:00.000Z", "note": "requested"}
             ],
             "console_url": f"https://console.aws.amazon.com/states/home#/executions/details/{lab_id}",
+            "destroy_console_url": None,
         }
         lab.update(fields)
         self.labs[lab_id] = lab
@@ -277,6 +313,7 @@ class FakeAdsApi:
                     "started": "2026-01-01T10:00:00.000Z",
                     "stopped": "2026-01-01T10:02:05.000Z",
                     "console_url": lab["console_url"],
+                    "error": None,
                     "states": [
                         {
                             "name": "Create VM",
@@ -302,6 +339,18 @@ class FakeAdsApi:
                 }
             ],
         }
+
+
+def _answer_model(method: str, path: str, status: int) -> type[BaseModel]:
+    """The model of ads.api_models the real api handler answers this route with."""
+    if status >= 400:
+        return ErrorBody
+    parts = [p for p in path.split("/") if p]
+    if parts == ["labs"]:
+        return DeploymentAccepted if method == "POST" else LabPage
+    if parts[2:] == ["history"]:
+        return LabHistory
+    return DestroyAccepted if method == "DELETE" else LabView
 
 
 def _handler_for(api: FakeAdsApi) -> type[BaseHTTPRequestHandler]:
