@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ads import processes
-from ads.cli import exit_codes
+from ads.cli import exit_codes, render
 from ads.cli.client import AdsApiClient, CommandError
 from ads.cli.demo import DEMO_LAB, DEMO_TIMEOUT_S, cmd_demo
 from ads.cli.local_supervisor import (
@@ -66,19 +66,6 @@ def all_labs(client: AdsApiClient, *, max_pages: int = MAX_LIST_PAGES) -> list[d
         if not token:
             break
     return labs
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes}m {secs}s"
-    if minutes:
-        return f"{minutes}m {secs}s"
-    return f"{secs}s"
 
 
 # -- ads local up / status / down -----------------------------------------------
@@ -181,7 +168,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     print("The ADS local control plane is running")
     print(f"  endpoint  {report['endpoint']}")
     print(f"  pid       {report['pid']}")
-    print(f"  uptime    {_duration(report['uptime_s'])}")
+    print(f"  uptime    {render.format_duration(report['uptime_s'])}")
     print(f"  home      {home}")
     print(f"  labs      {len(report['labs'])}" + (f" ({counts})" if counts else ""))
     for lab in report["labs"]:

@@ -16,13 +16,13 @@ from pydantic import ValidationError
 
 from ads.cli import exit_codes
 from ads.cli.exit_codes import CommandError
+from ads.cli.plan_render import render_plan
 from ads.config import AdsConfig, get_config
 from ads.errors import ConfigError, InvalidInputError
 from ads.lab.labspec import MAX_LABSPEC_BYTES
-from ads.lab.os_catalogue import OS_POLICIES, arch_spellings, normalise_arch
-from ads.lab.plan import DeploymentPlan, PlanOptions, plan_from_labspec_source
+from ads.lab.os_catalogue import OS_POLICIES, arch_spellings
+from ads.lab.plan import PlanOptions, plan_from_labspec_source
 
-HOURS_PER_MONTH = 730
 # ads plan reads no control plane: it cannot know where labs will run, only say so.
 WHAT_IF_REGION = (
     "--region %s prices the plan as a what-if: a deployment runs in the control plane's "
@@ -164,70 +164,6 @@ def run_plan(args: argparse.Namespace) -> int:
     if args.as_json:
         text = json.dumps(plan.model_dump(mode="json"), indent=2, ensure_ascii=False)
     else:
-        text = format_summary(plan)
+        text = render_plan(plan.model_dump(mode="json"))
     print(text)
     return exit_codes.OK
-
-
-def _arch_changed(requested: str, planned: str) -> bool:
-    try:
-        normalised, substituted = normalise_arch(requested)
-    except ValueError:
-        return True
-    return substituted or normalised != planned
-
-
-def _size(mib: int) -> str:
-    return f"{mib // 1024} GiB" if mib % 1024 == 0 else f"{mib} MiB"
-
-
-def format_summary(plan: DeploymentPlan) -> str:
-    """A short readable summary of a plan, for a person."""
-    os = plan.os
-    requested = f"{os.requested_family} {os.requested_version or '(no version)'}"
-    os_line = f"{os.family} {os.version}{' LTS' if os.lts else ''} (supported until {os.eol})"
-    if os.substituted:
-        os_line += f", substituted for {requested} by OS policy {os.policy}"
-    arch_line = plan.arch
-    if plan.requested_arch and _arch_changed(plan.requested_arch, plan.arch):
-        arch_line += f" (labspec asks for {plan.requested_arch})"
-    wanted = (
-        f"labspec asks for at least {_size(plan.requested_memory_mib)}"
-        if plan.requested_memory_mib is not None
-        else "no memory requirement"
-    )
-    instance = f"{plan.instance_type} ({plan.vcpus} vCPUs, {_size(plan.memory_mib)}; {wanted})"
-    if plan.fallback_instance_types:
-        instance += f"; fallbacks {', '.join(plan.fallback_instance_types)}"
-    if plan.hourly_cost_usd is None:
-        cost = f"unknown in {plan.region} ({plan.price_source})"
-    else:
-        monthly = plan.hourly_cost_usd * HOURS_PER_MONTH
-        cost = (
-            f"${plan.hourly_cost_usd:.4f} per hour in {plan.region}, about ${monthly:.2f} per "
-            f"month running all the time ({plan.price_source})"
-        )
-    lines = [
-        f"Lab:          {plan.lab_name} ({plan.lab_slug})",
-        f"OS:           {os_line}",
-        f"Architecture: {arch_line}",
-        f"Image:        SSM parameter {plan.image.ssm_parameter}",
-        f"Instance:     {instance}",
-        f"Root volume:  {plan.root_volume_gib} GiB",
-        f"Cost:         {cost}",
-        "Deploy steps:",
-    ]
-    for number, step in enumerate(plan.steps, start=1):
-        count = len(step.commands)
-        lines.append(f"  {number}. {step.name} ({count} command{'' if count == 1 else 's'})")
-        lines.extend(f"       $ {command}" for command in step.commands)
-    actions = [f"{name} ({len(cmds)})" for name, cmds in plan.actions.items() if cmds]
-    lines.append(f"Lab actions:  {', '.join(actions) or 'none with commands'}")
-    if plan.health_probe:
-        probe = plan.health_probe
-        port = probe.port or "the lab port"
-        lines.append(f"Health probe: GET {probe.path} on {port}, expecting {probe.expect_status}")
-    if plan.warnings:
-        lines.append("Warnings:")
-        lines.extend(f"  - {warning}" for warning in plan.warnings)
-    return "\n".join(lines)

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
+from ads.cli.plan_render import plan_lines
+
 EMPTY = "-"
 
 
@@ -68,44 +70,7 @@ def _fields(pairs: Iterable[tuple[str, Any]]) -> list[str]:
     return [f"{(k + ':').ljust(width + 1)} {v}" for k, v in pairs]
 
 
-# --- the deployment plan ---------------------------------------------------------------
-
-
-def plan_lines(plan: dict[str, Any] | None) -> list[str]:
-    if not isinstance(plan, dict) or not plan:
-        return []
-    os_info = plan.get("os") or {}
-    os_text = f"{os_info.get('family', '?')} {os_info.get('version', '?')}"
-    if os_info.get("substituted"):
-        os_text += (
-            f" (requested {os_info.get('requested_family', '?')} "
-            f"{os_info.get('requested_version', '?')}, substituted by OS policy "
-            f"{os_info.get('policy', '?')})"
-        )
-    arch = plan.get("arch")
-    if arch and plan.get("requested_arch") and plan.get("requested_arch") != arch:
-        arch = f"{arch} (requested {plan['requested_arch']})"
-    size = [
-        f"{plan['vcpus']} vCPU" if plan.get("vcpus") else None,
-        f"{plan['memory_mib']} MiB" if plan.get("memory_mib") else None,
-        f"{plan['root_volume_gib']} GiB disk" if plan.get("root_volume_gib") else None,
-    ]
-    instance = text(plan.get("instance_type"))
-    if any(size):
-        instance += f" ({', '.join(s for s in size if s)})"
-    cost = plan.get("hourly_cost_usd")
-    return _fields(
-        [
-            ("OS", os_text),
-            ("Arch", arch),
-            ("Instance", instance),
-            ("Region", plan.get("region")),
-            (
-                "Cost",
-                f"${cost}/hour ({plan.get('price_source', 'bundled prices')})" if cost else None,
-            ),
-        ]
-    )
+# --- the deployment plan (its summary: ads.cli.plan_render) -----------------------------
 
 
 def warning_lines(warnings: Any) -> list[str]:

@@ -62,7 +62,9 @@ def test_given_a_valid_labspec_when_deployed_then_the_api_gets_labspec_source_op
     assert post.headers["idempotency-key"] == "ci-run-42"
     lab_id = next(iter(api.labs))
     assert f"Lab {lab_id} is REQUESTED" in out
-    assert "requested ubuntu 12.04, substituted by OS policy nearest-lts" in out
+    # The plan reads as `ads plan` writes it (ads.cli.plan_render).
+    assert "substituted for ubuntu 12.04 by OS policy nearest-lts" in out
+    assert "$0.0104 per hour in us-east-1" in out
     assert "t3.micro" in out
     assert "warning: ubuntu 12.04 is past its end of life" in out
 
