@@ -12,7 +12,7 @@ from tests.integration.cli.fake_api import FakeAdsApi, RunningFakeApi
 
 TEST_ACCESS_KEY = "AKIDADSCLITEST000001"
 TEST_SECRET_KEY = "adsclitestsecretkey0000000000000000000001"
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "labspecs"
+FIXTURES = Path(__file__).resolve().parents[3] / "events" / "labspecs"
 
 
 @pytest.fixture(autouse=True)

@@ -8,9 +8,20 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "labspecs"
-BAD = FIXTURES / "bad"
-REAL_SPECS = sorted(p.name for p in FIXTURES.glob("*.labspec.json"))
+ROOT = Path(__file__).resolve().parents[3]
+# The sample labspecs live once, in events/labspecs/ (tests, docs and the demo read them);
+# only the broken ones are test fixtures.
+FIXTURES = ROOT / "events" / "labspecs"
+BAD = ROOT / "tests" / "fixtures" / "labspecs" / "bad"
+# The specs taken from Virtual Labs repositories (the others there are ADS's own samples).
+REAL_SPECS = sorted(
+    (
+        "databases-and-datamining-iiith.labspec.json",
+        "kdm-iitkgp.labspec.json",
+        "lab-usage-tracker.labspec.json",
+        "test_nitk.labspec.json",
+    )
+)
 # A fixed day, so support decisions do not change as the calendar moves.
 TODAY = date(2026, 11, 22)
 
