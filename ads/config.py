@@ -29,14 +29,6 @@ MAX_INIT_TIMEOUT_S = 3600
 # yet" (EC2 is eventually consistent). The ASL retries are tested to outlast the maximum.
 DEFAULT_LAUNCH_GRACE_S = 120
 MAX_LAUNCH_GRACE_S = 300
-# The init budget (SSM's executionTimeout for the install script). The DeployLab ASL's
-# Initialise VM retries are a fixed ceiling, tested to outlast the largest allowed value.
-DEFAULT_INIT_TIMEOUT_S = 1800
-MAX_INIT_TIMEOUT_S = 3600
-# How long after RunInstances an InvalidInstanceID.NotFound still means "not visible
-# yet" (EC2 is eventually consistent). The ASL retries are tested to outlast the maximum.
-DEFAULT_LAUNCH_GRACE_S = 120
-MAX_LAUNCH_GRACE_S = 300
 # The seconds each lab command (a deploy step's or an action's) may run unless the
 # labspec's runtime_requirements.platform.timeouts names another; the agent's --timeout.
 DEFAULT_COMMAND_TIMEOUT_S = 1800
@@ -72,8 +64,6 @@ class AdsConfig(BaseModel):
     command_timeout_s: int = Field(
         default=DEFAULT_COMMAND_TIMEOUT_S, ge=1, le=MAX_COMMAND_TIMEOUT_S
     )
-    init_timeout_s: int = Field(default=DEFAULT_INIT_TIMEOUT_S, ge=60, le=MAX_INIT_TIMEOUT_S)
-    launch_grace_s: int = Field(default=DEFAULT_LAUNCH_GRACE_S, ge=0, le=MAX_LAUNCH_GRACE_S)
     # whether lab VMs reach the internet: "nat" (the default network) or "none" (isolated
     # subnets with VPC endpoints only; the planner refuses labs that need the internet)
     network_egress: Literal["nat", "none"] = "nat"
@@ -162,8 +152,6 @@ class AdsConfig(BaseModel):
             "agent_bundle_key": ("ADS_AGENT_BUNDLE_KEY",),
             "agent_port": ("ADS_AGENT_PORT",),
             "command_timeout_s": ("ADS_COMMAND_TIMEOUT_S",),
-            "init_timeout_s": ("ADS_INIT_TIMEOUT_S",),
-            "launch_grace_s": ("ADS_LAUNCH_GRACE_S",),
             "network_egress": ("ADS_NETWORK_EGRESS",),
             "ci_owner_arn": ("ADS_CI_OWNER_ARN",),
             "ci_accounts": ("ADS_CI_ACCOUNTS",),
