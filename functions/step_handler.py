@@ -50,13 +50,18 @@ def step_handler(
     @functools.wraps(logic)
     def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         request = model.model_validate(event)
-        logger.append_keys(lab_id=request.lab_id, execution_id=request.execution_id)
-        if request.execution_id:
-            logger.set_correlation_id(request.execution_id)
-        with throttle_becomes_retry(logic.__name__):
-            result = logic(request, steps.dependencies_for(get_config()))
-        return result.model_dump(mode="json", exclude_none=exclude_none)
+        # Per thread, and gone when the step ends: the local control plane runs several
+        # steps at once in one process, and no line may carry another lab's ids.
+        logger.thread_safe_append_keys(
+            lab_id=request.lab_id,
+            execution_id=request.execution_id,
+            correlation_id=request.execution_id,
+        )
+        try:
+            with throttle_becomes_retry(logic.__name__):
+                result = logic(request, steps.dependencies_for(get_config()))
+            return result.model_dump(mode="json", exclude_none=exclude_none)
+        finally:
+            logger.thread_safe_clear_keys()
 
-    # Keys and correlation id are cleared after each invocation: a warm container must
-    # not log one lab's ids on the next lab's lines.
     return logger.inject_lambda_context(publish_metrics(run), clear_state=True)

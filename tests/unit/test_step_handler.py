@@ -64,7 +64,7 @@ def log_lines() -> Iterator[Callable[[], list[dict[str, Any]]]]:
         logger.removeHandler(handler)
 
 
-def test_given_a_state_with_lab_and_execution_ids_when_a_step_logs_then_each_line_carries_both_and_the_next_invocation_does_not(
+def test_given_a_state_with_lab_and_execution_ids_when_a_step_logs_then_each_line_carries_both_and_no_later_line_does(
     log_lines: Callable[[], list[dict[str, Any]]],
 ):
     def noisy(request: StepInput, deps: Any) -> Done:
@@ -74,8 +74,9 @@ def test_given_a_state_with_lab_and_execution_ids_when_a_step_logs_then_each_lin
     handler = step_handler(noisy)
     handler({"lab_id": "lab-a", "execution_id": "exec-a", "other": 1}, Context())
     handler({"lab_id": "lab-b"}, Context())
+    logger.info("outside any step")
 
-    first, second = log_lines()
+    first, second, outside = log_lines()
     assert (first["lab_id"], first["execution_id"], first["correlation_id"]) == (
         "lab-a",
         "exec-a",
@@ -85,6 +86,7 @@ def test_given_a_state_with_lab_and_execution_ids_when_a_step_logs_then_each_lin
     assert second["lab_id"] == "lab-b"
     assert second.get("execution_id") is None
     assert second.get("correlation_id") is None
+    assert not {"lab_id", "execution_id", "correlation_id"} & set(outside)
 
 
 def test_given_a_state_without_a_lab_id_when_a_step_runs_then_validation_refuses_it_before_the_logic():
