@@ -20,8 +20,8 @@ def test_given_a_checkout_when_cdk_synth_runs_with_the_pinned_cli_offline_then_t
 ):
     if not CDK.exists():
         pytest.fail(f"the pinned CDK CLI is missing at {CDK}; run `make cdk-cli` (npm ci)")
-    if not all(path.is_file() for path in ASL_FILES):
-        pytest.skip("the stack needs the ASL files, still absent")
+    missing = [path.name for path in ASL_FILES if not path.is_file()]
+    assert not missing, f"the stack needs the ASL files, absent: {', '.join(missing)}"
     env = {
         key: value
         for key, value in os.environ.items()

@@ -60,8 +60,9 @@ def test_given_a_previous_bundle_when_staged_again_then_stale_files_are_gone(tmp
 def test_given_the_bundle_when_a_handler_module_is_imported_alone_then_it_loads(
     bundle: Path, name: str
 ):
-    if not (PROJECT_ROOT / "functions" / name / "handler.py").is_file():
-        pytest.skip(f"functions/{name}/handler.py is not written yet")
+    assert (PROJECT_ROOT / "functions" / name / "handler.py").is_file(), (
+        f"functions/{name}/handler.py is missing"
+    )
     env = {
         "PATH": os.environ.get("PATH", ""),
         "AWS_REGION": "us-east-1",

@@ -44,8 +44,7 @@ def _machines(synthesis):
 def test_given_an_asl_file_when_compared_with_the_substitutions_then_every_placeholder_has_one_and_every_substitution_is_used(
     asl, steps
 ):
-    if not asl.is_file():
-        pytest.skip(f"{asl.name} is not written yet")
+    assert asl.is_file(), f"{asl.name} is missing"
     # ${Partition} is the stack's partition, bound by the construct (not a step).
     assert placeholders_in(asl) - {PARTITION_PLACEHOLDER} == substitution_names(steps)
 

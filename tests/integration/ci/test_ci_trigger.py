@@ -259,7 +259,7 @@ def test_given_a_ci_lab_when_a_session_of_the_ci_role_reads_it_through_the_api_t
 def test_given_the_sample_lifecycle_events_when_compared_then_they_match_what_ads_publishes(
     name, status
 ):
-    lifecycle = pytest.importorskip("ads.lifecycle_events")
+    from ads import lifecycle_events as lifecycle
     from ads.records import LabRecord
 
     sample = json.loads((EVENTS / "ci" / f"{name}.json").read_text())
