@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 import uuid
@@ -21,22 +20,22 @@ from typing import Any
 from pydantic import BaseModel
 
 from ads.api_models import (
-    SSH_NOT_SUPPORTED,
     DeploymentAccepted,
     DestroyAccepted,
     ExecutionSummary,
     LabHistory,
     LabSummary,
     LabView,
-    is_ssh_remote,
 )
 from ads.cli import exit_codes, render
 from ads.cli.client import AdsApiClient, ApiError
+from ads.cli.deploy_input import LABSPEC_ALLOWED, SOURCE_ALLOWED, load_labspec, parse_source
 from ads.cli.exit_codes import CommandError
-from ads.cli.plan_cmd import UnreadableLabspec, read_labspec_argument
-from ads.errors import InvalidInputError
 from ads.lab.os_catalogue import OS_POLICIES
 from ads.records import LabStatus
+
+# load_labspec and parse_source stay importable from here (the demo, the benchmarks).
+__all__ = ["load_labspec", "parse_source", "register", "wait_for_status"]
 
 # How often --wait asks for the lab's status. A deployment takes minutes, so a few
 # seconds keeps the API quiet without making the progress display lag.
@@ -51,13 +50,6 @@ DEFAULT_DESTROY_TIMEOUT_S = 900.0
 
 # What --status and --os-policy accept: the lab statuses and OS policies ADS knows.
 STATUSES = tuple(status.value for status in LabStatus)
-LABSPEC_ALLOWED = (
-    "a labspec.json file, a lab checkout directory holding scripts/labspec.json, or - for stdin"
-)
-SOURCE_ALLOWED = (
-    "git:URL or git:URL@REF (an https:// URL; a branch, tag or commit), or s3://bucket/key"
-)
-
 # The clock and sleep of --wait, replaced by tests.
 _clock: Callable[[], float] = time.monotonic
 _sleep: Callable[[float], None] = time.sleep
@@ -233,77 +225,6 @@ def _output(
 
 
 # --- deploy ------------------------------------------------------------------------------------
-
-
-def load_labspec(argument: str) -> dict[str, Any]:
-    """The labspec document, checked here first so a mistake costs no request.
-
-    Reading and messages are those of `ads plan`, so both commands report a broken
-    labspec in the same words.
-    """
-    from ads.lab.labspec import parse_labspec
-
-    try:
-        source, name = read_labspec_argument(argument)
-    except UnreadableLabspec as exc:
-        raise CommandError(_one_line(str(exc)), exit_code=exit_codes.INVALID_INPUT) from None
-    try:
-        parse_labspec(source)
-        document = json.loads(source)
-    except InvalidInputError as exc:
-        problems = " | ".join(str(p) for p in exc.problems) or exc.message
-        raise CommandError(
-            _one_line(f"invalid labspec {name}: {problems}"), exit_code=exit_codes.INVALID_INPUT
-        ) from None
-    except ValueError as exc:
-        raise CommandError(
-            f"invalid labspec {name}: $: found {exc}; allowed: a JSON object",
-            exit_code=exit_codes.INVALID_INPUT,
-        ) from None
-    return document
-
-
-def _one_line(message: str) -> str:
-    return " ".join(message.split())
-
-
-_REF = re.compile(r"^[^\s:@~^?*\[\\]+$")
-
-
-def _looks_like_repository(url: str) -> bool:
-    if "://" in url:
-        rest = url.split("://", 1)[1]
-        return "/" in rest.strip("/") or rest.startswith("/")
-    # scp-like user@host:path, or a local path
-    return ":" in url or url.startswith(("/", ".", "~"))
-
-
-def parse_source(value: str | None) -> dict[str, str] | None:
-    """`git:URL[@REF]` or `s3://bucket/key` as the API's source object."""
-    if not value:
-        return None
-    if value.startswith("s3://"):
-        bucket, _, key = value[len("s3://") :].partition("/")
-        if bucket and key:
-            return {"s3": value}
-    elif value.startswith("git:"):
-        url = value[len("git:") :]
-        if is_ssh_remote(url):
-            raise CommandError(
-                f"--source: found {value!r}; allowed: {SOURCE_ALLOWED}; {SSH_NOT_SUPPORTED}",
-                exit_code=exit_codes.INVALID_INPUT,
-            )
-        # A ref never contains ':' (git forbids it) while URLs before it often do, and
-        # `https://user@host/repo` has an '@' that is not a ref separator.
-        head, sep, ref = url.rpartition("@")
-        if sep and _REF.match(ref) and _looks_like_repository(head):
-            return {"git": head, "ref": ref}
-        # A trailing '@' is a ref left out, not part of a URL: refuse it here.
-        if url and not url.endswith("@"):
-            return {"git": url}
-    raise CommandError(
-        f"--source: found {value!r}; allowed: {SOURCE_ALLOWED}", exit_code=exit_codes.INVALID_INPUT
-    )
 
 
 def deploy_command(args: argparse.Namespace) -> int:
