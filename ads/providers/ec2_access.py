@@ -73,6 +73,12 @@ def lab_ports(plan: Mapping[str, Any]) -> list[int]:
     return [int(port) for port in plan.get("lab_ports") or [80]]
 
 
+def refusal(exc: ClientError) -> str:
+    """The refused call as "<Operation> refused: <code>: <message>": several calls open
+    (or close) a lab's access, and the operator must learn which one AWS refused."""
+    return f"{exc.operation_name} refused: {error_code(exc)}: {error_message(exc)}"
+
+
 def _tags(lab_id: str) -> list[dict[str, str]]:
     return [{"Key": LAB_ID_TAG, "Value": lab_id}, {"Key": MANAGED_TAG, "Value": "true"}]
 
@@ -277,7 +283,7 @@ class Ec2LabAccess:
         except ClientError as exc:
             raise LabAccessFailed(
                 f"the load balancer cannot route {self.host_of(lab_id)} to {vm.vm_id}: "
-                f"{error_code(exc)}: {error_message(exc)}",
+                + refusal(exc),
                 lab_id=lab_id,
             ) from exc
         return f"https://{self.host_of(lab_id)}/"
@@ -387,7 +393,7 @@ class Ec2LabAccess:
         except ClientError as exc:
             raise DestroyFailed(
                 f"the load balancer's rule or target group of {lab_id} cannot be removed: "
-                f"{error_code(exc)}: {error_message(exc)}",
+                + refusal(exc),
                 lab_id=lab_id,
             ) from exc
 
