@@ -268,12 +268,14 @@ def request_deployment(
         raise error from exc
 
     execution_arn = response["executionArn"]
+    # The answer is built from the record written above: reading the stored one back
+    # (labspec, plan and all) would only return what this request already holds.
+    record = record.model_copy(update={"execution_arn": execution_arn})
     try:
-        record = ctx.repository.update_fields(lab_id, execution_arn=execution_arn)
+        ctx.repository.store_fields(lab_id, execution_arn=execution_arn)
     except Exception:
         # The workflow runs either way; only the link from the record is missing.
         logger.exception("execution ARN not stored", execution_arn=execution_arn, **log)
-        record = record.model_copy(update={"execution_arn": execution_arn})
     logger.info("deployment requested", execution_arn=execution_arn, **log)
     return _accepted(record, replay=False)
 
@@ -354,9 +356,9 @@ def request_destroy(ctx: DeploymentContext, lab_id: str, *, caller: str) -> dict
         else:
             error = start_failure(exc, "the DestroyLab workflow")
             logger.error("destroy execution not started", lab_id=lab_id, cause=error.message)
-            ctx.repository.update_fields(lab_id, cause=error.message)
+            ctx.repository.store_fields(lab_id, cause=error.message)
             raise error from exc
-    ctx.repository.update_fields(lab_id, destroy_execution_arn=execution_arn)
+    ctx.repository.store_fields(lab_id, destroy_execution_arn=execution_arn)
     logger.info("destroy requested", lab_id=lab_id, execution_arn=execution_arn, owner=caller)
     return _destroy_accepted(lab_id, execution_arn)
 

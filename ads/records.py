@@ -428,6 +428,24 @@ class LabRepository:
         self, lab_id: str, *, only_if_status: Iterable[LabStatus] | None = None, **fields: Any
     ) -> LabRecord:
         """Store fields without changing the status (optionally only in given statuses)."""
+        attributes = self._update_fields(lab_id, only_if_status, fields, "ALL_NEW")
+        return LabRecord.model_validate(_from_dynamo(attributes))
+
+    def store_fields(
+        self, lab_id: str, *, only_if_status: Iterable[LabStatus] | None = None, **fields: Any
+    ) -> None:
+        """:meth:`update_fields` for a caller that does not need the record back: the
+        write returns nothing, so the whole item (labspec, plan, history) is neither sent
+        back nor parsed."""
+        self._update_fields(lab_id, only_if_status, fields, "NONE")
+
+    def _update_fields(
+        self,
+        lab_id: str,
+        only_if_status: Iterable[LabStatus] | None,
+        fields: dict[str, Any],
+        return_values: str,
+    ) -> dict[str, Any]:
         from botocore.exceptions import ClientError
 
         names, values, sets = self._assignments(fields, iso(self._clock()))
@@ -445,7 +463,7 @@ class LabRepository:
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=_to_dynamo(values),
-                ReturnValues="ALL_NEW",
+                ReturnValues=return_values,
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
@@ -456,7 +474,7 @@ class LabRepository:
             raise IllegalTransitionError(
                 lab_id, current.status.value, "updated", [s.value for s in statuses]
             ) from exc
-        return LabRecord.model_validate(_from_dynamo(response["Attributes"]))
+        return response.get("Attributes") or {}
 
     @staticmethod
     def _assignments(fields: dict[str, Any], now: str) -> tuple[dict, dict, list[str]]:

@@ -8,6 +8,7 @@ runtime's shape, so Step Functions' Retry and Catch see what they would see on A
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import re
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ads.asl_placeholders import STEP_FUNCTION_PLACEHOLDERS
+from ads.local.invocation_gate import InvocationGate
 from ads.local.usage import Invocation, UsageLedger, scope
 
 ACCOUNT_ID = "123456789012"
@@ -64,12 +66,30 @@ class LambdaServiceFault(Exception):
     invocation: Step Functions then sees ``Lambda.ServiceException`` and retries."""
 
 
-class HandlerDispatcher:
-    """Loads the handlers, runs them with a context and counts every invocation."""
+def _no_durability_wait() -> contextlib.AbstractContextManager[None]:
+    return contextlib.nullcontext()
 
-    def __init__(self, region: str, ledger: UsageLedger) -> None:
+
+class HandlerDispatcher:
+    """Loads the handlers, runs them with a context and counts every invocation.
+
+    Every invocation passes ``gate`` (API requests one at a time and ahead of workflow
+    steps, see :mod:`ads.local.invocation_gate`) and runs inside ``durability()``, which
+    holds its answer back until the records it changed are on disk.
+    """
+
+    def __init__(
+        self,
+        region: str,
+        ledger: UsageLedger,
+        *,
+        gate: InvocationGate | None = None,
+        durability: Callable[[], contextlib.AbstractContextManager[None]] = _no_durability_wait,
+    ) -> None:
         self.region = region
         self.ledger = ledger
+        self.gate = gate or InvocationGate()
+        self.durability = durability
         self._handlers: dict[str, Callable[..., Any]] = {}
         self._overrides: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = {}
         self._cold: set[str] = set()
@@ -123,7 +143,9 @@ class HandlerDispatcher:
             event = json.loads(raw or "{}")
             # An import error is an init failure of the function: the invocation fails.
             fn = self.load(handler)
-            payload = self._run(handler, fn, event)
+            # Held back while API requests wait (not counted in the invocation's duration).
+            with self.gate.workflow():
+                payload = self._run(handler, fn, event)
         except LambdaServiceFault as exc:
             error = JsonRESTError("ServiceException", str(exc) or "the Lambda service failed")
             error.code = 500
@@ -152,7 +174,8 @@ class HandlerDispatcher:
         error_type: str | None = None
         scope.ledger, scope.lab_id = self.ledger, lab_id or "-"
         try:
-            return fn(event, context)
+            with self.durability():
+                return fn(event, context)
         except BaseException as exc:
             error_type = type(exc).__name__
             raise
@@ -175,6 +198,11 @@ class HandlerDispatcher:
         ``lab_id`` of its answer, else of the path), or for ``-`` when there is none.
         """
         fn = self.load("api")
+        # The turn ends before the wait for the disk: the next request runs meanwhile.
+        with self.durability(), self.gate.api():
+            return self._answer_api(fn, event)
+
+    def _answer_api(self, fn: Callable[..., Any], event: dict[str, Any]) -> dict[str, Any]:
         context = self._context("api", timeout_s=29.0)
         scratch = UsageLedger()
         cold = self._is_cold("api")

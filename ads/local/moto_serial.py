@@ -11,6 +11,9 @@ Each backend call is short (microseconds to milliseconds), so holding one lock a
 them costs little. Lambda ``Invoke`` is the exception: it runs a whole workflow handler
 in-process (provider work, seconds), and that handler's own AWS calls take the lock one
 by one. The lock is re-entrant because such nested calls happen on the same thread.
+
+The record store (:mod:`ads.local.record_store`) takes the same lock to read an item it
+persists straight from the emulated table, so no write can slip in between.
 """
 
 from __future__ import annotations
@@ -23,6 +26,11 @@ from typing import Any
 UNSERIALISED_SERVICES = frozenset({"awslambda", "lambda"})
 
 _backend_lock = threading.RLock()
+
+
+def backend_lock() -> threading.RLock:
+    """The lock every serialised moto backend call holds (re-entrant)."""
+    return _backend_lock
 
 
 def _serialised(original: Callable[[Any], Any]) -> Callable[[Any], Any]:

@@ -8,23 +8,35 @@ item it touched and an upsert (or delete) of that item in
 anything else runs. Lab records with their status history and the idempotency keys of
 deployment requests are items of that table, so both survive.
 
-SQLite in WAL mode with ``synchronous=FULL`` commits each change durably (a ``kill -9``
-right after a write loses nothing), and its own locking keeps the file consistent.
-Reading the item back under one lock, rather than storing what the call sent, keeps the
-newest state when two requests update the same lab at once.
+SQLite in WAL mode with ``synchronous=FULL`` commits durably, and its own locking keeps
+the file consistent. Changes are committed in groups by one writer thread
+(:mod:`ads.local.record_writer`): a write outside a handler invocation returns once it is
+on disk; inside one (:meth:`RecordStore.deferred_durability`) the invocation's answer
+waits until everything written so far is on disk. Either way a ``kill -9`` loses nothing
+that anyone was told about. Reading the item back under one lock, rather than storing
+what the call sent, keeps the newest state when two requests update the same lab at once.
+
+The item is read from moto's table itself, under the lock that serialises moto's backend
+calls (:mod:`ads.local.moto_serial`), not through a GetItem call: moto's response
+serialiser walks every member of every attribute value, and a lab record (labspec, plan,
+history) has a few hundred of them, so a GetItem per write cost more CPU than everything
+else the write did.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from ads.local.moto_serial import backend_lock
 from ads.local.private_files import private_dir, restrict_file
+from ads.local.record_writer import RecordWriter
 from ads.local.usage import scope
 
 RECORDS_FILE_NAME = "records.sqlite3"
@@ -90,9 +102,13 @@ class RecordStore:
         self.table_name = table_name
         self.region = region
         self._clock = clock
+        # Orders reading an item with queueing it, so the file ends with the newest state.
         self._lock = threading.Lock()
+        self._db_lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
+        self._writer: RecordWriter | None = None
         self._client: Any = None
+        self._deferring = threading.local()
 
     def open(self) -> RecordStore:
         private_dir(self.path.parent)
@@ -101,12 +117,17 @@ class RecordStore:
         db.execute("PRAGMA synchronous=FULL")
         db.execute(_SCHEMA)
         self._db = db
+        self._writer = RecordWriter(db, self._db_lock)
         for suffix in ("", "-wal", "-shm"):
             restrict_file(self.path.with_name(self.path.name + suffix))
         return self
 
     def close(self) -> None:
         with self._lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
+        with self._db_lock:
             if self._db is not None:
                 self._db.close()
                 self._db = None
@@ -120,7 +141,7 @@ class RecordStore:
 
     def stored_items(self) -> list[dict[str, Any]]:
         """Every stored item, in DynamoDB's typed JSON form."""
-        with self._lock:
+        with self._db_lock:
             rows = self._conn.execute("SELECT item FROM items ORDER BY key").fetchall()
         return [json.loads(item) for (item,) in rows]
 
@@ -131,35 +152,57 @@ class RecordStore:
             self._client = boto3.client("dynamodb", region_name=self.region)
         return self._client
 
+    @contextlib.contextmanager
+    def deferred_durability(self) -> Iterator[None]:
+        """Writes of this thread inside the block become durable together, before it ends.
+
+        A handler invocation runs in such a block: its answer (the API's response, a
+        step's result) leaves only after every change made so far is on disk, with one
+        wait instead of one per write. Outside a block each write waits for itself.
+        """
+        depth = getattr(self._deferring, "depth", 0)
+        self._deferring.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._deferring.depth = depth
+            writer = self._writer
+            if depth == 0 and writer is not None:
+                writer.wait_for_all()
+
     def capture(self, keys: Iterable[str]) -> None:
         """Store the current state of the items with these keys (or forget deleted ones)."""
         with self._lock:
-            if self._db is None:
+            writer = self._writer
+            if writer is None:
                 # A step still finishing while the plane stops: the next start reconciles it.
                 return
-            client = self._dynamodb()
-            was_internal, scope.internal = scope.internal, True
-            try:
-                for key in keys:
-                    item = client.get_item(
-                        TableName=self.table_name,
-                        Key={KEY_ATTRIBUTE: {"S": key}},
-                        ConsistentRead=True,
-                    ).get("Item")
-                    self._write(key, item)
-            finally:
-                scope.internal = was_internal
+            sequence = 0
+            for key in keys:
+                item = self._emulated_item(key)
+                text = None if item is None else json.dumps(item, separators=(",", ":"))
+                sequence = writer.queue((key, text, self._clock()))
+        if sequence and not getattr(self._deferring, "depth", 0):
+            writer.wait_for(sequence)
 
-    def _write(self, key: str, item: dict[str, Any] | None) -> None:
-        if item is None:
-            self._conn.execute("DELETE FROM items WHERE key = ?", (key,))
-        else:
-            self._conn.execute(
-                "INSERT INTO items (key, item, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET item = excluded.item, "
-                "updated_at = excluded.updated_at",
-                (key, json.dumps(item, separators=(",", ":")), self._clock()),
-            )
+    def _emulated_item(self, key: str) -> dict[str, Any] | None:
+        """The item as moto holds it now, in DynamoDB's typed JSON form (None if absent)."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.dynamodb.models import DynamoType, dynamodb_backends
+
+        with backend_lock():
+            table = dynamodb_backends[DEFAULT_ACCOUNT_ID][self.region].get_table(self.table_name)
+            item = table.get_item(DynamoType({"S": key}))
+            # to_json() builds new dicts and lists (nested values are copied), so what is
+            # serialised above no longer changes with the table.
+            return item.to_json()["Attributes"] if item is not None else None
+
+    def _forget(self, key: str) -> None:
+        with self._lock:
+            writer = self._writer
+            sequence = writer.queue((key, None, self._clock())) if writer is not None else 0
+        if writer is not None:
+            writer.wait_for(sequence)
 
     def restore(self) -> int:
         """Put every stored item back into the (empty, just created) table; returns how many.
@@ -175,8 +218,7 @@ class RecordStore:
                 key = item[KEY_ATTRIBUTE]["S"]
                 ttl = item.get(TTL_ATTRIBUTE, {}).get("N")
                 if ttl is not None and float(ttl) < now:
-                    with self._lock:
-                        self._write(key, None)
+                    self._forget(key)
                     continue
                 client.put_item(TableName=self.table_name, Item=item)
                 restored += 1

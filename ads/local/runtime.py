@@ -116,10 +116,18 @@ class LocalControlPlane:
         self.region = region
         self.config: Any = None
         self.ledger = UsageLedger()
-        self.lambdas = HandlerDispatcher(region, self.ledger)
         # With a records file, lab records outlive this process (see ads.local.record_store).
         self.record_store: RecordStore | None = (
             RecordStore(records_file, TABLE_NAME, region) if records_file else None
+        )
+        self.lambdas = HandlerDispatcher(
+            region,
+            self.ledger,
+            durability=(
+                self.record_store.deferred_durability
+                if self.record_store is not None
+                else contextlib.nullcontext
+            ),
         )
         self.restored_records = 0
         self.deploy_state_machine_arn = ""

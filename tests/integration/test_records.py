@@ -172,3 +172,29 @@ def test_given_many_labs_in_a_group_when_a_session_pages_then_every_visible_lab_
         if token is None:
             break
     assert sorted(seen) == [f"lab-role-{n}" for n in range(5)]
+
+
+def test_given_fields_stored_without_a_read_back_when_dynamodb_answers_then_no_item_is_asked_for():
+    # DynamoDB returns no Attributes for ReturnValues NONE; store_fields must neither ask
+    # for the item nor need it (update_fields, which returns the record, asks ALL_NEW).
+    from botocore.stub import ANY, Stubber
+
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table("labs")
+    repository = LabRepository(table)
+    with Stubber(table.meta.client) as stub:
+        stub.add_response(
+            "update_item",
+            {},
+            {
+                "TableName": "labs",
+                # The resource layer hands plain values to the stub.
+                "Key": {"lab_id": "lab-1"},
+                "UpdateExpression": ANY,
+                "ConditionExpression": "attribute_exists(lab_id)",
+                "ExpressionAttributeNames": ANY,
+                "ExpressionAttributeValues": ANY,
+                "ReturnValues": "NONE",
+            },
+        )
+        assert repository.store_fields("lab-1", execution_arn="arn:x") is None
+        stub.assert_no_pending_responses()

@@ -112,3 +112,50 @@ def test_given_a_dynamodb_write_when_its_keys_are_read_then_only_the_labs_tables
     operation, params, expected
 ):
     assert keys_written(TABLE_NAME, operation, params) == expected
+
+
+def test_given_a_record_of_every_attribute_type_when_it_is_persisted_then_the_file_holds_what_getitem_answers(
+    tmp_path: Path,
+):
+    # The store reads the item from moto's table, not through GetItem: the two must agree.
+    records = tmp_path / "records.sqlite3"
+    with LocalControlPlane(tmp_path / "plane", records_file=records) as plane:
+        client = plane.client("dynamodb")
+        item = {
+            "lab_id": {"S": "lab-types-01"},
+            "count": {"N": "42"},
+            "ratio": {"N": "0.25"},
+            "flag": {"BOOL": False},
+            "nothing": {"NULL": True},
+            "tags": {"SS": ["a", "b"]},
+            "plan": {"M": {"ports": {"L": [{"N": "8080"}, {"S": "x"}]}, "os": {"M": {}}}},
+            "history": {"L": [{"M": {"status": {"S": "REQUESTED"}, "at": {"S": "t"}}}]},
+        }
+        client.put_item(TableName=TABLE_NAME, Item=item)
+        client.update_item(
+            TableName=TABLE_NAME,
+            Key={"lab_id": {"S": "lab-types-01"}},
+            UpdateExpression="SET #c = #c + :one",
+            ExpressionAttributeNames={"#c": "count"},
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+
+        answered = client.get_item(TableName=TABLE_NAME, Key={"lab_id": {"S": "lab-types-01"}})
+        stored = _stored(records)["lab-types-01"]
+        assert stored == answered["Item"]
+        assert stored["count"] == {"N": "43"}
+
+
+def test_given_writes_inside_an_invocation_when_it_ends_then_all_of_them_are_on_disk(
+    tmp_path: Path,
+):
+    records = tmp_path / "records.sqlite3"
+    with LocalControlPlane(tmp_path / "plane", records_file=records) as plane:
+        repository = plane.repository()
+        with plane.record_store.deferred_durability():
+            for n in range(20):
+                repository.create(repository.new_record(f"lab-d-{n:02d}", OWNER))
+            repository.transition("lab-d-00", LabStatus.PROVISIONING, note="creating the VM")
+        stored = _stored(records)
+        assert {f"lab-d-{n:02d}" for n in range(20)} <= set(stored)
+        assert stored["lab-d-00"]["status"] == {"S": "PROVISIONING"}
