@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from ads import processes
 from ads.local.daemon import local_dir, read_state
 from ads.processes import alive
 from tests.e2e.harness import REPO_ROOT, auth_headers, kill_leftovers, leftover_processes, run_ads
@@ -51,20 +52,12 @@ def _http(method: str, url: str, body: dict | None = None, headers: dict | None 
 
 def _processes_naming(text: str) -> list[int]:
     """Live processes whose ADS_SANDBOX or command line names ``text`` (a lab id)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-            cmdline = (entry / "cmdline").read_bytes()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        sandbox = [v for v in environ.split(b"\0") if v.startswith(b"ADS_SANDBOX=")]
-        if state != "Z" and (text.encode() in cmdline or any(text.encode() in v for v in sandbox)):
-            found.append(int(entry.name))
-    return found
+
+    def names(pid: int) -> bool:
+        sandbox = processes.environ(pid).get("ADS_SANDBOX", "")
+        return text in sandbox or any(text in arg for arg in processes.cmdline(pid))
+
+    return [pid for pid in processes.matching(names) if processes.alive(pid)]
 
 
 def _wait_for(what: str, check, timeout: float = SETTLE_TIMEOUT_S):
@@ -132,6 +125,16 @@ def test_given_ready_and_deploying_labs_when_the_daemon_is_killed_and_restarted_
         ["sleep", "300"], env={**os.environ, "ADS_SANDBOX": str(orphan_dir)}, start_new_session=True
     )
     stray.append(orphan)
+    # ... and one in a sandbox outside $ADS_HOME that the labs root links to, as a root
+    # plane keeps the sandboxes its labs' uids could not reach under $ADS_HOME.
+    linked_dir = tmp_path / "ads-sandboxes" / "linked-orphan-0123456789ab"
+    linked_dir.mkdir(parents=True)
+    (local_dir(home) / "labs" / "linked-orphan").symlink_to(linked_dir)
+    linked = subprocess.Popen(
+        ["sleep", "300"], env={**os.environ, "ADS_SANDBOX": str(linked_dir)}, start_new_session=True
+    )
+    stray.append(linked)
+    assert linked.pid in leftover_processes(home)
 
     # When: the daemon dies without a chance to clean up, and is started again.
     os.kill(first.pid, signal.SIGKILL)
@@ -162,6 +165,9 @@ def test_given_ready_and_deploying_labs_when_the_daemon_is_killed_and_restarted_
     # What no record owned is gone.
     orphan.wait(timeout=10)
     assert not orphan_dir.exists()
+    linked.wait(timeout=10)
+    assert not linked_dir.exists()
+    assert not (local_dir(home) / "labs" / "linked-orphan").is_symlink()
     listed = run_ads(home, "list", "--json")
     assert {lab["lab_id"] for lab in listed.json()["labs"]} == {*ready_ids, slow_id}
 
