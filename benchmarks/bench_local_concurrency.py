@@ -67,6 +67,10 @@ class Round:
     time_to_all_destroyed_s: float | None = None
     leftover_records: dict[str, str] = field(default_factory=dict)
     leftover_processes: int = 0
+    # The machine's 1-minute load average when the round started and ended: the figures
+    # only compare with others taken under a similar load.
+    load_before: float | None = None
+    load_after: float | None = None
 
     @property
     def failures(self) -> int:
@@ -92,6 +96,7 @@ class Round:
             "time_to_all_destroyed_s": rounded(self.time_to_all_destroyed_s),
             "failures": self.failures,
             "leftovers": len(self.leftover_records) + self.leftover_processes,
+            "load_1m": f"{rounded(self.load_before)} -> {rounded(self.load_after)}",
             "details": {
                 "post_failures": self.post_failures[:10],
                 "not_ready": dict(list(self.not_ready.items())[:10]),
@@ -202,7 +207,7 @@ def run_round(home: Path, concurrency: int, timeout_s: float) -> Round:
 
     client = api_client(home)
     body = deployment_body()
-    result = Round(concurrency)
+    result = Round(concurrency, load_before=os.getloadavg()[0])
 
     def post(_: int) -> tuple[float, Any, str | None]:
         key = f"bench-{uuid.uuid4()}"
@@ -242,6 +247,7 @@ def run_round(home: Path, concurrency: int, timeout_s: float) -> Round:
     while sandbox_processes(home) and time.monotonic() < deadline:
         time.sleep(0.5)
     result.leftover_processes = len(sandbox_processes(home))
+    result.load_after = os.getloadavg()[0]
     return result
 
 
@@ -258,6 +264,7 @@ def render(rounds: list[dict[str, Any]]) -> str:
         ("all DESTROYED s", "time_to_all_destroyed_s"),
         ("failures", "failures"),
         ("leftovers", "leftovers"),
+        ("load 1m", "load_1m"),
     )
     lines = [" | ".join(title for title, _ in columns)]
     for row in rounds:
