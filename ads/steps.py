@@ -41,7 +41,11 @@ from ads.providers.base import (
     VmNotReady,
     VmNotRunning,
 )
-from ads.providers.consistency import within_launch_grace
+from ads.providers.consistency import (
+    launch_attempt_details,
+    within_launch_attempt_grace,
+    within_launch_grace,
+)
 from ads.records import LabRecord, LabRepository, LabStatus
 
 __all__ = [
@@ -291,7 +295,13 @@ def _open_access(record: LabRecord, provider: ComputeProvider | None) -> dict[st
 
 def create_vm(lab_id: str, repository: LabRepository, provider: ComputeProvider) -> CreateVmResult:
     record = _deploying(repository, lab_id)
-    _advance(repository, lab_id, LabStatus.PROVISIONING, "creating the VM", provider=provider.name)
+    fields: dict[str, Any] = {"provider": provider.name}
+    attempt = {} if record.vm_id else launch_attempt_details(provider)
+    if attempt:
+        # Kept before the launch: should this attempt die before the VM's id is stored,
+        # Destroy VM knows EC2 may not list the instance by its tag yet.
+        fields["vm_details"] = attempt
+    _advance(repository, lab_id, LabStatus.PROVISIONING, "creating the VM", **fields)
     if record.status == LabStatus.REQUESTED:
         # Only the first attempt leaves REQUESTED: a retried Create VM is not a new lab.
         count(LabMetric.LABS_REQUESTED)
@@ -421,6 +431,16 @@ def destroy_vm(
             f"VM {vm_id} of {lab_id} was launched moments ago and EC2 does not list it yet; "
             "terminating it again",
             vm_id=vm_id,
+        )
+    if (
+        state.state == "absent"
+        and not vm_id
+        and within_launch_attempt_grace(details, launch_grace_s)
+    ):
+        raise DestroyInProgress(
+            f"lab {lab_id} has no VM recorded and its Create VM started moments ago: EC2 may "
+            "not list an instance it launched by its tag yet; looking again",
+            lab_id=lab_id,
         )
     if not state.gone:
         raise DestroyFailed(

@@ -22,6 +22,7 @@ from ads.asl_placeholders import (
     STEP_FUNCTION_PLACEHOLDERS,
     placeholders_of,
 )
+from ads.providers.consistency import CREATE_VM_TIMEOUT_S
 from cdk_app.compute_construct import AgentBundle, FunctionSpec, LabInstanceRole, LambdaFactory
 from cdk_app.lambda_bundle import PROJECT_ROOT
 from cdk_app.nag import acknowledge, nag_text
@@ -104,7 +105,12 @@ class Workflow(Construct):
 
         self.create_vm = factory.create(
             steps,
-            FunctionSpec("create_vm", "ADS step: create the lab VM", Duration.seconds(60)),
+            FunctionSpec(
+                "create_vm",
+                "ADS step: create the lab VM",
+                # Destroy VM's patience with a lost launch is counted from this (consistency).
+                Duration.seconds(CREATE_VM_TIMEOUT_S),
+            ),
         )
         self.wait_running = factory.create(
             steps,

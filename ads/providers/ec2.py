@@ -54,6 +54,8 @@ class Ec2Provider:
     """EC2 instances for labs; SSM for init; the agent on the private ip."""
 
     name = "ec2"
+    # EC2 may not list an instance for a while after RunInstances (ads.providers.consistency).
+    lists_launches_late = True
 
     def __init__(
         self,
