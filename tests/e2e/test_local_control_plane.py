@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from ads.local.daemon import sandbox_processes, state_file
-from ads.processes import alive
+from ads.local.daemon import state_file
+from ads.processes import alive, with_environ
 from tests.e2e.harness import auth_headers, leftover_processes, run_ads
 
 pytestmark = pytest.mark.e2e
@@ -140,17 +140,10 @@ def test_given_a_ready_lab_when_destroyed_with_wait_then_it_is_destroyed_and_its
         "GET", f"{local_plane.endpoint}/labs/{lab_id}", None, auth_headers(local_plane.home)
     )
     assert json.loads(body)["status"] == "DESTROYED"
-    assert not [pid for pid in sandbox_processes(local_plane.home) if lab_id in _sandbox_of(pid)]
+    # Wherever its sandbox was (under ADS_HOME or in <tmp>/ads-sandboxes/), nothing of it runs.
+    assert not [pid for pid, sandbox in with_environ("ADS_SANDBOX") if lab_id in sandbox]
     status, _ = http("GET", deployed_lab["app_url"])
     assert status != 200
-
-
-def _sandbox_of(pid: int) -> str:
-    try:
-        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    except OSError:
-        return ""
-    return next((e.decode().split("=", 1)[1] for e in environ if e.startswith(b"ADS_SANDBOX=")), "")
 
 
 def test_given_a_running_plane_when_the_demo_runs_then_it_goes_to_ready_and_destroyed(

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from ads import processes
 from ads.local.daemon import state_file
 from ads.processes import alive
 from ads.providers.local_processes import sandbox_processes
@@ -197,7 +198,7 @@ def test_given_two_labs_when_one_attacks_the_other_then_it_cannot_read_write_or_
     victim_pids = [
         pid
         for pid in sandbox_processes(str(victim_sandbox))
-        if Path(f"/proc/{pid}/comm").read_text().strip() != "sleep"
+        if [Path(arg).name for arg in processes.cmdline(pid)[:1]] != ["sleep"]
     ]
     assert victim_pids
     script = f"""
