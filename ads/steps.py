@@ -305,7 +305,14 @@ def create_vm(lab_id: str, repository: LabRepository, provider: ComputeProvider)
     if record.status == LabStatus.REQUESTED:
         # Only the first attempt leaves REQUESTED: a retried Create VM is not a new lab.
         count(LabMetric.LABS_REQUESTED)
-    vm = provider.create_vm(lab_id, record.plan)
+    try:
+        vm = provider.create_vm(lab_id, record.plan)
+    except VmCreateFailed:
+        if attempt:
+            # Every launch was refused: nothing can appear by its tag later, so Destroy VM
+            # need not wait out the launch window before the lab is marked FAILED.
+            _advance(repository, lab_id, LabStatus.PROVISIONING, vm_details={})
+        raise
     _advance(
         repository,
         lab_id,

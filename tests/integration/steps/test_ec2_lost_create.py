@@ -156,3 +156,28 @@ def test_given_a_lost_create_when_destroy_looks_again_then_the_asl_retries_outla
     ]
 
     assert _retry_budget_s(retrier) > CREATE_VM_TIMEOUT_S + MAX_LAUNCH_GRACE_S
+
+
+def test_given_every_launch_refused_when_create_vm_fails_then_destroy_is_confirmed_at_once(
+    ec2_world: Ec2World,
+) -> None:
+    from botocore.exceptions import ClientError
+
+    _seed_image(ec2_world)
+    ec2_world.new_lab()
+
+    def no_capacity(**_: Any) -> Any:
+        raise ClientError(
+            {"Error": {"Code": "InsufficientInstanceCapacity", "Message": "none left"}},
+            "RunInstances",
+        )
+
+    ec2_world.ec2.overrides["run_instances"] = no_capacity
+    with pytest.raises(Exception) as raised:
+        create_vm(ec2_world.state("create_vm"), CONTEXT)
+    assert type(raised.value).__name__ == "VmCreateFailed"
+
+    # Nothing was launched, so nothing can show up by its tag later: no launch window.
+    record = ec2_world.repository.require(ec2_world.lab_id)
+    assert LAUNCH_ATTEMPTED_AT not in record.vm_details
+    assert destroy_vm(ec2_world.state("destroy_vm"), CONTEXT) == {"vm_id": None, "state": "absent"}
