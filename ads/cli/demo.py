@@ -264,9 +264,9 @@ def run_demo(
 def cmd_demo(args: argparse.Namespace) -> int:
     from ads.cli.client import CommandError
 
-    problem = processes.host_problem()
-    if problem:
-        _err(problem)
+    unsupported = processes.host_problem()
+    if unsupported:
+        _err(unsupported)
         return exit_codes.FAILED
     out = DemoOutput(args.json)
     home = ads_home().resolve()
@@ -330,6 +330,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     if code != exit_codes.OK and not args.json:
-        for problem in result.problems:
-            _err(problem)
+        for message in result.problems:
+            _err(message)
     return code

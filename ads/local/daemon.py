@@ -25,6 +25,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,10 +42,9 @@ RECORDS_FILE_NAME = "records.sqlite3"
 # -- where things are -------------------------------------------------------
 
 
-def ads_home(env: dict[str, str] | None = None) -> Path:
+def ads_home(env: Mapping[str, str] | None = None) -> Path:
     """``$ADS_HOME``, by default ``~/.ads``."""
-    env = os.environ if env is None else env
-    value = env.get("ADS_HOME", "").strip()
+    value = (os.environ if env is None else env).get("ADS_HOME", "").strip()
     return Path(value).expanduser() if value else Path.home() / ".ads"
 
 
