@@ -11,7 +11,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help venv cdk-cli test test-unit test-integration test-workflow test-infra test-e2e test-aws demo synth lint format bench clean
+.PHONY: help venv cdk-cli test test-unit test-integration test-workflow test-infra test-e2e test-aws demo synth lint format bench docs clean
 
 help:
 	@echo "make demo    - deploy, health-check and destroy a sample lab on this machine (no AWS account)"
@@ -20,6 +20,7 @@ help:
 	@echo "make synth   - synthesize the CloudFormation template with the pinned CDK CLI"
 	@echo "make lint    - ruff lint and format check"
 	@echo "make bench   - run the local workflow benchmark"
+	@echo "make docs    - build the documentation site into site/ (mkdocs, --strict)"
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -76,5 +77,9 @@ format: venv
 bench: venv
 	$(PY) benchmarks/bench_workflow.py
 
+# The documentation site (docs/, mkdocs.yml); --strict fails on a dead link or anchor.
+docs: venv
+	$(VENV)/bin/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules cdk.out site .pytest_cache .ruff_cache
