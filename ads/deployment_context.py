@@ -15,7 +15,8 @@ from ads import identity
 from ads.config import AdsConfig
 from ads.errors import AdsError, LabNotFoundError
 from ads.lab.lab_id import is_valid_lab_id
-from ads.records import LabRecord, LabRepository
+from ads.lab_record import LabRecord
+from ads.records import LabRepository
 
 
 class MissingIdentityError(AdsError):

@@ -54,9 +54,9 @@ from ads.lab.lab_id import new_lab_id
 from ads.lab.labspec import parse_labspec
 from ads.lab.plan import PlanOptions, make_plan
 from ads.lab_queries import MAX_PAGE, get_lab, list_labs
+from ads.lab_record import ALLOWED_FROM, IN_PROGRESS, LabRecord, LabStatus
 from ads.observability import logger
 from ads.providers.local_sources import requester_from_uid
-from ads.records import ALLOWED_FROM, IN_PROGRESS, LabRecord, LabStatus
 from ads.source_checks import found, region_problems, source_problems, what_if_region
 
 # The front doors call every lab operation through this module.
@@ -206,7 +206,7 @@ def request_deployment(
     source = request.source.model_dump(exclude_none=True) if request.source else None
 
     if idempotency_key:
-        earlier = ctx.repository.claim_idempotency_key(owner, idempotency_key, lab_id)
+        earlier = ctx.repository.idempotency_keys.claim(owner, idempotency_key, lab_id)
         if earlier:
             record = ctx.repository.get(earlier)
             if record is None:
@@ -243,7 +243,7 @@ def request_deployment(
         ctx.repository.create(record)
     except Exception:
         if idempotency_key:
-            ctx.repository.release_idempotency_key(owner, idempotency_key)
+            ctx.repository.idempotency_keys.release(owner, idempotency_key)
         raise
 
     try:
@@ -264,7 +264,7 @@ def request_deployment(
         )
         # The key must not pin a request that never started: a retry may succeed.
         if idempotency_key:
-            ctx.repository.release_idempotency_key(owner, idempotency_key)
+            ctx.repository.idempotency_keys.release(owner, idempotency_key)
         raise error from exc
 
     execution_arn = response["executionArn"]

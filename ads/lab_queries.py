@@ -11,7 +11,7 @@ from ads.api_models import LabPage, LabSummary, LabView
 from ads.deployment_context import DeploymentContext, is_admin, readable_record, require_caller
 from ads.errors import FieldProblem, InvalidInputError
 from ads.executions import console_url
-from ads.records import LabStatus
+from ads.lab_record import LabStatus
 from ads.source_checks import found
 
 MAX_PAGE = 100

@@ -12,8 +12,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ads.lab_record import LabRecord, LabStatus
 from ads.observability import logger
-from ads.records import LabRecord, LabStatus
 
 SOURCE = "ads"
 DETAIL_TYPES = {

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from ads.lab_metrics import LabMetric
+from ads.lab_record import LabRecord, LabStatus
 from ads.observability import count, record_seconds
-from ads.records import LabRecord, LabStatus
 
 
 def _seconds_between(start: str, end: str) -> float:

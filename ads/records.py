@@ -1,169 +1,50 @@
-"""Lab records in DynamoDB: the only module that touches the labs table.
+"""Lab records in DynamoDB: the only module that reads and writes lab items.
 
-One item per lab, key ``lab_id``. Status changes are conditional writes so that a
+One item per lab, key ``lab_id`` (the record model is :mod:`ads.lab_record`, the
+table's shape :mod:`ads.labs_table`). Status changes are conditional writes so that a
 status never goes backwards, two destroys cannot race, and a retried workflow step
 is harmless (moving to the status a lab already has only stores the new fields).
-Idempotency keys of deployment requests live in the same table under a
-``idempotency#`` key prefix with a TTL; they carry no ``owner`` so they never show
-up in listings (which read the ``owner-index`` and ``owner-group-index`` GSIs).
+Idempotency keys of deployment requests share the table (:mod:`ads.idempotency_keys`);
+listings read the ``owner-index`` and ``owner-group-index`` GSIs and skip them.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from enum import StrEnum
+from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel
 
 from ads import identity
 from ads.errors import FieldProblem, IllegalTransitionError, InvalidInputError, LabNotFoundError
+from ads.idempotency_keys import IdempotencyKeys
+from ads.lab_record import ALLOWED_FROM, LabRecord, LabStatus, StatusChange, iso, utc_now
+from ads.labs_table import (
+    IDEMPOTENCY_PREFIX,
+    OWNER_GROUP_INDEX,
+    OWNER_INDEX,
+    from_dynamo,
+    to_dynamo,
+)
 
-OWNER_INDEX = "owner-index"
-# A role and its sessions share a group (see ads.identity); a session lists through it.
-OWNER_GROUP_INDEX = "owner-group-index"
-TTL_ATTRIBUTE = "expires_at"
-IDEMPOTENCY_PREFIX = "idempotency#"
 # How long a destroyed lab's record is kept before DynamoDB's TTL removes it.
 DESTROYED_RETENTION = timedelta(days=90)
-IDEMPOTENCY_RETENTION = timedelta(hours=24)
-
-
-class LabStatus(StrEnum):
-    REQUESTED = "REQUESTED"
-    PROVISIONING = "PROVISIONING"
-    INITIALIZING = "INITIALIZING"
-    HEALTH_CHECKING = "HEALTH_CHECKING"
-    READY = "READY"
-    FAILED = "FAILED"
-    DESTROYING = "DESTROYING"
-    DESTROYED = "DESTROYED"
-
-
-IN_PROGRESS = (
-    LabStatus.REQUESTED,
-    LabStatus.PROVISIONING,
-    LabStatus.INITIALIZING,
-    LabStatus.HEALTH_CHECKING,
-)
-FINAL = (LabStatus.READY, LabStatus.FAILED, LabStatus.DESTROYED)
-
-# For each status, the statuses a lab may move to it from (never backwards).
-ALLOWED_FROM: dict[LabStatus, tuple[LabStatus, ...]] = {
-    LabStatus.REQUESTED: (),
-    LabStatus.PROVISIONING: (LabStatus.REQUESTED,),
-    LabStatus.INITIALIZING: (LabStatus.REQUESTED, LabStatus.PROVISIONING),
-    LabStatus.HEALTH_CHECKING: (LabStatus.PROVISIONING, LabStatus.INITIALIZING),
-    LabStatus.READY: (LabStatus.HEALTH_CHECKING,),
-    LabStatus.FAILED: IN_PROGRESS,
-    LabStatus.DESTROYING: (*IN_PROGRESS, LabStatus.READY, LabStatus.FAILED),
-    LabStatus.DESTROYED: (LabStatus.DESTROYING,),
-}
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
-
-
-class StatusChange(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    status: LabStatus
-    at: str
-    note: str = ""
-
-
-class LabRecord(BaseModel):
-    """Everything ADS knows about one lab."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    lab_id: str
-    owner: str
-    owner_group: str | None = None
-    status: LabStatus = LabStatus.REQUESTED
-    created_at: str
-    updated_at: str
-    lab_name: str = ""
-    plan: dict[str, Any] = Field(default_factory=dict)
-    labspec: dict[str, Any] = Field(default_factory=dict)
-    source: dict[str, Any] | None = None
-    options: dict[str, Any] = Field(default_factory=dict)
-    requested_by: str = "api"  # api | ci | cli
-    # The OS uid of the local client that asked (kernel-asserted; local plane only).
-    requester_uid: int | None = None
-    provider: str = ""
-    vm_id: str | None = None
-    private_ip: str | None = None
-    agent_port: int | None = None
-    endpoint: str | None = None  # the agent's base URL once known
-    app_url: str | None = None  # where the lab's own application answers, when known
-    # How students reach the lab and the ports its application listens on (from the plan).
-    access: str | None = None
-    lab_ports: list[int] = Field(default_factory=list)
-    vm_details: dict[str, Any] = Field(default_factory=dict)  # provider-specific facts
-    init_command_id: str | None = None
-    execution_arn: str | None = None
-    destroy_execution_arn: str | None = None
-    failed_step: str | None = None
-    cause: str | None = None
-    status_history: list[StatusChange] = Field(default_factory=list)
-    expires_at: int | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _access_from_plan(cls, data: Any) -> Any:
-        # One source: the plan decided both; records written before they existed derive them.
-        if isinstance(data, dict) and isinstance(data.get("plan"), dict):
-            plan = data["plan"]
-            if data.get("access") is None and plan.get("access"):
-                data = {**data, "access": plan["access"]}
-            if not data.get("lab_ports") and plan.get("lab_ports"):
-                data = {**data, "lab_ports": list(plan["lab_ports"])}
-        return data
-
-    def public_view(self) -> dict[str, Any]:
-        """The record as the API shows it (no internal bookkeeping)."""
-        data = self.model_dump(mode="json", exclude={"labspec", "expires_at", "init_command_id"})
-        return data
-
-
-def _to_dynamo(value: Any) -> Any:
-    return json.loads(json.dumps(value), parse_float=Decimal)
-
-
-def _from_dynamo(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _from_dynamo(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_from_dynamo(v) for v in value]
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value
 
 
 def _encode_token(key: dict[str, Any] | None) -> str | None:
     if not key:
         return None
-    raw = json.dumps(_from_dynamo(key), separators=(",", ":")).encode()
+    raw = json.dumps(from_dynamo(key), separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 _TOKEN_ALLOWED = "a next_token returned by a previous page of the same listing"
 
 
-def _decode_token(
-    token: str | None, index: tuple[str, str] | None = None
-) -> dict[str, Any] | None:
+def _decode_token(token: str | None, index: tuple[str, str] | None = None) -> dict[str, Any] | None:
     """The start key a token stands for, checked strictly.
 
     A token is handed back by the client, so it is input: it must be the exact key shape
@@ -183,7 +64,7 @@ def _decode_token(
             raise ValueError("not a key of strings")
         if index and key[index[0]] != index[1]:
             raise ValueError("a key of another listing")
-        return _to_dynamo(key)
+        return to_dynamo(key)
     except (ValueError, TypeError, RecursionError) as exc:
         # binascii.Error, JSONDecodeError and UnicodeDecodeError are ValueErrors.
         raise InvalidInputError(
@@ -209,6 +90,11 @@ class LabRepository:
         )
         return cls(resource.Table(table_name))
 
+    @property
+    def idempotency_keys(self) -> IdempotencyKeys:
+        """The idempotency keys of deployment requests, which share this table."""
+        return IdempotencyKeys(self._table, self._clock)
+
     # -- creation and reads -------------------------------------------------
 
     def new_record(self, lab_id: str, owner: str, **fields: Any) -> LabRecord:
@@ -227,7 +113,7 @@ class LabRepository:
     def create(self, record: LabRecord) -> LabRecord:
         from botocore.exceptions import ClientError
 
-        item = _to_dynamo(record.model_dump(mode="json", exclude_none=True))
+        item = to_dynamo(record.model_dump(mode="json", exclude_none=True))
         try:
             self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(lab_id)")
         except ClientError as exc:
@@ -240,7 +126,7 @@ class LabRepository:
         if lab_id.startswith(IDEMPOTENCY_PREFIX):
             return None
         item = self._table.get_item(Key={"lab_id": lab_id}, ConsistentRead=True).get("Item")
-        return LabRecord.model_validate(_from_dynamo(item)) if item else None
+        return LabRecord.model_validate(from_dynamo(item)) if item else None
 
     def require(self, lab_id: str) -> LabRecord:
         record = self.get(lab_id)
@@ -339,7 +225,7 @@ class LabRepository:
                 request["ExclusiveStartKey"] = start
             response = call(**request)
             for item in response.get("Items", []):
-                records.append(LabRecord.model_validate(_from_dynamo(item)))
+                records.append(LabRecord.model_validate(from_dynamo(item)))
             last_key = response.get("LastEvaluatedKey")
             if len(records) >= limit or not last_key:
                 break
@@ -396,10 +282,10 @@ class LabRepository:
                     ),
                     ConditionExpression=f"attribute_exists(lab_id) AND #status IN ({allowed_list})",
                     ExpressionAttributeNames=names,
-                    ExpressionAttributeValues=_to_dynamo(values_with_history),
+                    ExpressionAttributeValues=to_dynamo(values_with_history),
                     ReturnValues="ALL_NEW",
                 )
-                return LabRecord.model_validate(_from_dynamo(response["Attributes"]))
+                return LabRecord.model_validate(from_dynamo(response["Attributes"]))
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                     raise
@@ -410,10 +296,10 @@ class LabRepository:
                 UpdateExpression="SET " + ", ".join(sets),
                 ConditionExpression="attribute_exists(lab_id) AND #status = :to",
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues=_to_dynamo(values),
+                ExpressionAttributeValues=to_dynamo(values),
                 ReturnValues="ALL_NEW",
             )
-            return LabRecord.model_validate(_from_dynamo(response["Attributes"]))
+            return LabRecord.model_validate(from_dynamo(response["Attributes"]))
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
@@ -429,7 +315,7 @@ class LabRepository:
     ) -> LabRecord:
         """Store fields without changing the status (optionally only in given statuses)."""
         attributes = self._update_fields(lab_id, only_if_status, fields, "ALL_NEW")
-        return LabRecord.model_validate(_from_dynamo(attributes))
+        return LabRecord.model_validate(from_dynamo(attributes))
 
     def store_fields(
         self, lab_id: str, *, only_if_status: Iterable[LabStatus] | None = None, **fields: Any
@@ -462,7 +348,7 @@ class LabRepository:
                 UpdateExpression="SET " + ", ".join(sets),
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues=_to_dynamo(values),
+                ExpressionAttributeValues=to_dynamo(values),
                 ReturnValues=return_values,
             )
         except ClientError as exc:
@@ -493,86 +379,3 @@ class LabRepository:
             )
             sets.append(f"#f{i} = :v{i}")
         return names, values, sets
-
-    # -- idempotency keys ---------------------------------------------------
-
-    def claim_idempotency_key(self, owner: str, key: str, lab_id: str) -> str | None:
-        """Bind ``key`` (scoped to ``owner``) to ``lab_id``.
-
-        Returns None when this call made the binding, or the lab id an earlier request
-        with the same key already created.
-        """
-        from botocore.exceptions import ClientError
-
-        digest = hashlib.sha256(f"{owner}\n{key}".encode()).hexdigest()
-        item_key = f"{IDEMPOTENCY_PREFIX}{digest}"
-        now = self._clock()
-        try:
-            self._table.put_item(
-                Item={
-                    "lab_id": item_key,
-                    "target_lab_id": lab_id,
-                    TTL_ATTRIBUTE: int((now + IDEMPOTENCY_RETENTION).timestamp()),
-                },
-                # TTL deletion lags: an expired key may be taken over.
-                ConditionExpression="attribute_not_exists(lab_id) OR #ttl < :now",
-                ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE},
-                ExpressionAttributeValues={":now": int(now.timestamp())},
-            )
-            return None
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-        item = self._table.get_item(Key={"lab_id": item_key}, ConsistentRead=True).get("Item") or {}
-        return str(item.get("target_lab_id")) if item.get("target_lab_id") else None
-
-    def release_idempotency_key(self, owner: str, key: str) -> None:
-        """Forget a key whose request failed before anything was created."""
-        digest = hashlib.sha256(f"{owner}\n{key}".encode()).hexdigest()
-        self._table.delete_item(Key={"lab_id": f"{IDEMPOTENCY_PREFIX}{digest}"})
-
-
-def table_schema(table_name: str) -> dict[str, Any]:
-    """The labs table as CreateTable arguments: the same shape the CDK storage construct
-    declares (key, owner and owner-group GSIs). The local control plane and the tests create it from here."""
-    return {
-        "TableName": table_name,
-        "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [
-            {"AttributeName": "lab_id", "AttributeType": "S"},
-            {"AttributeName": "owner", "AttributeType": "S"},
-            {"AttributeName": "owner_group", "AttributeType": "S"},
-            {"AttributeName": "created_at", "AttributeType": "S"},
-        ],
-        "KeySchema": [{"AttributeName": "lab_id", "KeyType": "HASH"}],
-        "GlobalSecondaryIndexes": [
-            {
-                "IndexName": OWNER_INDEX,
-                "KeySchema": [
-                    {"AttributeName": "owner", "KeyType": "HASH"},
-                    {"AttributeName": "created_at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            },
-            {
-                "IndexName": OWNER_GROUP_INDEX,
-                "KeySchema": [
-                    {"AttributeName": "owner_group", "KeyType": "HASH"},
-                    {"AttributeName": "created_at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            },
-        ],
-    }
-
-
-def create_table(dynamodb_client: Any, table_name: str) -> None:
-    """Create the labs table (with its TTL) if it does not exist yet."""
-    existing = dynamodb_client.list_tables().get("TableNames", [])
-    if table_name in existing:
-        return
-    dynamodb_client.create_table(**table_schema(table_name))
-    dynamodb_client.update_time_to_live(
-        TableName=table_name,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
-    )

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from ads.config import AdsConfig
 from ads.errors import IllegalTransitionError
 from ads.lab_metrics import LabMetric
+from ads.lab_record import LabRecord, LabStatus
 from ads.lifecycle_events import LifecyclePublisher
 from ads.observability import count, logger
 from ads.outcome_metrics import count_outcome
@@ -46,7 +47,7 @@ from ads.providers.consistency import (
     within_launch_attempt_grace,
     within_launch_grace,
 )
-from ads.records import LabRecord, LabRepository, LabStatus
+from ads.records import LabRepository
 
 __all__ = [
     "DestroyFailed",

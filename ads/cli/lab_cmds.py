@@ -32,7 +32,7 @@ from ads.cli.client import AdsApiClient, ApiError
 from ads.cli.deploy_input import LABSPEC_ALLOWED, SOURCE_ALLOWED, load_labspec, parse_source
 from ads.cli.exit_codes import CommandError
 from ads.lab.os_catalogue import OS_POLICIES
-from ads.records import LabStatus
+from ads.lab_record import LabStatus
 
 # load_labspec and parse_source stay importable from here (the demo, the benchmarks).
 __all__ = ["load_labspec", "parse_source", "register", "wait_for_status"]

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ads.records import IN_PROGRESS, LabRecord, LabStatus
+from ads.lab_record import IN_PROGRESS, LabRecord, LabStatus
 
 if TYPE_CHECKING:
     from ads.local.runtime import LocalControlPlane
@@ -158,8 +158,8 @@ def _sweep(plane: LocalControlPlane, owned: set[str], kept: list[Path], report: 
 
 
 def _release_dangling_keys(plane: LocalControlPlane, report: RecoveryReport) -> None:
+    from ads.labs_table import IDEMPOTENCY_PREFIX
     from ads.local.runtime import TABLE_NAME
-    from ads.records import IDEMPOTENCY_PREFIX
 
     dynamodb = plane.client("dynamodb")
     repository = plane.repository()

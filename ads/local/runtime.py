@@ -219,7 +219,7 @@ class LocalControlPlane:
     def _create_resources(self) -> None:
         import boto3
 
-        from ads.records import create_table
+        from ads.labs_table import create_table
 
         create_table(boto3.client("dynamodb", region_name=self.region), TABLE_NAME)
         boto3.client("events", region_name=self.region).create_event_bus(Name=EVENT_BUS_NAME)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from ads import steps
-from ads.records import LabStatus
+from ads.lab_record import LabStatus
 from functions.step_handler import step_handler
 from functions.step_input import StepInput
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_cdk import App, Stack
 from aws_cdk.assertions import Match
 
-from ads.records import table_schema
+from ads.labs_table import table_schema
 from tests.infra.template_queries import ads_functions, of_type, text
 
 OPEN_CIDRS = ("0.0.0.0/0", "::/0")

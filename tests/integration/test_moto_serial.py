@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 from moto import mock_aws
 
+from ads.labs_table import create_table
 from ads.local import moto_serial
-from ads.records import create_table
 
 REGION = "us-east-1"
 

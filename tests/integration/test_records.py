@@ -9,7 +9,9 @@ import pytest
 from moto import mock_aws
 
 from ads.errors import IllegalTransitionError, InvalidInputError, LabNotFoundError
-from ads.records import LabRecord, LabRepository, LabStatus, create_table
+from ads.lab_record import LabRecord, LabStatus
+from ads.labs_table import create_table
+from ads.records import LabRepository
 
 
 @pytest.fixture
@@ -125,9 +127,9 @@ def test_given_a_garbage_next_token_when_listing_then_a_field_error_is_raised(re
 
 
 def test_given_an_idempotency_key_when_claimed_twice_then_the_second_gets_the_first_lab(repo):
-    assert repo.claim_idempotency_key("alice", "k1", "lab-1") is None
-    assert repo.claim_idempotency_key("alice", "k1", "lab-2") == "lab-1"
-    assert repo.claim_idempotency_key("bob", "k1", "lab-3") is None
+    assert repo.idempotency_keys.claim("alice", "k1", "lab-1") is None
+    assert repo.idempotency_keys.claim("alice", "k1", "lab-2") == "lab-1"
+    assert repo.idempotency_keys.claim("bob", "k1", "lab-3") is None
     page, _ = repo.list_all()
     assert page == []
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from ads.lab_metrics import NAMESPACE, SERVICE, STEP_DIMENSION, LabMetric
+from ads.lab_record import LabRecord, LabStatus, StatusChange
 from ads.observability import metrics, publish_metrics
 from ads.outcome_metrics import count_outcome
-from ads.records import LabRecord, LabStatus, StatusChange
 
 CREATED = "2030-01-01T10:00:00.000Z"
 

@@ -25,9 +25,9 @@ import pytest
 
 from ads.api_models import DeploymentRequest, LabSource
 from ads.deployments import request_deployment, request_destroy
+from ads.lab_record import LabRecord
 from ads.local.runtime import LocalControlPlane
 from ads.providers.local_processes import processes_under
-from ads.records import LabRecord
 
 REPO = Path(__file__).resolve().parents[2]
 HELLO_WEB = REPO / "events" / "labs" / "hello-web"

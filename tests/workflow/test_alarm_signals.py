@@ -26,8 +26,8 @@ from ads.lab_metrics import (
     STEP_DIMENSION,
     LabMetric,
 )
+from ads.lab_record import LabStatus
 from ads.local.runtime import LocalControlPlane
-from ads.records import LabStatus
 
 from .conftest import WorkflowDriver, failing_build_labspec, hello_web_labspec
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
+from ads.lab_record import LabStatus
 from ads.local.runtime import LambdaServiceFault, LocalControlPlane
 from ads.providers.base import VmCreateFailed, VmState
 from ads.providers.local import LocalProvider
 from ads.providers.local_processes import processes_under
-from ads.records import LabStatus
 
 from .conftest import (
     Outcome,

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from ads.lab_record import LabStatus
 from ads.local.runtime import LocalControlPlane
 from ads.providers.base import VmCreateFailed
 from ads.providers.local import LocalProvider
-from ads.records import LabStatus
 
 from .conftest import WorkflowDriver, hello_web_labspec
 

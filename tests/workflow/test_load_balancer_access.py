@@ -22,11 +22,11 @@ from botocore.exceptions import ClientError
 
 from ads import providers, steps
 from ads.config import LAB_ID_TAG, AdsConfig, get_config, reset_config
+from ads.lab_record import LabStatus
 from ads.local.runtime import LocalControlPlane
 from ads.providers.base import VmInfo
 from ads.providers.ec2_access import HEALTH_PATH, Ec2LabAccess, target_group_name
 from ads.providers.local import LocalProvider
-from ads.records import LabStatus
 
 from .conftest import Outcome, WorkflowDriver, hello_web_labspec
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from ads.lab_record import LabStatus
 from ads.observability import logger
-from ads.records import LabStatus
 
 from .conftest import WorkflowDriver, failing_build_labspec
 

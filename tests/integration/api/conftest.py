@@ -24,7 +24,8 @@ from ads.asl_placeholders import (
     fill_placeholders,
 )
 from ads.config import reset_config
-from ads.records import LabRepository, create_table
+from ads.labs_table import create_table
+from ads.records import LabRepository
 from tests.integration.api.events import ADMIN_ROLE
 
 REPO = Path(__file__).resolve().parents[3]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ads.records import LabStatus
+from ads.lab_record import LabStatus
 from tests.integration.api.events import ADMIN_SESSION, load_event
 
 

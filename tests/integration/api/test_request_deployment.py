@@ -8,7 +8,7 @@ from botocore.exceptions import ClientError
 
 from ads.errors import LabspecError
 from ads.lab.plan import plan_from_labspec_source
-from ads.records import LabStatus
+from ads.lab_record import LabStatus
 from tests.integration.api.events import ALICE, BOB, labspec, load_event
 
 

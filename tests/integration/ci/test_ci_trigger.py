@@ -8,7 +8,7 @@ import pytest
 
 from ads.config import reset_config
 from ads.deployments import WorkflowUnavailableError
-from ads.records import LabStatus
+from ads.lab_record import LabStatus
 from tests.integration.api.events import EVENTS, load_event
 
 CI_ROLE = "arn:aws:iam::123456789012:role/ads-ci"
@@ -260,7 +260,7 @@ def test_given_the_sample_lifecycle_events_when_compared_then_they_match_what_ad
     name, status
 ):
     from ads import lifecycle_events as lifecycle
-    from ads.records import LabRecord
+    from ads.lab_record import LabRecord
 
     sample = json.loads((EVENTS / "ci" / f"{name}.json").read_text())
     record = LabRecord(

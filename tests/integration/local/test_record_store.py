@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from ads.lab_record import LabStatus
 from ads.local.record_store import keys_written
 from ads.local.runtime import TABLE_NAME, LocalControlPlane
-from ads.records import LabStatus
 
 OWNER = "arn:aws:iam::123456789012:user/local"
 
@@ -35,7 +35,7 @@ def test_given_a_durable_plane_when_records_change_then_the_file_has_each_change
         repository = plane.repository()
         repository.create(repository.new_record("lab-a-01", OWNER, lab_name="A"))
         repository.transition("lab-a-01", LabStatus.PROVISIONING, note="creating the VM")
-        assert repository.claim_idempotency_key(OWNER, "key-1", "lab-a-01") is None
+        assert repository.idempotency_keys.claim(OWNER, "key-1", "lab-a-01") is None
         repository.create(repository.new_record("lab-b-01", OWNER))
         plane.client("dynamodb").delete_item(
             TableName=TABLE_NAME, Key={"lab_id": {"S": "lab-b-01"}}
@@ -60,7 +60,7 @@ def test_given_a_durable_plane_when_records_change_then_the_file_has_each_change
             LabStatus.REQUESTED,
             LabStatus.PROVISIONING,
         ]
-        assert repository.claim_idempotency_key(OWNER, "key-1", "other") == "lab-a-01"
+        assert repository.idempotency_keys.claim(OWNER, "key-1", "other") == "lab-a-01"
         assert repository.list_for_owner(OWNER)[0][0].lab_id == "lab-a-01"
         assert plane.restored_records == 2
 

@@ -19,9 +19,10 @@ from moto import mock_aws
 from ads import steps
 from ads.config import AdsConfig, reset_config
 from ads.lab.plan import plan_from_labspec_source
+from ads.labs_table import create_table
 from ads.lifecycle_events import LifecyclePublisher
 from ads.providers.ec2 import Ec2Provider
-from ads.records import LabRepository, create_table
+from ads.records import LabRepository
 
 ROOT = Path(__file__).resolve().parents[3]
 STATES = ROOT / "events" / "states"

@@ -17,6 +17,7 @@ import pytest
 from botocore.stub import ANY
 
 from ads.config import MAX_LAUNCH_GRACE_S
+from ads.lab_record import LabStatus
 from ads.providers.consistency import (
     CREATE_VM_TIMEOUT_S,
     LAUNCH_ATTEMPTED_AT,
@@ -24,7 +25,6 @@ from ads.providers.consistency import (
     within_launch_attempt_grace,
 )
 from ads.providers.local import LocalProvider
-from ads.records import LabStatus
 from functions.create_vm.handler import handler as create_vm
 from functions.destroy_vm.handler import handler as destroy_vm
 from tests.integration.steps.conftest import ROOT, Ec2World

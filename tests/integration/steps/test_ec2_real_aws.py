@@ -18,9 +18,9 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from ads.config import AdsConfig
+from ads.lab_record import LabStatus
 from ads.providers.base import InitRequest
 from ads.providers.ec2 import Ec2Provider
-from ads.records import LabStatus
 from functions.create_vm.handler import handler as create_vm
 from functions.destroy_vm.handler import handler as destroy_vm
 from functions.wait_running.handler import handler as wait_running

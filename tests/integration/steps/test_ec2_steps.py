@@ -11,7 +11,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from ads.records import LabStatus
+from ads.lab_record import LabStatus
 from functions.create_vm.handler import handler as create_vm
 from functions.destroy_vm.handler import handler as destroy_vm
 from functions.health_check.handler import handler as health_check

@@ -18,10 +18,12 @@ from moto import mock_aws
 from ads import steps
 from ads.config import LAB_ID_TAG, AdsConfig
 from ads.lab.plan import PlanOptions, plan_from_labspec_source
+from ads.lab_record import LabStatus
+from ads.labs_table import create_table
 from ads.lifecycle_events import LifecyclePublisher
 from ads.providers.ec2 import Ec2Provider
 from ads.providers.ec2_access import target_group_name
-from ads.records import LabRepository, LabStatus, create_table
+from ads.records import LabRepository
 from tests.integration.steps.conftest import (
     AWS_ENV,
     HELLO_WEB,

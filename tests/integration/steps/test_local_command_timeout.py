@@ -16,10 +16,11 @@ from moto import mock_aws
 from ads import steps
 from ads.config import AdsConfig, reset_config
 from ads.lab.plan import plan_from_labspec_source
+from ads.labs_table import create_table
 from ads.lifecycle_events import LifecyclePublisher
 from ads.providers.base import InitFailed
 from ads.providers.local import LocalProvider
-from ads.records import LabRepository, create_table
+from ads.records import LabRepository
 from functions.create_vm.handler import handler as create_vm
 from functions.init_vm.handler import handler as init_vm
 from functions.wait_running.handler import handler as wait_running

@@ -16,10 +16,12 @@ from moto import mock_aws
 from ads import steps
 from ads.config import AdsConfig, reset_config
 from ads.lab.plan import plan_from_labspec_source
+from ads.lab_record import LabStatus
+from ads.labs_table import create_table
 from ads.lifecycle_events import LifecyclePublisher
 from ads.providers.local import LocalProvider
 from ads.providers.local_processes import sandbox_processes
-from ads.records import LabRepository, LabStatus, create_table
+from ads.records import LabRepository
 from functions.create_vm.handler import handler as create_vm
 from functions.destroy_vm.handler import handler as destroy_vm
 from functions.health_check.handler import handler as health_check

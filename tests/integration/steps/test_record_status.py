@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ads.records import LabStatus
+from ads.lab_record import LabStatus
 from functions.record_status.handler import handler as record_status
 from tests.integration.steps.conftest import BUS, OWNER, Ec2World, FakeLambdaContext
 

@@ -9,7 +9,7 @@ from ads.deployments import request_plan
 from ads.errors import ConfigError, LabspecError
 from ads.lab.labspec import parse_labspec
 from ads.lab.plan import DeploymentPlan, PlanOptions, make_plan
-from ads.records import LabRecord
+from ads.lab_record import LabRecord
 from tests.unit.lab.specs import TODAY, minimal_spec, real_spec
 
 PORTS = "lab.runtime_requirements.platform.ports"

@@ -1,0 +1,117 @@
+"""The lab record: what ADS knows about one lab, and the lifecycle its status follows.
+
+Shared by everything that reads or reasons about a lab (the repository in
+:mod:`ads.records`, the API, the steps, the local plane's recovery, metrics), so a
+change to the lifecycle or a new field is made here, once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class LabStatus(StrEnum):
+    REQUESTED = "REQUESTED"
+    PROVISIONING = "PROVISIONING"
+    INITIALIZING = "INITIALIZING"
+    HEALTH_CHECKING = "HEALTH_CHECKING"
+    READY = "READY"
+    FAILED = "FAILED"
+    DESTROYING = "DESTROYING"
+    DESTROYED = "DESTROYED"
+
+
+IN_PROGRESS = (
+    LabStatus.REQUESTED,
+    LabStatus.PROVISIONING,
+    LabStatus.INITIALIZING,
+    LabStatus.HEALTH_CHECKING,
+)
+FINAL = (LabStatus.READY, LabStatus.FAILED, LabStatus.DESTROYED)
+
+# For each status, the statuses a lab may move to it from (never backwards).
+ALLOWED_FROM: dict[LabStatus, tuple[LabStatus, ...]] = {
+    LabStatus.REQUESTED: (),
+    LabStatus.PROVISIONING: (LabStatus.REQUESTED,),
+    LabStatus.INITIALIZING: (LabStatus.REQUESTED, LabStatus.PROVISIONING),
+    LabStatus.HEALTH_CHECKING: (LabStatus.PROVISIONING, LabStatus.INITIALIZING),
+    LabStatus.READY: (LabStatus.HEALTH_CHECKING,),
+    LabStatus.FAILED: IN_PROGRESS,
+    LabStatus.DESTROYING: (*IN_PROGRESS, LabStatus.READY, LabStatus.FAILED),
+    LabStatus.DESTROYED: (LabStatus.DESTROYING,),
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    status: LabStatus
+    at: str
+    note: str = ""
+
+
+class LabRecord(BaseModel):
+    """Everything ADS knows about one lab."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    lab_id: str
+    owner: str
+    owner_group: str | None = None
+    status: LabStatus = LabStatus.REQUESTED
+    created_at: str
+    updated_at: str
+    lab_name: str = ""
+    plan: dict[str, Any] = Field(default_factory=dict)
+    labspec: dict[str, Any] = Field(default_factory=dict)
+    source: dict[str, Any] | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    requested_by: str = "api"  # api | ci | cli
+    # The OS uid of the local client that asked (kernel-asserted; local plane only).
+    requester_uid: int | None = None
+    provider: str = ""
+    vm_id: str | None = None
+    private_ip: str | None = None
+    agent_port: int | None = None
+    endpoint: str | None = None  # the agent's base URL once known
+    app_url: str | None = None  # where the lab's own application answers, when known
+    # How students reach the lab and the ports its application listens on (from the plan).
+    access: str | None = None
+    lab_ports: list[int] = Field(default_factory=list)
+    vm_details: dict[str, Any] = Field(default_factory=dict)  # provider-specific facts
+    init_command_id: str | None = None
+    execution_arn: str | None = None
+    destroy_execution_arn: str | None = None
+    failed_step: str | None = None
+    cause: str | None = None
+    status_history: list[StatusChange] = Field(default_factory=list)
+    expires_at: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _access_from_plan(cls, data: Any) -> Any:
+        # One source: the plan decided both; records written before they existed derive them.
+        if isinstance(data, dict) and isinstance(data.get("plan"), dict):
+            plan = data["plan"]
+            if data.get("access") is None and plan.get("access"):
+                data = {**data, "access": plan["access"]}
+            if not data.get("lab_ports") and plan.get("lab_ports"):
+                data = {**data, "lab_ports": list(plan["lab_ports"])}
+        return data
+
+    def public_view(self) -> dict[str, Any]:
+        """The record as the API shows it (no internal bookkeeping)."""
+        data = self.model_dump(mode="json", exclude={"labspec", "expires_at", "init_command_id"})
+        return data

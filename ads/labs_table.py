@@ -1,0 +1,81 @@
+"""The labs table itself: its keys and indexes, its TTL, and how values are stored in it.
+
+The CDK storage construct declares the same shape for AWS; the local control plane and
+the tests create the table from :func:`table_schema`. Lab records (:mod:`ads.records`)
+and idempotency keys (:mod:`ads.idempotency_keys`) share the table: key items carry the
+``idempotency#`` prefix and no ``owner``, so the owner indexes never list them.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+OWNER_INDEX = "owner-index"
+# A role and its sessions share a group (see ads.identity); a session lists through it.
+OWNER_GROUP_INDEX = "owner-group-index"
+TTL_ATTRIBUTE = "expires_at"
+IDEMPOTENCY_PREFIX = "idempotency#"
+
+
+def to_dynamo(value: Any) -> Any:
+    """``value`` as the boto3 resource layer stores it (numbers as Decimal)."""
+    return json.loads(json.dumps(value), parse_float=Decimal)
+
+
+def from_dynamo(value: Any) -> Any:
+    """An item read through the resource layer as plain JSON values (Decimal -> int/float)."""
+    if isinstance(value, dict):
+        return {k: from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_dynamo(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def table_schema(table_name: str) -> dict[str, Any]:
+    """The labs table as CreateTable arguments: the same shape the CDK storage construct
+    declares (key, owner and owner-group GSIs). The local control plane and the tests create it from here."""
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": "lab_id", "AttributeType": "S"},
+            {"AttributeName": "owner", "AttributeType": "S"},
+            {"AttributeName": "owner_group", "AttributeType": "S"},
+            {"AttributeName": "created_at", "AttributeType": "S"},
+        ],
+        "KeySchema": [{"AttributeName": "lab_id", "KeyType": "HASH"}],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": OWNER_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "owner", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": OWNER_GROUP_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "owner_group", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+        ],
+    }
+
+
+def create_table(dynamodb_client: Any, table_name: str) -> None:
+    """Create the labs table (with its TTL) if it does not exist yet."""
+    existing = dynamodb_client.list_tables().get("TableNames", [])
+    if table_name in existing:
+        return
+    dynamodb_client.create_table(**table_schema(table_name))
+    dynamodb_client.update_time_to_live(
+        TableName=table_name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+    )
