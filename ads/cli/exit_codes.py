@@ -1,6 +1,6 @@
 """Exit codes of the `ads` command, and the one error that ends a command with one.
 
-Scripts may rely on the codes; the README lists them. A command that fails raises
+Scripts may rely on the codes; docs/cli.md lists them. A command that fails raises
 :class:`CommandError`; ``ads.cli.main.main`` prints it (one ``ads: error: ...`` line on
 stderr, the field problems and a cause below it) and returns its code.
 """

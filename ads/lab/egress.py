@@ -7,7 +7,7 @@ refuses such a lab at once, naming the command, instead.
 
 The check reads the commands the deployment runs (the plan's steps) for the package
 managers and downloaders Virtual Labs specs use. It is a heuristic on shell text: a
-command that fetches through a script of its own is not seen, and the README says so.
+command that fetches through a script of its own is not seen, and docs/aws.md says so.
 """
 
 from __future__ import annotations

@@ -71,11 +71,11 @@ class Isolation:
         if self.mode == UID_ONLY:
             return (
                 f"lab isolation (weaker): each lab runs as its own uid, without namespaces "
-                f"({self.reason}); see 'Privileges of lab commands' in the README"
+                f"({self.reason}); see 'Privileges of lab commands' in docs/local.md"
             )
         return (
             f"lab isolation (weaker): labs run as this user, without namespaces "
-            f"({self.reason}); see 'Privileges of lab commands' in the README"
+            f"({self.reason}); see 'Privileges of lab commands' in docs/local.md"
         )
 
 

@@ -65,8 +65,8 @@ def test_given_a_number_the_workflow_cannot_outlast_when_read_then_it_is_refused
     assert "a whole number of seconds from" in str(error.value)
 
 
-def test_given_the_readme_when_read_then_it_states_the_same_init_budget_and_grace():
-    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+def test_given_the_configuration_page_when_read_then_it_states_the_same_init_budget_and_grace():
+    readme = (PROJECT_ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     init = re.search(r"[^\n]*`ADS_INIT_TIMEOUT_S`[^\n]*", readme)
     grace = re.search(r"[^\n]*`ADS_LAUNCH_GRACE_S`[^\n]*", readme)
     assert init and str(DEFAULT_INIT_TIMEOUT_S) in init.group(0)
