@@ -104,6 +104,8 @@ def _decoded_text(event: dict[str, Any]) -> str:
     if not event.get("isBase64Encoded"):
         return raw if isinstance(raw, str) else ""
     try:
+        if not isinstance(raw, str):
+            raise TypeError("a base64 body must be text")
         data = base64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError, TypeError):
         raise InvalidInputError(

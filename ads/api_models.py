@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -291,7 +292,7 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def field_problems(errors: list[dict[str, Any]], *, root: str = "") -> list[Problem]:
+def field_problems(errors: Sequence[Mapping[str, Any]], *, root: str = "") -> list[Problem]:
     """Turn pydantic (or Powertools request validation) errors into field problems.
 
     The request part (``body``, ``query``...) is dropped from the path so that a problem

@@ -184,7 +184,7 @@ class AdsConfig(BaseModel):
                     source[field_name] = name
                     break
         try:
-            return cls(**values)
+            return cls.model_validate(values)
         except ValidationError as exc:
             # Name the variable the operator set, not the model's field.
             problems = []

@@ -36,6 +36,12 @@ ACTION_NAMES = (
     "stats",
     "publish",
 )
+
+
+def _no_commands(names: tuple[str, ...]) -> dict[str, list[str]]:
+    return {name: [] for name in names}
+
+
 ROOT = "$"
 RUNTIME = "lab.runtime_requirements.platform"
 BUILD = "lab.build_requirements.platform"
@@ -86,7 +92,7 @@ class BuildRequirements(BaseModel):
     platform: PlatformRequest = PlatformRequest()
     installer: list[str] = []
     build_steps: dict[str, list[str]] = Field(
-        default_factory=lambda: {name: [] for name in BUILD_STEP_NAMES}
+        default_factory=lambda: _no_commands(BUILD_STEP_NAMES)
     )
 
 
@@ -98,9 +104,7 @@ class RuntimeRequirements(BaseModel):
     memory_max_mib: int | None = None
     storage_min_mib: int | None = None
     installer: list[str] = []
-    lab_actions: dict[str, list[str]] = Field(
-        default_factory=lambda: {name: [] for name in ACTION_NAMES}
-    )
+    lab_actions: dict[str, list[str]] = Field(default_factory=lambda: _no_commands(ACTION_NAMES))
     health_probe: HealthProbe | None = None
     # Extension: where the lab's own application listens (`runtime_requirements.platform.ports`).
     ports: tuple[int, ...] = DEFAULT_LAB_PORTS
@@ -468,7 +472,7 @@ def _read_runtime(lab: dict, reader: _Reader) -> RuntimeRequirements:
         )
 
     actions_obj = reader.obj(platform, "lab_actions", f"{RUNTIME}.lab_actions") or {}
-    actions = {name: [] for name in ACTION_NAMES}
+    actions = _no_commands(ACTION_NAMES)
     for name in actions_obj:
         where = key_path(f"{RUNTIME}.lab_actions", name)
         if not _ACTION_NAME.fullmatch(str(name)):

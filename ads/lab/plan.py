@@ -207,7 +207,7 @@ def make_plan(
     storage = runtime.storage_min_mib
     if storage is not None and storage < volume * 1024 and volume == sizing.MIN_ROOT_VOLUME_GIB:
         warnings.append(
-            f"storage.min_required {sizing.format_mib(runtime.storage_min_mib)} is below the "
+            f"storage.min_required {sizing.format_mib(storage)} is below the "
             f"{sizing.MIN_ROOT_VOLUME_GIB} GiB minimum root volume; planned {volume} GiB"
         )
 

@@ -26,7 +26,8 @@ class PriceTable:
         return f"bundled on-demand price table of {self.as_of}"
 
     def hourly_price(self, instance_type: str, region: str) -> float | None:
-        return self.regions.get(region, {}).get(instance_type)
+        prices = self.regions.get(region)
+        return prices.get(instance_type) if prices is not None else None
 
 
 @dataclass(frozen=True)
