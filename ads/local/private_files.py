@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -51,7 +52,7 @@ def open_private(path: Path, flags: int) -> int:
     return fd
 
 
-def open_private_append(path: Path):
+def open_private_append(path: Path) -> BinaryIO:
     """A binary append-only file object on ``path`` (created 0600)."""
     fd = open_private(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     return os.fdopen(fd, "ab")

@@ -136,7 +136,9 @@ def _sandbox_of(record: LabRecord) -> Path | None:
     return Path(value) if value else None
 
 
-def _sweep(plane: LocalControlPlane, owned: set[str], kept: list[Path], report: RecoveryReport):
+def _sweep(
+    plane: LocalControlPlane, owned: set[str], kept: list[Path], report: RecoveryReport
+) -> None:
     from ads import processes
     from ads.providers.local_processes import plane_sandboxes, processes_under
     from ads.providers.local_vm_book import VmBook

@@ -386,7 +386,8 @@ class Ec2Provider:
         if stopping:
             return VmState(vm_id=stopping[0], state="shutting-down")
         primary = vm_id or sorted(ids)[0]
-        return VmState(vm_id=primary, state=names[primary])
+        # EC2's state name is validated against VmStateName, not trusted.
+        return VmState.model_validate({"vm_id": primary, "state": names[primary]})
 
     # -- lab access (ads.providers.access hooks; see ads.providers.ec2_access) ---------------
 

@@ -115,7 +115,7 @@ def require_private_dir(path: Path, *, mode: int) -> None:
 def make_sandbox(top: Path, run_as: RunAs) -> SandboxLayout:
     """Create a fresh sandbox (``top`` must not exist) in the layout above."""
     layout = SandboxLayout(top)
-    gid = run_as.gid if run_as.drops_privileges else -1
+    gid = run_as.gid if run_as.drops_privileges and run_as.gid is not None else -1
     for directory in (layout.top, layout.ads, layout.logs):
         directory.mkdir(mode=0o700)
         os.chown(directory, -1, gid)
@@ -123,7 +123,7 @@ def make_sandbox(top: Path, run_as: RunAs) -> SandboxLayout:
     layout.vm.mkdir(mode=0o700)
     (layout.vm / "tmp").mkdir(mode=0o700)
     layout.exits.mkdir(mode=0o700)
-    if run_as.drops_privileges:
+    if run_as.uid is not None and run_as.gid is not None:
         # Handed over while empty and before any process of the lab exists.
         for directory in (layout.vm, layout.vm / "tmp", layout.exits):
             os.chown(directory, run_as.uid, run_as.gid)

@@ -142,12 +142,6 @@ def requester_from_uid(uid: int | None) -> SourceReader | None:
     return SourceReader(name=entry.pw_name, uid=uid, gid=entry.pw_gid, groups=groups)
 
 
-def _run_as(reader: SourceReader) -> dict[str, object]:
-    if reader.uid is None:
-        return {}
-    return {"user": reader.uid, "group": reader.gid, "extra_groups": list(reader.groups)}
-
-
 def local_source_problem(
     url: str, config: AdsConfig, requester: SourceReader | None = None
 ) -> LocalSourceRefused | None:
@@ -177,7 +171,10 @@ def export_bundle(url: str, target: Path, reader: SourceReader) -> None:
             stdout=out,
             stderr=subprocess.PIPE,
             timeout=EXPORT_TIMEOUT_S,
-            **_run_as(reader),  # type: ignore[arg-type]
+            # None for all three: git runs with the control plane's own rights.
+            user=reader.uid,
+            group=reader.gid if reader.uid is not None else None,
+            extra_groups=list(reader.groups) if reader.uid is not None else None,
         )
         size = out.seek(0, os.SEEK_END)
     if result.returncode != 0:
