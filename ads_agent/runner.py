@@ -96,9 +96,9 @@ class LabContext:
         self.lab_bind = str(lab.get("lab_bind") or "") or os.environ.get(
             "ADS_LAB_BIND", DEFAULT_LAB_BIND
         )
-        configured = lab.get("command_timeout_s")
-        if timeout_s is None and _is_seconds(configured):
-            timeout_s = float(configured)
+        configured = _seconds(lab.get("command_timeout_s"))
+        if timeout_s is None and configured is not None:
+            timeout_s = configured
         self.timeout_s = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
 
     @property
@@ -117,12 +117,10 @@ class LabContext:
         return env
 
 
-def _is_seconds(value: Any) -> bool:
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and 0 < value <= MAX_TIMEOUT_S
-    )
+def _seconds(value: Any) -> float | None:
+    """``value`` as a timeout in seconds, or None when it is not one ADS accepts."""
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return float(value) if is_number and 0 < value <= MAX_TIMEOUT_S else None
 
 
 def timeout_for(plan: dict[str, Any], name: str | None, default_s: float) -> float:

@@ -77,8 +77,9 @@ class AgentRequestHandler(BaseHTTPRequestHandler):
     # --- plumbing -------------------------------------------------------------------
 
     def setup(self) -> None:
-        self.timeout = self.server.request_timeout_s
         super().setup()
+        # The class-wide timeout is the default; each server may set its own.
+        self.connection.settimeout(self.server.request_timeout_s)
 
     def version_string(self) -> str:
         return self.server_version  # no Python version: nothing to help an attacker
@@ -173,7 +174,7 @@ class AgentRequestHandler(BaseHTTPRequestHandler):
     def context(self) -> AgentContext:
         return self.server.context
 
-    def health(self, query: dict[str, list[str]]) -> Response:
+    def health(self, _query: dict[str, list[str]]) -> Response:
         status, checks = health.evaluate(self.context.state_dir)
         lab = _lab(self.context)
         body = {
@@ -185,7 +186,7 @@ class AgentRequestHandler(BaseHTTPRequestHandler):
         }
         return _json(200 if status == health.OK else 503, body)
 
-    def info(self, query: dict[str, list[str]]) -> Response:
+    def info(self, _query: dict[str, list[str]]) -> Response:
         lab = _lab(self.context)
         source = lab.get("source") if isinstance(lab.get("source"), dict) else None
         return _json(
@@ -203,7 +204,7 @@ class AgentRequestHandler(BaseHTTPRequestHandler):
             },
         )
 
-    def metrics(self, query: dict[str, list[str]]) -> Response:
+    def metrics(self, _query: dict[str, list[str]]) -> Response:
         body = metrics.snapshot()
         body["agent_uptime_s"] = self._uptime()
         return _json(200, body)
@@ -214,24 +215,25 @@ class AgentRequestHandler(BaseHTTPRequestHandler):
             return _error(
                 400, "bad_request", f"limit: found {limit_text!r}, allowed 1-{MAX_ACTIONS_LIMIT}"
             )
-        action = (query.get("action") or [None])[-1]
+        actions = query.get("action")
+        action = actions[-1] if actions else None
         store = HistoryStore(self.context.state_dir / state.HISTORY_FILE)
         records = store.read(limit=int(limit_text), action=action)
         records.reverse()  # newest first, the order an operator looks for
         return _json(200, {"lab_id": _lab(self.context).get("lab_id"), "actions": records})
 
-    def openapi(self, query: dict[str, list[str]]) -> Response:
+    def openapi(self, _query: dict[str, list[str]]) -> Response:
         return 200, "application/json", self.context.openapi
 
     # The original agent's endpoints answer plain text, as before, so scripts that
     # scraped them keep working.
 
-    def test_lab(self, query: dict[str, list[str]]) -> Response:
+    def test_lab(self, _query: dict[str, list[str]]) -> Response:
         status, checks = health.evaluate(self.context.state_dir)
         lines = [status] + [f"{c['name']}: {c['status']} - {c['detail']}" for c in checks]
         return _text(200 if status == health.OK else 503, "\n".join(lines) + "\n")
 
-    def disk_usage(self, query: dict[str, list[str]]) -> Response:
+    def disk_usage(self, _query: dict[str, list[str]]) -> Response:
         disk = metrics.disk_usage("/")
         if disk is None:
             return _text(503, "disk usage unavailable: statvfs('/') failed\n")
@@ -242,7 +244,7 @@ class AgentRequestHandler(BaseHTTPRequestHandler):
             f"{_human(disk['free_bytes']):>6}{round(disk['used_percent']):>4}% /\n",
         )
 
-    def mem_usage(self, query: dict[str, list[str]]) -> Response:
+    def mem_usage(self, _query: dict[str, list[str]]) -> Response:
         memory = metrics.memory_usage()
         if memory is None:
             return _text(503, "memory usage unavailable: /proc/meminfo not readable\n")
@@ -258,7 +260,7 @@ class AgentRequestHandler(BaseHTTPRequestHandler):
             f"{swap_free // mib:>10}\n",
         )
 
-    def running_time(self, query: dict[str, list[str]]) -> Response:
+    def running_time(self, _query: dict[str, list[str]]) -> Response:
         uptime = metrics.system_uptime_s()
         if uptime is None:
             return _text(503, "running time unavailable: /proc/uptime not readable\n")
@@ -267,13 +269,13 @@ class AgentRequestHandler(BaseHTTPRequestHandler):
         minutes, seconds = divmod(rest, 60)
         return _text(200, f"up {days} days, {hours:02d}:{minutes:02d}:{seconds:02d}\n")
 
-    def cpu_load(self, query: dict[str, list[str]]) -> Response:
+    def cpu_load(self, _query: dict[str, list[str]]) -> Response:
         load = metrics.load_average()
         if load is None:
             return _text(503, "cpu load unavailable: /proc/loadavg not readable\n")
         return _text(200, f"load average: {load['1m']:.2f}, {load['5m']:.2f}, {load['15m']:.2f}\n")
 
-    def running_processes(self, query: dict[str, list[str]]) -> Response:
+    def running_processes(self, _query: dict[str, list[str]]) -> Response:
         processes = metrics.process_names()
         if not processes:
             return _text(503, "process list unavailable: /proc not readable\n")
@@ -412,7 +414,7 @@ def serve(
     )
     (state_dir / state.AGENT_PID_FILE).write_text(f"{pid}\n")
 
-    def stop(signum: int, frame: Any) -> None:
+    def stop(signum: int, _frame: Any) -> None:
         log.info("stopping", signal=signum)
         # shutdown() waits for serve_forever to return, so it cannot run on this thread.
         threading.Thread(target=server.shutdown, daemon=True).start()

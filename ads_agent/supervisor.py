@@ -34,7 +34,7 @@ class Supervisor:
         self.child: subprocess.Popen | None = None
         self.stopping = False
 
-    def _on_signal(self, signum: int, frame: Any) -> None:
+    def _on_signal(self, _signum: int, _frame: Any) -> None:
         self.stopping = True
         if self.child is not None and self.child.poll() is None:
             with contextlib.suppress(ProcessLookupError):
