@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack, Stage
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -86,7 +86,10 @@ class LambdaFactory(Construct):
         self._settings = settings
         self._common_environment = dict(common_environment)
         self.functions: dict[str, lambda_.Function] = {}
-        bundle = stage_lambda_bundle(Path(Stack.of(self).node.root.outdir) / BUNDLE_DIR_NAME)
+        app = self.node.root
+        if not isinstance(app, Stage):
+            raise TypeError(f"the Lambda factory needs an App at the root; found {app!r}")
+        bundle = stage_lambda_bundle(Path(app.outdir) / BUNDLE_DIR_NAME)
         self._code = lambda_.Code.from_asset(str(bundle))
         self._powertools = lambda_.LayerVersion.from_layer_version_arn(
             self,

@@ -8,10 +8,16 @@ from aws_cdk import Acknowledgment, Stack, Validations
 from constructs import IConstruct
 
 
-def acknowledge(scope: IConstruct, finding: str, reason: str) -> None:
-    """Acknowledge one finding (``RuleId`` or ``RuleId[FindingId]``) on ``scope``."""
+def acknowledge(scope: IConstruct | None, finding: str, reason: str) -> None:
+    """Acknowledge one finding (``RuleId`` or ``RuleId[FindingId]``) on ``scope``.
+
+    ``scope`` may be None because CDK types a function's ``role`` as optional; a
+    finding acknowledged on nothing is a mistake, so it fails synth.
+    """
     if not reason.strip():
         raise ValueError(f"acknowledging {finding} needs a reason")
+    if scope is None:
+        raise ValueError(f"acknowledging {finding} needs a construct; found None")
     Validations.of(scope).acknowledge(Acknowledgment(id=finding, reason=reason))
 
 

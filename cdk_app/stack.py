@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
@@ -18,7 +20,7 @@ from cdk_app.workflow_construct import Workflow
 
 class AdsStack(Stack):
     def __init__(
-        self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs
+        self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs: Any
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         storage = Storage(self, "Storage", settings=settings)
