@@ -7,10 +7,17 @@ history stays in the Step Functions console (each summary links to it).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from ads.api_models import ExecutionSummary, LabHistory, StateError, StateSummary
+from ads.api_models import (
+    ExecutionSummary,
+    LabHistory,
+    StateError,
+    StateSummary,
+    StatusChangeView,
+)
 from ads.deployment_context import DeploymentContext, readable_record
 from ads.executions import (
     WorkflowUnavailableError,
@@ -71,6 +78,100 @@ def _state_error(details: dict[str, Any] | None) -> StateError | None:
     return StateError(error=details.get("error"), cause=_readable_cause(details.get("cause")))
 
 
+StateStatus = Literal["SUCCEEDED", "FAILED", "RUNNING", "RETRYING"]
+ExecutionKind = Literal["deploy", "destroy"]
+
+
+@dataclass
+class _StateVisit:
+    """One visit of a state while the history is read; becomes a StateSummary."""
+
+    name: str
+    entered_at: Any
+    status: StateStatus = "RUNNING"
+    exited_at: Any = None
+    attempts: int = 0
+    error: StateError | None = None
+    last_failed: bool = False
+
+    def close(self, at: Any, status: StateStatus) -> None:
+        self.status = status
+        self.exited_at = at
+
+    def summary(self) -> StateSummary:
+        duration = None
+        if isinstance(self.entered_at, datetime) and isinstance(self.exited_at, datetime):
+            duration = int((self.exited_at - self.entered_at).total_seconds() * 1000)
+        return StateSummary(
+            name=self.name,
+            status=self.status,
+            entered=_when(self.entered_at),
+            exited=_when(self.exited_at),
+            duration_ms=duration,
+            attempts=self.attempts,
+            error=self.error,
+        )
+
+
+@dataclass
+class _HistoryReader:
+    """Reads history events in order, one handler per kind of event that matters."""
+
+    visits: list[_StateVisit] = field(default_factory=list)
+    execution_error: StateError | None = None
+
+    def read(self, event: dict[str, Any]) -> None:
+        kind = event.get("type", "")
+        at = event.get("timestamp")
+        if kind.endswith("StateEntered"):
+            self._entered(kind, event, at)
+        elif kind.endswith("StateExited"):
+            self._exited(event, at)
+        elif kind in _ATTEMPT_EVENTS and self.visits:
+            self._attempted()
+        elif kind in _FAILURE_EVENTS and self.visits:
+            self._attempt_failed(event.get(_FAILURE_EVENTS[kind]))
+        elif kind in _EXECUTION_END:
+            self._execution_ended(kind, event, at)
+
+    def _entered(self, kind: str, event: dict[str, Any], at: Any) -> None:
+        name = (event.get("stateEnteredEventDetails") or {}).get("name", "?")
+        visit = _StateVisit(name=name, entered_at=at)
+        self.visits.append(visit)
+        if kind == "FailStateEntered":
+            visit.close(at, "FAILED")
+
+    def _exited(self, event: dict[str, Any], at: Any) -> None:
+        name = (event.get("stateExitedEventDetails") or {}).get("name", "?")
+        open_visits = [v for v in self.visits if v.name == name and v.exited_at is None]
+        if open_visits:
+            visit = open_visits[-1]
+            visit.close(at, "FAILED" if visit.last_failed else "SUCCEEDED")
+
+    def _attempted(self) -> None:
+        visit = self.visits[-1]
+        visit.attempts += 1
+        visit.last_failed = False
+        visit.status = "RUNNING"
+
+    def _attempt_failed(self, details: dict[str, Any] | None) -> None:
+        visit = self.visits[-1]
+        visit.error = _state_error(details)
+        visit.last_failed = True
+        visit.status = "RETRYING"
+
+    def _execution_ended(self, kind: str, event: dict[str, Any], at: Any) -> None:
+        details_key = _EXECUTION_END[kind]
+        if details_key:
+            self.execution_error = _state_error(event.get(details_key)) or StateError(error=kind)
+        for visit in self.visits:
+            if visit.exited_at is None:
+                visit.close(at, "FAILED" if details_key is not None else "SUCCEEDED")
+        last = self.visits[-1] if self.visits else None
+        if last and self.execution_error and last.error is None and last.status == "FAILED":
+            last.error = self.execution_error
+
+
 def summarise_states(events: list[dict[str, Any]]) -> tuple[list[StateSummary], StateError | None]:
     """Turn Step Functions history events into one row per state visit.
 
@@ -78,78 +179,10 @@ def summarise_states(events: list[dict[str, Any]]) -> tuple[list[StateSummary], 
     Retry waits, FAILED when it exits (caught) or the execution ends after a failed
     attempt, SUCCEEDED otherwise.
     """
-    rows: list[dict[str, Any]] = []
-    execution_error: StateError | None = None
-
-    def close(row: dict[str, Any], at: Any, status: str) -> None:
-        row["status"] = status
-        row["exited_at"] = at
-
+    reader = _HistoryReader()
     for event in events:
-        kind = event.get("type", "")
-        at = event.get("timestamp")
-        if kind.endswith("StateEntered"):
-            name = (event.get("stateEnteredEventDetails") or {}).get("name", "?")
-            row = {
-                "name": name,
-                "status": "RUNNING",
-                "entered_at": at,
-                "exited_at": None,
-                "attempts": 0,
-                "error": None,
-                "last_failed": False,
-            }
-            rows.append(row)
-            if kind == "FailStateEntered":
-                close(row, at, "FAILED")
-        elif kind.endswith("StateExited"):
-            name = (event.get("stateExitedEventDetails") or {}).get("name", "?")
-            open_rows = [r for r in rows if r["name"] == name and r["exited_at"] is None]
-            if open_rows:
-                row = open_rows[-1]
-                close(row, at, "FAILED" if row["last_failed"] else "SUCCEEDED")
-        elif kind in _ATTEMPT_EVENTS and rows:
-            rows[-1]["attempts"] += 1
-            rows[-1]["last_failed"] = False
-            rows[-1]["status"] = "RUNNING"
-        elif kind in _FAILURE_EVENTS and rows:
-            rows[-1]["error"] = _state_error(event.get(_FAILURE_EVENTS[kind]))
-            rows[-1]["last_failed"] = True
-            rows[-1]["status"] = "RETRYING"
-        elif kind in _EXECUTION_END:
-            details_key = _EXECUTION_END[kind]
-            if details_key:
-                execution_error = _state_error(event.get(details_key)) or StateError(error=kind)
-            for row in rows:
-                if row["exited_at"] is None:
-                    ended_badly = details_key is not None
-                    close(row, at, "FAILED" if ended_badly else "SUCCEEDED")
-            if (
-                rows
-                and execution_error
-                and rows[-1]["error"] is None
-                and rows[-1]["status"] == "FAILED"
-            ):
-                rows[-1]["error"] = execution_error
-
-    summaries = []
-    for row in rows:
-        entered, exited = row["entered_at"], row["exited_at"]
-        duration = None
-        if isinstance(entered, datetime) and isinstance(exited, datetime):
-            duration = int((exited - entered).total_seconds() * 1000)
-        summaries.append(
-            StateSummary(
-                name=row["name"],
-                status=row["status"],
-                entered=_when(entered),
-                exited=_when(exited),
-                duration_ms=duration,
-                attempts=row["attempts"],
-                error=row["error"],
-            )
-        )
-    return summaries, execution_error
+        reader.read(event)
+    return [visit.summary() for visit in reader.visits], reader.execution_error
 
 
 def _history_events(ctx: DeploymentContext, execution_arn: str) -> list[dict[str, Any]]:
@@ -162,7 +195,9 @@ def _history_events(ctx: DeploymentContext, execution_arn: str) -> list[dict[str
     return events[:MAX_HISTORY_EVENTS]
 
 
-def summarise_execution(ctx: DeploymentContext, kind: str, execution_arn: str) -> ExecutionSummary:
+def summarise_execution(
+    ctx: DeploymentContext, kind: ExecutionKind, execution_arn: str
+) -> ExecutionSummary:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
@@ -213,7 +248,10 @@ def lab_history(ctx: DeploymentContext, lab_id: str, *, caller: str) -> dict[str
             executions.append(summarise_execution(ctx, "destroy", arn))
     history = LabHistory(
         lab_id=lab_id,
-        status_history=[c.model_dump(mode="json") for c in record.status_history],
+        status_history=[
+            StatusChangeView.model_validate(c.model_dump(mode="json"))
+            for c in record.status_history
+        ],
         executions=executions,
     )
     return history.model_dump(mode="json")
