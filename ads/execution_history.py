@@ -26,7 +26,7 @@ from ads.executions import (
     error_code,
     http_status_for,
 )
-from ads.records import iso
+from ads.lab_record import iso
 
 # Step Functions keeps up to 25,000 events per execution; a summary needs far fewer and
 # the API answer must stay small.
