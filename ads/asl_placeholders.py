@@ -18,6 +18,7 @@ STEP_FUNCTION_PLACEHOLDERS: dict[str, str] = {
     "health_check": "HealthCheckFunctionArn",
     "destroy_vm": "DestroyVmFunctionArn",
     "record_status": "RecordStatusFunctionArn",
+    "power_vm": "PowerVmFunctionArn",
 }
 # The ASL names the partition of its service ARNs through ${Partition}.
 PARTITION_PLACEHOLDER = "Partition"

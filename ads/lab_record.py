@@ -23,6 +23,12 @@ class LabStatus(StrEnum):
     FAILED = "FAILED"
     DESTROYING = "DESTROYING"
     DESTROYED = "DESTROYED"
+    # Power (ads.power_steps): READY -> STOPPING -> STOPPED -> STARTING -> HEALTH_CHECKING
+    # -> READY, and READY -> RESTARTING -> HEALTH_CHECKING -> READY.
+    STOPPING = "STOPPING"
+    STOPPED = "STOPPED"
+    STARTING = "STARTING"
+    RESTARTING = "RESTARTING"
 
 
 IN_PROGRESS = (
@@ -32,16 +38,33 @@ IN_PROGRESS = (
     LabStatus.HEALTH_CHECKING,
 )
 FINAL = (LabStatus.READY, LabStatus.FAILED, LabStatus.DESTROYED)
+# A power operation in flight (its workflow moves on from these; HEALTH_CHECKING is shared).
+POWER_IN_PROGRESS = (LabStatus.STOPPING, LabStatus.STARTING, LabStatus.RESTARTING)
 
 # For each status, the statuses a lab may move to it from (never backwards).
 ALLOWED_FROM: dict[LabStatus, tuple[LabStatus, ...]] = {
     LabStatus.REQUESTED: (),
     LabStatus.PROVISIONING: (LabStatus.REQUESTED,),
     LabStatus.INITIALIZING: (LabStatus.REQUESTED, LabStatus.PROVISIONING),
-    LabStatus.HEALTH_CHECKING: (LabStatus.PROVISIONING, LabStatus.INITIALIZING),
+    LabStatus.HEALTH_CHECKING: (
+        LabStatus.PROVISIONING,
+        LabStatus.INITIALIZING,
+        LabStatus.STARTING,
+        LabStatus.RESTARTING,
+    ),
     LabStatus.READY: (LabStatus.HEALTH_CHECKING,),
-    LabStatus.FAILED: IN_PROGRESS,
-    LabStatus.DESTROYING: (*IN_PROGRESS, LabStatus.READY, LabStatus.FAILED),
+    LabStatus.FAILED: (*IN_PROGRESS, *POWER_IN_PROGRESS),
+    LabStatus.DESTROYING: (
+        *IN_PROGRESS,
+        *POWER_IN_PROGRESS,
+        LabStatus.READY,
+        LabStatus.FAILED,
+        LabStatus.STOPPED,
+    ),
+    LabStatus.STOPPING: (LabStatus.READY,),
+    LabStatus.STOPPED: (LabStatus.STOPPING,),
+    LabStatus.STARTING: (LabStatus.STOPPED,),
+    LabStatus.RESTARTING: (LabStatus.READY,),
     LabStatus.DESTROYED: (LabStatus.DESTROYING,),
 }
 
@@ -94,6 +117,8 @@ class LabRecord(BaseModel):
     init_command_id: str | None = None
     execution_arn: str | None = None
     destroy_execution_arn: str | None = None
+    # The last stop/start/restart execution (ads.power).
+    power_execution_arn: str | None = None
     failed_step: str | None = None
     cause: str | None = None
     status_history: list[StatusChange] = Field(default_factory=list)

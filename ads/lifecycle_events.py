@@ -1,4 +1,5 @@
-"""Lab lifecycle events on EventBridge: "Lab Ready", "Lab Failed", "Lab Destroyed".
+"""Lab lifecycle events on EventBridge: "Lab Ready", "Lab Failed", "Lab Destroyed",
+"Lab Stopped", "Lab Started".
 
 Subscribers (notifications, CI pipelines waiting for their lab) match on
 ``source = "ads"`` and the detail-type. Publishing is best-effort from the workflow's
@@ -20,7 +21,10 @@ DETAIL_TYPES = {
     LabStatus.READY: "Lab Ready",
     LabStatus.FAILED: "Lab Failed",
     LabStatus.DESTROYED: "Lab Destroyed",
+    LabStatus.STOPPED: "Lab Stopped",
 }
+# READY again after a start or restart (ads.power_steps), told apart from a first deploy.
+STARTED_DETAIL_TYPE = "Lab Started"
 
 
 def event_detail(record: LabRecord) -> dict[str, Any]:
@@ -30,7 +34,7 @@ def event_detail(record: LabRecord) -> dict[str, Any]:
         "owner": record.owner,
         "failed_step": record.failed_step,
     }
-    if record.status == LabStatus.READY:
+    if record.status in (LabStatus.READY, LabStatus.STOPPED):
         detail["endpoint"] = record.endpoint
         if record.app_url:
             detail["app_url"] = record.app_url
@@ -46,8 +50,8 @@ class LifecyclePublisher:
         self._events = events_client
         self._bus = bus_name
 
-    def publish(self, record: LabRecord) -> bool:
-        detail_type = DETAIL_TYPES.get(record.status)
+    def publish(self, record: LabRecord, detail_type: str | None = None) -> bool:
+        detail_type = detail_type or DETAIL_TYPES.get(record.status)
         if not self._bus or detail_type is None:
             return False
         entry = {

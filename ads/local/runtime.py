@@ -75,6 +75,7 @@ EVENT_BUS_NAME = "ads-lab-events"
 ROLE_NAME = "ads-local-workflow"
 DEPLOY_STATE_MACHINE = "DeployLab"
 DESTROY_STATE_MACHINE = "DestroyLab"
+POWER_STATE_MACHINE = "PowerLab"
 _FINISHED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 # ARNs in the ASL name their partition through ${Partition}; moto answers for "aws".
 LOCAL_PARTITION = "aws"
@@ -132,6 +133,7 @@ class LocalControlPlane:
         self.restored_records = 0
         self.deploy_state_machine_arn = ""
         self.destroy_state_machine_arn = ""
+        self.power_state_machine_arn = ""
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
         self._restore: list[Callable[[], None]] = []
@@ -183,6 +185,7 @@ class LocalControlPlane:
         arn_prefix = f"arn:aws:states:{self.region}:{ACCOUNT_ID}:stateMachine:"
         self.deploy_state_machine_arn = arn_prefix + DEPLOY_STATE_MACHINE
         self.destroy_state_machine_arn = arn_prefix + DESTROY_STATE_MACHINE
+        self.power_state_machine_arn = arn_prefix + POWER_STATE_MACHINE
         self._set_env(
             {
                 "AWS_REGION": self.region,
@@ -192,6 +195,7 @@ class LocalControlPlane:
                 "ADS_TABLE_NAME": TABLE_NAME,
                 "ADS_DEPLOY_STATE_MACHINE_ARN": self.deploy_state_machine_arn,
                 "ADS_DESTROY_STATE_MACHINE_ARN": self.destroy_state_machine_arn,
+                "ADS_POWER_STATE_MACHINE_ARN": self.power_state_machine_arn,
                 "ADS_EVENT_BUS_NAME": EVENT_BUS_NAME,
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_DISABLED": "true",
@@ -263,6 +267,7 @@ class LocalControlPlane:
         for name, file in (
             (DEPLOY_STATE_MACHINE, "deploy_lab.asl.json"),
             (DESTROY_STATE_MACHINE, "destroy_lab.asl.json"),
+            (POWER_STATE_MACHINE, "power_lab.asl.json"),
         ):
             sfn.create_state_machine(
                 name=name,
@@ -314,7 +319,11 @@ class LocalControlPlane:
 
     def _stop_running_executions(self) -> None:
         sfn = self.stepfunctions()
-        for arn in (self.deploy_state_machine_arn, self.destroy_state_machine_arn):
+        for arn in (
+            self.deploy_state_machine_arn,
+            self.destroy_state_machine_arn,
+            self.power_state_machine_arn,
+        ):
             for page in sfn.get_paginator("list_executions").paginate(
                 stateMachineArn=arn, statusFilter="RUNNING"
             ):

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from ads.config import LAB_ID_TAG, AdsConfig
 from ads.lab.os_catalogue import find_release
-from ads.providers import ec2_bootstrap, ec2_launch
+from ads.providers import ec2_bootstrap, ec2_launch, ec2_power
 from ads.providers.base import (
     ComputeNeeds,
     DestroyFailed,
@@ -401,17 +401,33 @@ class Ec2Provider:
         self.access.close(lab_id, plan)
         self.access.release(lab_id, plan)
 
+    # -- power (ads.providers.ec2_power) --------------------------------------------------
+
     def start_vm(self, vm_id: str) -> VmState:
-        self._call(self._ec2, "start_instances", InstanceIds=[vm_id])
-        return self.describe_vm(vm_id)
+        return ec2_power.change_power(
+            self._call, self._ec2, "start_instances", vm_id, self.describe_vm
+        )
 
     def stop_vm(self, vm_id: str) -> VmState:
-        self._call(self._ec2, "stop_instances", InstanceIds=[vm_id])
-        return self.describe_vm(vm_id)
+        return ec2_power.change_power(
+            self._call, self._ec2, "stop_instances", vm_id, self.describe_vm
+        )
 
     def restart_vm(self, vm_id: str) -> VmState:
-        self._call(self._ec2, "reboot_instances", InstanceIds=[vm_id])
-        return self.describe_vm(vm_id)
+        return ec2_power.change_power(
+            self._call, self._ec2, "reboot_instances", vm_id, self.describe_vm
+        )
+
+    def start_lab(self, lab_id: str, vm: VmInfo, plan: Mapping[str, Any]) -> str | None:
+        return ec2_power.start_lab(
+            self._call,
+            self._ssm,
+            lab_id=lab_id,
+            vm_id=vm.vm_id,
+            plan=plan,
+            prefix=self._prefix,
+            timeout_s=self._config.command_timeout_s or self._config.init_timeout_s,
+        )
 
 
 def _plain(plan: DeploymentPlan | Mapping[str, Any]) -> Mapping[str, Any]:

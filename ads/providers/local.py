@@ -3,7 +3,7 @@
 It maps the original ADS adapter interface onto :class:`ComputeProvider`: create_vm
 (a sandbox, a uid and two ports), init_vm / start_vm_manager (``start_init``: the same
 install script as on EC2), is_running_vm (``describe_vm``), start_vm / stop_vm /
-restart_vm (the agent's supervisor), destroy_vm.
+restart_vm (:mod:`ads.providers.local_power`), destroy_vm.
 
 Layout under ``config.local_root`` (``0711``, so a lab can pass but not list):
 
@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from ads.config import AdsConfig
 from ads.processes import alive, remember_child
+from ads.providers import local_power
 from ads.providers.base import (
     DestroyFailed,
     InitFailed,
@@ -47,11 +48,7 @@ from ads.providers.base import (
 )
 from ads.providers.local_init import SourceStager, init_status, install_command
 from ads.providers.local_isolation import Isolation, detect_isolation, wrap_command
-from ads.providers.local_processes import (
-    lab_processes,
-    sandbox_processes,
-    stop_lab_processes,
-)
+from ads.providers.local_processes import lab_processes, stop_lab_processes
 from ads.providers.local_runtime_env import (
     find_python,
     install_agent_bundle,
@@ -327,50 +324,24 @@ class LocalProvider:
             self.destroy_vm(lab_id, None)
         return lab_ids
 
+    # Power (ads.providers.local_power): a stopped VM keeps its sandbox and runs nothing.
+
     def stop_vm(self, vm_id: str) -> VmState:
-        lab_id = lab_id_of(vm_id)
-        data = self.book.load(lab_id)
-        if data is None:
-            return VmState(vm_id=vm_id, state="absent")
-        stop_lab_processes(
-            Path(data["sandbox"]), data.get("process_groups", []), run_as_of(data).uid
-        )
-        data["state"] = "stopped"
-        data["process_groups"] = []
-        self.book.save(lab_id, data)
-        return self.describe_vm(vm_id)
+        return local_power.stop_vm(self, vm_id)
 
     def start_vm(self, vm_id: str) -> VmState:
-        """Start the agent's supervisor again in an initialised sandbox."""
-        lab_id = lab_id_of(vm_id)
-        data = self.book.load(lab_id)
-        if data is None:
-            return VmState(vm_id=vm_id, state="absent")
-        if data.get("state") == "running" and sandbox_processes(data["sandbox"]):
-            return self.describe_vm(vm_id)
-        layout = layout_of(data)
-        argv = [
-            "/usr/bin/env",
-            f"PYTHONPATH={layout.vm / 'agent'}",
-            data["python"],
-            "-m",
-            "ads_agent",
-            "supervise",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(data["agent_port"]),
-            "--state-dir",
-            str(layout.vm / "state"),
-            "--lab-dir",
-            str(layout.vm / "lab"),
-        ]
-        process = self._spawn(argv, data, layout.logs / "agent-start.log")
-        data["state"] = "running"
-        data["process_groups"].append(process.pid)
-        self.book.save(lab_id, data)
-        return self.describe_vm(vm_id)
+        return local_power.start_vm(self, vm_id)
 
     def restart_vm(self, vm_id: str) -> VmState:
-        self.stop_vm(vm_id)
-        return self.start_vm(vm_id)
+        return local_power.restart_vm(self, vm_id)
+
+    def start_lab(self, lab_id: str, vm: VmInfo, plan: Mapping[str, Any]) -> str | None:
+        return local_power.start_lab(self, lab_id, dict(plan))
+
+    def vm_info(self, vm_id: str) -> VmInfo | None:
+        """The VM as it is now (after a start its agent port may have changed)."""
+        data = self.book.load(lab_id_of(vm_id))
+        return self._info(data) if data and data.get("state") != "terminated" else None
+
+    def spawn(self, argv: list[str], data: dict[str, Any], log_path: Path) -> subprocess.Popen:
+        return self._spawn(argv, data, log_path)
