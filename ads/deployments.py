@@ -200,7 +200,8 @@ def request_deployment(
         raise InvalidInputError(problems, subject="request")
     plan = request_plan(request.labspec, request.options, config)
     lab_id = new_lab_id(plan.get("lab_name") or "")
-    log = {"lab_id": lab_id, "owner": owner, "requested_by": requested_by}
+    # Any-valued: a str-valued dict spread into the logger could, for mypy, fill exc_info.
+    log: dict[str, Any] = {"lab_id": lab_id, "owner": owner, "requested_by": requested_by}
     options = (request.options or DeploymentOptions()).model_dump(mode="json", exclude_none=True)
     options.setdefault("region", plan.get("region") or config.region)
     source = request.source.model_dump(exclude_none=True) if request.source else None

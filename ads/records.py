@@ -197,17 +197,17 @@ class LabRepository:
 
     def _page(
         self,
-        call,
-        kwargs,
-        status,
-        limit,
-        next_token,
-        attr,
+        call: Callable[..., dict[str, Any]],
+        kwargs: dict[str, Any],
+        status: Iterable[LabStatus | str] | None,
+        limit: int,
+        next_token: str | None,
+        attr: Any,
         scan: bool = False,
-        extra=None,
+        extra: Any = None,
         index_key: str = "owner",
         index_value: str = "",
-    ):
+    ) -> tuple[list[LabRecord], str | None]:
         statuses = [LabStatus(s).value for s in status or []]
         condition = attr("owner").exists() & ~attr("lab_id").begins_with(IDEMPOTENCY_PREFIX)
         if extra is not None:

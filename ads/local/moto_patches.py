@@ -139,15 +139,16 @@ def install(plane: LocalControlPlane, active: Callable[[], LocalControlPlane | N
 
     undo: list[Callable[[], None]] = []
     original_invoke = LambdaSimpleBackend.invoke
-    LambdaSimpleBackend.invoke = _dispatching_invoke(original_invoke, active)
+    # setattr throughout: patches of moto and botocore at run time, typed by neither.
+    setattr(LambdaSimpleBackend, "invoke", _dispatching_invoke(original_invoke, active))  # noqa: B010
     undo.append(lambda: setattr(LambdaSimpleBackend, "invoke", original_invoke))
 
     original_parser = execution_worker.AmazonStateLanguageParser
-    execution_worker.AmazonStateLanguageParser = ParsedDefinitions(original_parser)
+    setattr(execution_worker, "AmazonStateLanguageParser", ParsedDefinitions(original_parser))  # noqa: B010
     undo.append(lambda: setattr(execution_worker, "AmazonStateLanguageParser", original_parser))
 
     original_time = retrier_decl.time
-    retrier_decl.time = ScaledTime(plane.time_scale)
+    setattr(retrier_decl, "time", ScaledTime(plane.time_scale))  # noqa: B010
     undo.append(lambda: setattr(retrier_decl, "time", original_time))
 
     original_call = botocore.client.BaseClient._make_api_call
