@@ -14,8 +14,11 @@ invocations take turns, as a function with a reserved concurrency of 1 would.
 Python interpreter. Fifty POSTs answered together would otherwise share it with the
 steps of the labs accepted a moment earlier, and each POST would wait for them all. A
 workflow invocation therefore waits while API requests are waiting or running, for at
-most ``max_yield_s`` at a time so that steady API traffic cannot starve the workflows
-(their Lambda task timeouts are much longer than that).
+most ``max_yield_s`` at a time so that steady API traffic cannot starve the workflows.
+The bound is long enough for a burst of a hundred requests to be answered before the
+steps of its labs start their builds (with 2 s, the builds of the first labs took the
+CPU from the last requests of such a burst), and well inside the shortest Lambda task
+timeout of the state machines (60 s), which the wait counts against.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-DEFAULT_MAX_YIELD_S = 2.0
+DEFAULT_MAX_YIELD_S = 10.0
 
 
 class InvocationGate:

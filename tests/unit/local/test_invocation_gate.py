@@ -89,3 +89,25 @@ def test_given_api_requests_that_never_stop_when_a_step_waits_then_it_runs_after
 def test_given_a_negative_yield_when_the_gate_is_made_then_the_error_names_the_field():
     with pytest.raises(ValueError, match=r"max_yield_s: found -1"):
         InvocationGate(max_yield_s=-1)
+
+
+def test_given_the_state_machines_when_a_step_yields_to_the_api_then_its_task_timeout_outlasts_the_wait():
+    # The wait before a Lambda task runs counts against the task's TimeoutSeconds.
+    import json
+    from pathlib import Path
+
+    from ads.local.invocation_gate import DEFAULT_MAX_YIELD_S
+
+    timeouts = []
+    for path in (Path(__file__).resolve().parents[3] / "statemachine").glob("*.asl.json"):
+        pending = [json.loads(path.read_text())]
+        while pending:
+            node = pending.pop()
+            if isinstance(node, dict):
+                if node.get("Type") == "Task" and "TimeoutSeconds" in node:
+                    timeouts.append(node["TimeoutSeconds"])
+                pending.extend(node.values())
+            elif isinstance(node, list):
+                pending.extend(node)
+    assert timeouts
+    assert min(timeouts) >= 4 * DEFAULT_MAX_YIELD_S
