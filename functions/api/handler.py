@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 
-from ads import api_input, deployments
+from ads import api_input, deployments, power
 from ads.api_models import (
     DeploymentAccepted,
     DeploymentRequest,
@@ -35,6 +35,7 @@ from ads.lab.lab_id import MAX_LAB_ID_LENGTH
 from ads.lab.plan import DeploymentPlan
 from ads.lab_metrics import LabMetric
 from ads.observability import count, logger, publish_metrics, tracer
+from ads.power import PowerAccepted
 from ads.providers.local_sources import REQUESTER_UID_KEY
 
 API_TITLE = "ADS - Auto Deployment Service"
@@ -233,6 +234,36 @@ def get_lab_history(lab_id: LabId) -> LabHistory:
 )
 def delete_lab(lab_id: LabId) -> Response[DestroyAccepted]:
     body = deployments.request_destroy(deployment_context(), lab_id, caller=_caller())
+    return _json(202, body)
+
+
+def _power_route(operation: str, status: str, summary: str) -> Any:
+    return app.post(
+        f"/labs/<lab_id>/{operation}",
+        summary=summary,
+        responses={
+            202: {
+                "description": f"the lab is {status} and PowerLab started",
+                "content": {"application/json": {"model": PowerAccepted}},
+            },
+            **_errors(400, 403, 404, 409, 502, 503),
+        },
+    )
+
+
+@_power_route("stop", "STOPPING", "Stop a READY lab's VM (STOPPING, then STOPPED)")
+def post_lab_stop(lab_id: LabId) -> Response[PowerAccepted]:
+    return _json(202, power.request_power(deployment_context(), lab_id, "stop", caller=_caller()))
+
+
+@_power_route("start", "STARTING", "Start a STOPPED lab's VM (STARTING, then READY)")
+def post_lab_start(lab_id: LabId) -> Response[PowerAccepted]:
+    return _json(202, power.request_power(deployment_context(), lab_id, "start", caller=_caller()))
+
+
+@_power_route("restart", "RESTARTING", "Reboot a READY lab's VM and check it (RESTARTING)")
+def post_lab_restart(lab_id: LabId) -> Response[PowerAccepted]:
+    body = power.request_power(deployment_context(), lab_id, "restart", caller=_caller())
     return _json(202, body)
 
 
