@@ -25,7 +25,7 @@ from ads.executions import (
     execution_status,
     start_failure,
 )
-from ads.lab_record import ALLOWED_FROM, LabRecord, LabStatus
+from ads.lab_record import ALLOWED_FROM, LabRecord
 from ads.observability import logger
 from ads.power_steps import OPERATION_STATUS
 
@@ -114,9 +114,3 @@ def request_power(
         console_url=console_url(execution_arn),
     ).model_dump(mode="json")
 
-
-def stopped_lab_note(status: LabStatus) -> str | None:
-    """What the plan's cost line adds for a lab in ``status``."""
-    if status == LabStatus.STOPPED:
-        return "stopped: no compute cost while stopped; storage only"
-    return None
