@@ -74,7 +74,7 @@ def agent_answers(record: LabRecord, timeout_s: float = HEALTH_TIMEOUT_S) -> boo
 
     The lab id check matters: after a crash the port may belong to another process.
     """
-    from ads.steps import probe_health
+    from ads.health_probe import probe_health
 
     if not record.endpoint:
         return False
@@ -100,7 +100,8 @@ def all_records(plane: LocalControlPlane) -> Iterator[LabRecord]:
 
 
 def _fail_deployment(plane: LocalControlPlane, record: LabRecord, error: str, why: str) -> None:
-    from ads.steps import dependencies_for, record_status
+    from ads.steps import dependencies_for
+    from ads.teardown_steps import record_status
 
     step = step_in_flight(record)
     destroy_error: dict[str, Any] | None = None

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from ads import steps
+from ads.step_results import CreateVmResult
 from functions.step_handler import step_handler
 from functions.step_input import StepInput
 
 
-def create_vm(request: StepInput, deps: steps.StepDependencies) -> steps.CreateVmResult:
+def create_vm(request: StepInput, deps: steps.StepDependencies) -> CreateVmResult:
     return steps.create_vm(request.lab_id, deps.repository, deps.provider)
 
 

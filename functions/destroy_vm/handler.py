@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from ads import steps
+from ads import steps, teardown_steps
+from ads.step_results import DestroyVmResult
 from functions.step_handler import step_handler
 from functions.step_input import StepInput
 
 
-def destroy_vm(request: StepInput, deps: steps.StepDependencies) -> steps.DestroyVmResult:
-    return steps.destroy_vm(
+def destroy_vm(request: StepInput, deps: steps.StepDependencies) -> DestroyVmResult:
+    return teardown_steps.destroy_vm(
         request.lab_id,
         deps.repository,
         deps.provider,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from ads import steps
+from ads.step_results import InitVmResult
 from functions.step_handler import step_handler
 from functions.step_input import StepInput
 
 
-def init_vm(request: StepInput, deps: steps.StepDependencies) -> steps.InitVmResult:
+def init_vm(request: StepInput, deps: steps.StepDependencies) -> InitVmResult:
     return steps.init_vm(request.lab_id, deps.repository, deps.provider)
 
 

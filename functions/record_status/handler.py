@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from ads import steps
+from ads import steps, teardown_steps
 from ads.lab_record import LabStatus
+from ads.step_results import RecordStatusResult
 from functions.step_handler import step_handler
 from functions.step_input import StepInput
 
@@ -29,10 +30,8 @@ class RecordStatusInput(StepInput):
     destroy_error: StepError | None = None
 
 
-def record_status(
-    request: RecordStatusInput, deps: steps.StepDependencies
-) -> steps.RecordStatusResult:
-    return steps.record_status(
+def record_status(request: RecordStatusInput, deps: steps.StepDependencies) -> RecordStatusResult:
+    return teardown_steps.record_status(
         request.lab_id,
         request.status,
         deps.repository,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from ads import steps
+from ads.step_results import WaitRunningResult
 from functions.step_handler import step_handler
 from functions.step_input import StepInput
 
 
-def wait_running(request: StepInput, deps: steps.StepDependencies) -> steps.WaitRunningResult:
+def wait_running(request: StepInput, deps: steps.StepDependencies) -> WaitRunningResult:
     return steps.wait_running(
         request.lab_id,
         deps.repository,

@@ -15,7 +15,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from ads import steps
+from ads import steps, teardown_steps
 from ads.config import LAB_ID_TAG, AdsConfig
 from ads.lab.plan import PlanOptions, plan_from_labspec_source
 from ads.lab_record import LabStatus
@@ -24,6 +24,7 @@ from ads.lifecycle_events import LifecyclePublisher
 from ads.providers.ec2 import Ec2Provider
 from ads.providers.ec2_access import target_group_name
 from ads.records import LabRepository
+from ads.step_records import vm_of
 from tests.integration.steps.conftest import (
     AWS_ENV,
     HELLO_WEB,
@@ -143,7 +144,7 @@ class Lab:
         )
         for status in (LabStatus.INITIALIZING, LabStatus.HEALTH_CHECKING):
             self.repository.transition(self.lab_id, status)
-        steps.record_status(
+        teardown_steps.record_status(
             self.lab_id,
             LabStatus.READY,
             self.repository,
@@ -153,7 +154,7 @@ class Lab:
 
     def destroy(self) -> None:
         self.repository.transition(self.lab_id, LabStatus.DESTROYING)
-        steps.destroy_vm(
+        teardown_steps.destroy_vm(
             self.lab_id, self.repository, self.provider, launch_grace_s=self.config.launch_grace_s
         )
 
@@ -265,7 +266,7 @@ def test_given_a_mark_ready_retry_when_load_balanced_then_one_rule_and_one_targe
     lab = Lab(network, "load-balancer")
     lab.deploy()
 
-    lab.provider.open_lab_access(lab.lab_id, steps._vm_of(lab.record()), lab.record().plan)
+    lab.provider.open_lab_access(lab.lab_id, vm_of(lab.record()), lab.record().plan)
 
     assert len(lab.rules_for_host()) == 1
     (target_group,) = lab.target_groups()

@@ -1,0 +1,53 @@
+"""How the workflow steps read and move a lab record: a deployment stops once a destroy
+has begun, and a forward move that loses to a concurrent destroy says so."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ads.errors import IllegalTransitionError
+from ads.lab_record import LabRecord, LabStatus
+from ads.providers.base import LabBeingDestroyed, VmInfo, VmNotRunning
+from ads.records import LabRepository
+
+DESTROY_STATES = (LabStatus.DESTROYING, LabStatus.DESTROYED)
+
+
+def deploying(repository: LabRepository, lab_id: str) -> LabRecord:
+    record = repository.require(lab_id)
+    if record.status in DESTROY_STATES:
+        raise LabBeingDestroyed(
+            f"lab {lab_id} is {record.status.value}: the deployment stops here",
+            lab_id=lab_id,
+            status=record.status.value,
+        )
+    return record
+
+
+def advance(
+    repository: LabRepository, lab_id: str, status: LabStatus, note: str = "", **fields: Any
+) -> LabRecord:
+    """A forward transition that reports a concurrent destroy as such."""
+    try:
+        return repository.transition(lab_id, status, note=note, **fields)
+    except IllegalTransitionError as exc:
+        if exc.current in {s.value for s in DESTROY_STATES}:
+            raise LabBeingDestroyed(
+                f"lab {lab_id} is {exc.current}: the deployment stops here", lab_id=lab_id
+            ) from exc
+        raise
+
+
+def vm_of(record: LabRecord) -> VmInfo:
+    if not record.vm_id or record.agent_port is None:
+        raise VmNotRunning(
+            f"lab {record.lab_id} has no VM recorded (vm_id={record.vm_id!r}); create_vm must run first",
+            lab_id=record.lab_id,
+        )
+    return VmInfo(
+        vm_id=record.vm_id,
+        provider=record.provider,
+        private_ip=record.private_ip,
+        agent_port=record.agent_port,
+        details=record.vm_details,
+    )

@@ -1,0 +1,54 @@
+"""What each workflow step returns: the small, strict documents the state machine passes on.
+
+A step's result becomes its task state's output (``ResultPath`` in the ASL), so a field
+here is part of the contract with ``statemachine/*.asl.json``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class StepResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreateVmResult(StepResult):
+    vm_id: str
+    provider: str
+    agent_port: int
+
+
+class WaitRunningResult(StepResult):
+    state: str
+    private_ip: str | None
+    endpoint: str
+
+
+class InitVmResult(StepResult):
+    command_id: str
+    state: Literal["success"] = "success"
+
+
+class HealthCheckResult(StepResult):
+    healthy: bool
+    url: str
+    status_code: int
+    agent_version: str | None = None
+
+
+class DestroyVmResult(StepResult):
+    vm_id: str | None
+    state: str
+
+
+class RecordStatusResult(StepResult):
+    lab_id: str
+    status: str
+    changed: bool
+    event_published: bool = False
+    # FAILED / DESTROYING: the cause as a person reads it, for the workflow's Fail state
+    # (the caught error's own Cause is a Lambda's raw JSON error document).
+    cause: str | None = None
