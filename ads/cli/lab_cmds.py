@@ -58,7 +58,9 @@ _sleep: Callable[[float], None] = time.sleep
 # --- registration -----------------------------------------------------------------------
 
 
-def register(subparsers: Any) -> None:
+def endpoint_parents() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The parent parsers of every command that calls the API: endpoint, profile and
+    --json; and --region, which signs requests (``deploy --region`` means another thing)."""
     common = argparse.ArgumentParser(add_help=False)
     endpoint = common.add_argument_group("endpoint")
     endpoint.add_argument(
@@ -72,7 +74,6 @@ def register(subparsers: Any) -> None:
     common.add_argument(
         "--json", dest="as_json", action="store_true", help="print one JSON document on stdout"
     )
-    # `deploy --region` is where the lab goes; the other commands use it to sign.
     signing = argparse.ArgumentParser(add_help=False)
     signing.add_argument(
         "--region",
@@ -80,7 +81,11 @@ def register(subparsers: Any) -> None:
         help="AWS region to sign requests for when the endpoint's host does not name one "
         "(default: the config file, $AWS_REGION, us-east-1)",
     )
+    return common, signing
 
+
+def register(subparsers: Any) -> None:
+    common, signing = endpoint_parents()
     deploy = subparsers.add_parser(
         "deploy",
         parents=[common],
@@ -104,7 +109,7 @@ def register(subparsers: Any) -> None:
         help="repeating a request with the same key returns the same lab instead of a new one "
         "(default: a new key for each run, reused by the run's own retries)",
     )
-    _add_wait(deploy, DEFAULT_DEPLOY_TIMEOUT_S, "READY or FAILED")
+    add_wait(deploy, DEFAULT_DEPLOY_TIMEOUT_S, "READY or FAILED")
     deploy.set_defaults(func=deploy_command)
 
     listing = subparsers.add_parser(
@@ -149,11 +154,11 @@ def register(subparsers: Any) -> None:
         description="Destroy a lab's VM; the record is kept with status DESTROYED.",
     )
     destroy.add_argument("lab_id", metavar="LAB_ID")
-    _add_wait(destroy, DEFAULT_DESTROY_TIMEOUT_S, "DESTROYED")
+    add_wait(destroy, DEFAULT_DESTROY_TIMEOUT_S, "DESTROYED")
     destroy.set_defaults(func=destroy_command)
 
 
-def _add_wait(parser: argparse.ArgumentParser, default_timeout: float, until: str) -> None:
+def add_wait(parser: argparse.ArgumentParser, default_timeout: float, until: str) -> None:
     parser.add_argument("--wait", action="store_true", help=f"wait until the lab is {until}")
     parser.add_argument(
         "--timeout",

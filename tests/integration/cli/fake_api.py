@@ -31,6 +31,9 @@ from ads.api_models import (
     LabPage,
     LabView,
 )
+from ads.lab_record import ALLOWED_FROM
+from ads.power import PowerAccepted
+from ads.power_steps import OPERATION_STATUS
 
 PLAN = {
     "lab_name": "Data Mining",
@@ -85,6 +88,14 @@ class FakeAdsApi:
         ]
     )
     destroy_script: list[str] = field(default_factory=lambda: ["DESTROYING", "DESTROYED"])
+    # Statuses a lab walks through after a power request, one per GET of the lab.
+    power_scripts: dict[str, list[str]] = field(
+        default_factory=lambda: {
+            "stop": ["STOPPING", "STOPPED"],
+            "start": ["STARTING", "HEALTH_CHECKING", "READY"],
+            "restart": ["RESTARTING", "HEALTH_CHECKING", "READY"],
+        }
+    )
     failure: dict[str, str] = field(default_factory=dict)
     # (method, path) -> (status, body): canned answers that win over the routes.
     canned: dict[tuple[str, str], tuple[int, Any]] = field(default_factory=dict)
@@ -164,6 +175,8 @@ class FakeAdsApi:
                 return self.destroy(lab)
             if parts[2:] == ["history"] and method == "GET":
                 return 200, self.history(lab)
+            if len(parts) == 3 and parts[2] in OPERATION_STATUS and method == "POST":
+                return self.power(lab, parts[2])
         return 404, {"error": "not_found", "message": f"no route {method} {path}"}
 
     def check_answer(self, method: str, path: str, status: int, answer: Any) -> None:
@@ -301,6 +314,31 @@ class FakeAdsApi:
             "console_url": lab["console_url"] + "-destroy-1",
         }
 
+    def power(self, lab: dict[str, Any], operation: str) -> tuple[int, Any]:
+        wanted = OPERATION_STATUS[operation]
+        allowed = [s.value for s in ALLOWED_FROM[wanted]]
+        if lab["status"] not in allowed:
+            return 409, {
+                "error": "illegal_state_change",
+                "message": f"lab {lab['lab_id']!r} is {lab['status']}; it can become "
+                f"{wanted.value} only from {', '.join(allowed)}",
+            }
+        lab["status"] = wanted.value
+        lab["status_history"].append(
+            {"status": wanted.value, "at": "2026-01-01T11:00:00.000Z", "note": operation}
+        )
+        arn = (
+            f"arn:aws:states:us-east-1:123456789012:execution:PowerLab:{lab['lab_id']}-{operation}"
+        )
+        self.pending[lab["lab_id"]] = list(self.power_scripts[operation])
+        return 202, {
+            "lab_id": lab["lab_id"],
+            "operation": operation,
+            "status": wanted.value,
+            "execution_arn": arn,
+            "console_url": f"https://console.aws.amazon.com/states/home#/executions/details/{arn}",
+        }
+
     def history(self, lab: dict[str, Any]) -> dict[str, Any]:
         return {
             "lab_id": lab["lab_id"],
@@ -350,6 +388,8 @@ def _answer_model(method: str, path: str, status: int) -> type[BaseModel]:
         return DeploymentAccepted if method == "POST" else LabPage
     if parts[2:] == ["history"]:
         return LabHistory
+    if parts[2:] and parts[2] in OPERATION_STATUS:
+        return PowerAccepted
     return DestroyAccepted if method == "DELETE" else LabView
 
 
