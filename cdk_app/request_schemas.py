@@ -78,30 +78,45 @@ def _convert(
         node = {**resolved, **{k: v for k, v in node.items() if k not in resolved}}
     result: dict[str, Any] = {}
     for key, value in node.items():
-        if key in _DROPPED or (key == "items" and "prefixItems" in node):
-            continue
-        if key == "default" and value is None:
-            # Annotation only; CloudFormation templates cannot carry a JSON null anyway.
-            continue
-        if key == "const":
-            result["enum"] = [value]
-        elif key in ("exclusiveMinimum", "exclusiveMaximum") and not isinstance(value, bool):
-            bound = "minimum" if key == "exclusiveMinimum" else "maximum"
-            result[bound] = value
-            result[key] = True
-        elif key == "prefixItems":
-            result["items"] = [_convert(item, definitions, seen) for item in value]
-        elif key in _SCHEMA_MAPS:
-            result[key] = {name: _convert(sub, definitions, seen) for name, sub in value.items()}
-        elif key in _SCHEMAS and isinstance(value, dict):
-            result[key] = _convert(value, definitions, seen)
-        elif key in _SCHEMA_LISTS:
-            result[key] = [_convert(item, definitions, seen) for item in value]
-        else:
-            result[key] = value
-    if "prefixItems" in node and "items" in node and node["items"] is not False:
-        # 2020-12 `items` after `prefixItems` means "the rest": draft 4 additionalItems.
-        result["additionalItems"] = _convert(node["items"], definitions, seen)
-    elif "prefixItems" in node and node.get("items") is False:
-        result["additionalItems"] = False
+        if not _dropped(key, value, node):
+            result.update(_converted_keyword(key, value, definitions, seen))
+    if "prefixItems" in node:
+        result.update(_rest_of_items(node, definitions, seen))
     return result
+
+
+def _dropped(key: str, value: Any, node: dict[str, Any]) -> bool:
+    if key in _DROPPED or (key == "items" and "prefixItems" in node):
+        return True  # `items` beside `prefixItems` becomes additionalItems
+    # A null default is annotation only; CloudFormation templates cannot carry a JSON null.
+    return key == "default" and value is None
+
+
+def _converted_keyword(
+    key: str, value: Any, definitions: dict[str, Any], seen: tuple[str, ...]
+) -> dict[str, Any]:
+    """The draft 4 keywords standing for one 2020-12 keyword."""
+    if key == "const":
+        return {"enum": [value]}
+    if key in ("exclusiveMinimum", "exclusiveMaximum") and not isinstance(value, bool):
+        bound = "minimum" if key == "exclusiveMinimum" else "maximum"
+        return {bound: value, key: True}
+    if key == "prefixItems":
+        return {"items": [_convert(item, definitions, seen) for item in value]}
+    if key in _SCHEMA_MAPS:
+        return {key: {name: _convert(sub, definitions, seen) for name, sub in value.items()}}
+    if key in _SCHEMAS and isinstance(value, dict):
+        return {key: _convert(value, definitions, seen)}
+    if key in _SCHEMA_LISTS:
+        return {key: [_convert(item, definitions, seen) for item in value]}
+    return {key: value}
+
+
+def _rest_of_items(
+    node: dict[str, Any], definitions: dict[str, Any], seen: tuple[str, ...]
+) -> dict[str, Any]:
+    """2020-12 `items` after `prefixItems` means "the rest": draft 4 additionalItems."""
+    if "items" not in node:
+        return {}
+    rest = node["items"]
+    return {"additionalItems": False if rest is False else _convert(rest, definitions, seen)}

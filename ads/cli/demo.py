@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ads import processes
 from ads.cli import exit_codes
@@ -31,7 +31,10 @@ from ads.cli.local_supervisor import (
     stop_plane,
 )
 from ads.errors import ConfigError
-from ads.local.daemon import ads_home
+from ads.local.daemon import ControlPlaneState, ads_home
+
+if TYPE_CHECKING:
+    from ads.cli.client import CommandError
 
 
 def _err(message: str) -> None:
@@ -261,72 +264,110 @@ def run_demo(
     return result
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
+def _report_command_error(exc: CommandError) -> None:
+    _err(exc.message)
+    for problem in exc.problems:
+        print(f"  - {problem}", file=sys.stderr)
+
+
+def _demo_request(value: str | None) -> tuple[Path, dict[str, Any]] | int:
+    """The labspec to deploy and the POST /labs body, or the exit code of a bad one."""
     from ads.cli.client import CommandError
 
+    try:
+        labspec = resolve_labspec_argument(value)
+        return labspec, _deployment_body(labspec)
+    except LocalPlaneError as exc:
+        _err(exc.message)
+        return exit_codes.INVALID_INPUT
+    except CommandError as exc:
+        _report_command_error(exc)
+        return exc.exit_code
+
+
+def _demo_plane(home: Path, port: int, out: DemoOutput) -> tuple[ControlPlaneState, bool] | int:
+    """The running control plane and whether the demo started it, or the exit code."""
+    state = running_plane(home)
+    if state is not None:
+        out.say(f"Using the ADS local control plane at {state.endpoint} (pid {state.pid})")
+        return state, False
+    out.say(f"Starting the ADS local control plane (home {home}) ...")
+    try:
+        state = start_plane(home, port=port if port_free(port) else 0)
+    except ConfigError as exc:
+        _err(str(exc))
+        return exit_codes.INVALID_INPUT
+    except LocalPlaneError as exc:
+        _err(exc.message)
+        if exc.log_tail:
+            print(exc.log_tail, file=sys.stderr)
+        return exit_codes.UNREACHABLE
+    out.say(f"  up at {state.endpoint} (pid {state.pid})")
+    return state, True
+
+
+def _demo_lab(
+    state: ControlPlaneState,
+    home: Path,
+    body: dict[str, Any],
+    out: DemoOutput,
+    *,
+    label: str,
+    timeout: float,
+) -> tuple[DemoResult, int]:
+    """The demo's lab through its whole life, and the exit code it earns."""
+    from ads.cli.client import CommandError
+
+    result = DemoResult()
+    try:
+        client = local_client(state, home)
+        result = run_demo(client, body, out, label=label, timeout=timeout)
+        return result, exit_codes.OK if result.ok else exit_codes.FAILED
+    except CommandError as exc:
+        _report_command_error(exc)
+        result.problems.append(exc.message)
+        return result, exc.exit_code
+    except LocalPlaneError as exc:
+        _err(exc.message)
+        result.problems.append(exc.message)
+        return result, exit_codes.TIMEOUT
+    except BrokenPipeError:
+        return result, exit_codes.FAILED
+
+
+def _leave_plane(state: ControlPlaneState, home: Path, out: DemoOutput, *, keep: bool) -> None:
+    """Stop the plane the demo started, unless asked to keep it."""
+    if not keep:
+        stop_plane(home)
+        out.say()
+        out.say("Stopped the local control plane the demo started.")
+    else:
+        out.say(
+            f"The local control plane keeps running at {state.endpoint}: `ads local down` stops it."
+        )
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
     unsupported = processes.host_problem()
     if unsupported:
         _err(unsupported)
         return exit_codes.FAILED
     out = DemoOutput(args.json)
     home = ads_home().resolve()
+    request = _demo_request(args.labspec)
+    if isinstance(request, int):
+        return request
+    labspec, body = request
+    plane = _demo_plane(home, args.port, out)
+    if isinstance(plane, int):
+        return plane
+    state, started_here = plane
+    result, code = DemoResult(), exit_codes.FAILED
     try:
-        labspec = resolve_labspec_argument(args.labspec)
-        body = _deployment_body(labspec)
-    except LocalPlaneError as exc:
-        _err(exc.message)
-        return exit_codes.INVALID_INPUT
-    except CommandError as exc:
-        _err(exc.message)
-        for problem in exc.problems:
-            print(f"  - {problem}", file=sys.stderr)
-        return exc.exit_code
-    state = running_plane(home)
-    started_here = False
-    if state is None:
-        port = args.port if port_free(args.port) else 0
-        out.say(f"Starting the ADS local control plane (home {home}) ...")
-        try:
-            state = start_plane(home, port=port)
-        except ConfigError as exc:
-            _err(str(exc))
-            return exit_codes.INVALID_INPUT
-        except LocalPlaneError as exc:
-            _err(exc.message)
-            if exc.log_tail:
-                print(exc.log_tail, file=sys.stderr)
-            return exit_codes.UNREACHABLE
-        started_here = True
-        out.say(f"  up at {state.endpoint} (pid {state.pid})")
-    else:
-        out.say(f"Using the ADS local control plane at {state.endpoint} (pid {state.pid})")
-    result = DemoResult()
-    code = exit_codes.FAILED
-    try:
-        client = local_client(state, home)
-        result = run_demo(client, body, out, label=str(labspec), timeout=args.timeout)
-        code = exit_codes.OK if result.ok else exit_codes.FAILED
-    except CommandError as exc:
-        _err(exc.message)
-        for problem in exc.problems:
-            print(f"  - {problem}", file=sys.stderr)
-        result.problems.append(exc.message)
-        code = exc.exit_code
-    except LocalPlaneError as exc:
-        _err(exc.message)
-        result.problems.append(exc.message)
-        code = exit_codes.TIMEOUT
-    except BrokenPipeError:
-        code = exit_codes.FAILED
+        result, code = _demo_lab(state, home, body, out, label=str(labspec), timeout=args.timeout)
     finally:
-        if started_here and not args.keep:
-            stop_plane(home)
-            out.say()
-            out.say("Stopped the local control plane the demo started.")
-        elif started_here:
-            out.say(
-                f"The local control plane keeps running at {state.endpoint}: `ads local down` stops it."
-            )
+        if started_here:
+            _leave_plane(state, home, out, keep=args.keep)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     if code != exit_codes.OK and not args.json:

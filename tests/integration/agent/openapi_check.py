@@ -26,30 +26,43 @@ def schema_problems(document: dict, schema: dict, value: Any, where: str = "$") 
     schema = _resolve(document, schema)
     if value is None:
         return [] if schema.get("nullable") else [f"{where}: null is not allowed"]
-    kind = schema.get("type")
+    wrong_type = _type_problem(schema.get("type"), value, where)
+    if wrong_type:
+        return [wrong_type]
+    return _value_problems(schema, value, where) + _member_problems(document, schema, value, where)
+
+
+def _type_problem(kind: str | None, value: Any, where: str) -> str | None:
+    if kind == "integer" and (isinstance(value, bool) or not isinstance(value, int)):
+        return f"{where}: expected integer, found {value!r}"
+    if kind == "number" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        return f"{where}: expected number, found {value!r}"
+    if kind in _TYPES and not isinstance(value, _TYPES[kind]):
+        return f"{where}: expected {kind}, found {type(value).__name__}"
+    return None
+
+
+def _value_problems(schema: dict, value: Any, where: str) -> list[str]:
     problems: list[str] = []
-    if kind == "integer":
-        if isinstance(value, bool) or not isinstance(value, int):
-            return [f"{where}: expected integer, found {value!r}"]
-    elif kind == "number":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return [f"{where}: expected number, found {value!r}"]
-    elif kind in _TYPES and not isinstance(value, _TYPES[kind]):
-        return [f"{where}: expected {kind}, found {type(value).__name__}"]
     if "enum" in schema and value not in schema["enum"]:
         problems.append(f"{where}: {value!r} not in {schema['enum']}")
     if "minimum" in schema and value < schema["minimum"]:
         problems.append(f"{where}: {value!r} below {schema['minimum']}")
     if "maximum" in schema and value > schema["maximum"]:
         problems.append(f"{where}: {value!r} above {schema['maximum']}")
-    if kind == "object":
+    return problems
+
+
+def _member_problems(document: dict, schema: dict, value: Any, where: str) -> list[str]:
+    problems: list[str] = []
+    if schema.get("type") == "object":
         for name in schema.get("required", []):
             if name not in value:
                 problems.append(f"{where}.{name}: required but missing")
         for name, sub in schema.get("properties", {}).items():
             if name in value:
                 problems.extend(schema_problems(document, sub, value[name], f"{where}.{name}"))
-    if kind == "array":
+    if schema.get("type") == "array":
         for index, item in enumerate(value):
             problems.extend(schema_problems(document, schema["items"], item, f"{where}[{index}]"))
     return problems
