@@ -48,7 +48,7 @@ def step_handler(
     """
 
     @functools.wraps(logic)
-    def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    def run(event: dict[str, Any], _context: LambdaContext) -> dict[str, Any]:
         request = model.model_validate(event)
         # Per thread, and gone when the step ends: the local control plane runs several
         # steps at once in one process, and no line may carry another lab's ids.

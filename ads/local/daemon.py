@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     _configure_logging(home)
     stop = threading.Event()
 
-    def _on_signal(signum: int, _frame: Any) -> None:
+    def _on_signal(_signum: int, _frame: Any) -> None:
         # Only set the event: logging from a signal handler can deadlock on the log lock.
         stop.set()
 

@@ -30,6 +30,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from typing_extensions import override
+
 from ads import api_routes
 from ads.local.api_auth import (
     LOCAL_ACCOUNT_ID,
@@ -342,6 +344,7 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(payload)
 
+    @override
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """http.server's own refusals (a 414 request line, an unknown method...) as JSON."""
         # An unknown method is 501 in http.server; for a client it is a method not allowed.
@@ -358,6 +361,7 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
         self._write(_problem(status, error, text), request_id)
         log.info("request refused", status=status, error=error, request_id=request_id)
 
+    @override
     def log_message(self, format: str, *args: Any) -> None:
         # Requests are logged once, with their outcome, by _handle.
         return

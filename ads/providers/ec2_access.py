@@ -246,7 +246,7 @@ class Ec2LabAccess:
 
     # -- Wait Until Running: the public address ------------------------------------------
 
-    def access_details(self, lab_id: str, vm: VmInfo, plan: Mapping[str, Any]) -> dict[str, Any]:
+    def access_details(self, _lab_id: str, vm: VmInfo, plan: Mapping[str, Any]) -> dict[str, Any]:
         if self.mode_of(plan) != "public":
             return {}
         response = self._call(self._ec2, "describe_instances", InstanceIds=[vm.vm_id])

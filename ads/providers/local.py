@@ -141,7 +141,7 @@ class LocalProvider:
 
     # -- create ---------------------------------------------------------------------
 
-    def create_vm(self, lab_id: str, plan: DeploymentPlan | Mapping[str, Any]) -> VmInfo:
+    def create_vm(self, lab_id: str, _plan: DeploymentPlan | Mapping[str, Any]) -> VmInfo:
         existing = self.book.load(lab_id)
         if existing and existing.get("state") != "terminated":
             return self._info(existing)
@@ -214,7 +214,7 @@ class LocalProvider:
 
     # -- init -----------------------------------------------------------------------
 
-    def start_init(self, lab_id: str, vm: VmInfo, request: InitRequest) -> str:
+    def start_init(self, lab_id: str, _vm: VmInfo, request: InitRequest) -> str:
         data = self.book.load(lab_id)
         if data is None or data.get("state") == "terminated":
             raise InitFailed(f"lab {lab_id} has no local VM to initialise (create_vm first)")
@@ -335,7 +335,7 @@ class LocalProvider:
     def restart_vm(self, vm_id: str) -> VmState:
         return local_power.restart_vm(self, vm_id)
 
-    def start_lab(self, lab_id: str, vm: VmInfo, plan: Mapping[str, Any]) -> str | None:
+    def start_lab(self, lab_id: str, _vm: VmInfo, plan: Mapping[str, Any]) -> str | None:
         return local_power.start_lab(self, lab_id, dict(plan))
 
     def vm_info(self, vm_id: str) -> VmInfo | None:

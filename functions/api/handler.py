@@ -123,9 +123,7 @@ IdempotencyKey = Annotated[
     ),
 ]
 # Longer ids are refused as input (400) rather than looked up and echoed back.
-LabId = Annotated[
-    str, Path(description="the lab id ADS generated", max_length=MAX_LAB_ID_LENGTH)
-]
+LabId = Annotated[str, Path(description="the lab id ADS generated", max_length=MAX_LAB_ID_LENGTH)]
 
 
 @app.post(
@@ -301,7 +299,7 @@ def _no_route(_: NotFoundError) -> Response:
 
 
 @app.exception_handler(Exception)
-def _unexpected(exc: Exception) -> Response:
+def _unexpected(_exc: Exception) -> Response:
     logger.exception("unexpected error")
     count(LabMetric.API_FAULTS)
     request_id = app.current_event.request_context.request_id

@@ -154,7 +154,7 @@ def _under_detail(path: str, *, labspec: bool) -> str:
     return f"detail.labspec.{path}" if labspec else f"detail.{path}"
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     if isinstance(event, dict) and event.get("id"):
         logger.set_correlation_id(str(event["id"]))
     return handle_ci_event(deployment_context(), event)
