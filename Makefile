@@ -18,7 +18,7 @@ help:
 	@echo "make test    - run the whole test suite (unit, integration, workflow, infra, e2e)"
 	@echo "make test-aws AWS_PROFILE=P ADS_AWS_ACCOUNT=N - deploy the stack and hello-web to that account, then remove both (costs money)"
 	@echo "make synth   - synthesize the CloudFormation template with the pinned CDK CLI"
-	@echo "make lint    - ruff lint and format check"
+	@echo "make lint    - ruff lint and format check, mypy type check (make test runs it first)"
 	@echo "make bench   - run the local workflow benchmark"
 	@echo "make docs    - build the documentation site into site/ (mkdocs, --strict)"
 
@@ -37,7 +37,7 @@ $(NODE_STAMP): package.json package-lock.json
 
 cdk-cli: $(NODE_STAMP)
 
-test: venv cdk-cli
+test: venv cdk-cli lint
 	$(PY) -m pytest
 
 test-unit: venv
@@ -66,9 +66,11 @@ demo: venv
 synth: venv cdk-cli
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" node_modules/.bin/cdk synth --no-notices --quiet
 
+# mypy reads its targets and settings from pyproject.toml and keeps a cache in .mypy_cache.
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: venv
 	$(VENV)/bin/ruff format .
@@ -82,4 +84,4 @@ docs: venv
 	$(VENV)/bin/mkdocs build --strict
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out site .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules cdk.out site .pytest_cache .ruff_cache .mypy_cache
