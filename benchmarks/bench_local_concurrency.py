@@ -124,7 +124,8 @@ def run_ads(home: Path, *args: str, timeout: float = 300) -> subprocess.Complete
 
 def api_client(home: Path) -> Any:
     """A client of the plane in ``home``, each request made once (no retries)."""
-    from ads.cli.client import AdsApiClient, resolve_settings
+    from ads.cli.client import AdsApiClient
+    from ads.cli.endpoint import resolve_settings
 
     os.environ["ADS_HOME"] = str(home)
     return AdsApiClient(resolve_settings(env=dict(os.environ))).without_retries()
@@ -163,7 +164,7 @@ def _at_once(count: int, work: Any) -> list[Any]:
 
 
 def _timed(call: Any) -> tuple[float, Any, str | None]:
-    from ads.cli.client import ApiError
+    from ads.cli.api_error import ApiError
 
     started = time.monotonic()
     try:
@@ -178,7 +179,7 @@ def _wait_all(
 ) -> tuple[float | None, dict[str, str]]:
     """Seconds from ``started`` until every lab is ``wanted`` (None if some never were),
     and the labs that ended elsewhere (or were still on their way at the deadline)."""
-    from ads.cli.client import ApiError
+    from ads.cli.api_error import ApiError
 
     pending = set(lab_ids)
     ended: dict[str, str] = {}

@@ -34,7 +34,7 @@ from ads.errors import ConfigError
 from ads.local.daemon import ControlPlaneState, ads_home
 
 if TYPE_CHECKING:
-    from ads.cli.client import CommandError
+    from ads.cli.exit_codes import CommandError
 
 
 def _err(message: str) -> None:
@@ -272,7 +272,7 @@ def _report_command_error(exc: CommandError) -> None:
 
 def _demo_request(value: str | None) -> tuple[Path, dict[str, Any]] | int:
     """The labspec to deploy and the POST /labs body, or the exit code of a bad one."""
-    from ads.cli.client import CommandError
+    from ads.cli.exit_codes import CommandError
 
     try:
         labspec = resolve_labspec_argument(value)
@@ -316,7 +316,7 @@ def _demo_lab(
     timeout: float,
 ) -> tuple[DemoResult, int]:
     """The demo's lab through its whole life, and the exit code it earns."""
-    from ads.cli.client import CommandError
+    from ads.cli.exit_codes import CommandError
 
     result = DemoResult()
     try:

@@ -28,7 +28,8 @@ from ads.api_models import (
     LabView,
 )
 from ads.cli import exit_codes, render
-from ads.cli.client import AdsApiClient, ApiError
+from ads.cli.api_error import ApiError
+from ads.cli.client import AdsApiClient
 from ads.cli.deploy_input import LABSPEC_ALLOWED, SOURCE_ALLOWED, load_labspec, parse_source
 from ads.cli.exit_codes import CommandError
 from ads.lab.os_catalogue import OS_POLICIES

@@ -17,8 +17,9 @@ from typing import Any
 
 from ads import processes
 from ads.cli import exit_codes, render
-from ads.cli.client import AdsApiClient, CommandError
+from ads.cli.client import AdsApiClient
 from ads.cli.demo import DEMO_LAB, DEMO_TIMEOUT_S, cmd_demo
+from ads.cli.exit_codes import CommandError
 from ads.cli.local_supervisor import (
     DEFAULT_PORT,
     DEFAULT_TIME_SCALE,

@@ -19,7 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ads import processes
-from ads.cli.client import DEFAULT_REGION, AdsApiClient, ApiError, ClientSettings
+from ads.cli.api_error import ApiError
+from ads.cli.client import AdsApiClient
+from ads.cli.endpoint import DEFAULT_REGION, ClientSettings
 from ads.config import AdsConfig
 from ads.errors import ConfigError, FieldProblem
 from ads.local.daemon import (
@@ -72,7 +74,7 @@ def local_client(
     state: ControlPlaneState, home: Path, *, timeout_s: float | None = None
 ) -> AdsApiClient:
     """The API client for the plane of ``home``, signing with that plane's credentials."""
-    from ads.cli.client import local_api_credentials
+    from ads.cli.endpoint import local_api_credentials
 
     settings = ClientSettings(
         endpoint=state.endpoint.rstrip("/"),

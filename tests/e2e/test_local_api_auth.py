@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from botocore.credentials import ReadOnlyCredentials
 
-from ads.cli.client import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, signed_headers
+from ads.cli.signing import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, signed_headers
 from ads.local.api_auth import credentials_file, read_credentials
 from ads.local.daemon import local_dir
 from tests.e2e.harness import REPO_ROOT, auth_headers

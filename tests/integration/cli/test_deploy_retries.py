@@ -8,8 +8,10 @@ import time
 
 import pytest
 
-from ads.cli import client as client_module
-from ads.cli import exit_codes
+from ads.cli import exit_codes, transport
+from ads.cli.api_error import ApiError
+from ads.cli.client import AdsApiClient
+from ads.cli.endpoint import ClientSettings
 from ads.cli.main import main
 from ads.cli.retries import RetryPolicy, call_with_retries, is_transient
 
@@ -19,7 +21,7 @@ REAL_DELAY = RetryPolicy.delay
 
 @pytest.fixture(autouse=True)
 def quick_retries(monkeypatch):
-    monkeypatch.setattr(client_module, "DEFAULT_HTTP_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(transport, "DEFAULT_HTTP_TIMEOUT_S", 0.5)
     monkeypatch.setattr(RetryPolicy, "delay", lambda self, retry, rand=None: 0.0)
 
 
@@ -120,10 +122,10 @@ def test_given_nothing_listening_when_deploying_then_one_attempt_and_not_running
 
 def test_given_a_post_without_a_key_when_it_times_out_then_it_is_not_repeated(api):
     api.delay_s = 1.0
-    settings = client_module.ClientSettings(api.url, "--endpoint", "us-east-1")
-    client = client_module.AdsApiClient(settings)
+    settings = ClientSettings(api.url, "--endpoint", "us-east-1")
+    client = AdsApiClient(settings)
 
-    with pytest.raises(client_module.ApiError):
+    with pytest.raises(ApiError):
         client.request("POST", "/labs", body={"labspec": {}})
 
     assert len(_posts(api)) == 1

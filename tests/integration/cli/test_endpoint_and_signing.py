@@ -9,14 +9,11 @@ from pathlib import Path
 import pytest
 
 from ads.cli import exit_codes
-from ads.cli.client import (
-    LOCAL_ACCESS_KEY,
-    LOCAL_SECRET_KEY,
-    AdsApiClient,
-    ApiError,
-    resolve_settings,
-)
+from ads.cli.api_error import ApiError
+from ads.cli.client import AdsApiClient
+from ads.cli.endpoint import resolve_settings
 from ads.cli.main import main
+from ads.cli.signing import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
 from tests.integration.cli.conftest import TEST_ACCESS_KEY
 from tests.integration.cli.fake_api import FakeAdsApi
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ads.cli import exit_codes
-from ads.cli.client import CommandError
+from ads.cli.exit_codes import CommandError
 from ads.cli.lab_cmds import parse_source
 from ads.cli.main import main
 from ads.errors import LabspecError
