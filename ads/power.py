@@ -113,4 +113,3 @@ def request_power(
         execution_arn=execution_arn,
         console_url=console_url(execution_arn),
     ).model_dump(mode="json")
-
