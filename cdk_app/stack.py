@@ -13,6 +13,7 @@ from cdk_app.ci_trigger_construct import CiTrigger, LifecycleBus
 from cdk_app.compute_construct import AGENT_PORT, AgentBundle, LabInstanceRole, LambdaFactory
 from cdk_app.monitoring_construct import Monitoring
 from cdk_app.network_construct import Network
+from cdk_app.power_construct import Power
 from cdk_app.settings import Settings
 from cdk_app.storage_construct import Storage
 from cdk_app.workflow_construct import Workflow
@@ -69,6 +70,16 @@ class AdsStack(Stack):
             record_status=workflow.record_status,
             destroy_vm=workflow.destroy_vm,
         )
+        power = Power(
+            self,
+            "Power",
+            settings=settings,
+            factory=factory,
+            storage=storage,
+            network=network,
+            health_check=workflow.health_check,
+            lifecycle_bus=lifecycle.bus,
+        )
         # Only the front doors start executions; the steps never need these ARNs, which
         # keeps the machine -> step Lambda references free of cycles.
         machine_environment = {
@@ -84,8 +95,12 @@ class AdsStack(Stack):
             deploy_machine=workflow.deploy_machine,
             destroy_machine=workflow.destroy_machine,
             machine_names=(workflow.deploy_machine_name, workflow.destroy_machine_name),
-            environment=machine_environment,
+            environment={
+                **machine_environment,
+                "ADS_POWER_STATE_MACHINE_ARN": power.machine.state_machine_arn,
+            },
         )
+        power.grant_requests(api.function)
         # After the API: the CI role is granted calls to its routes.
         ci_trigger = CiTrigger(
             self,
@@ -104,6 +119,7 @@ class AdsStack(Stack):
             state_machines={
                 "DeployLab": workflow.deploy_machine,
                 "DestroyLab": workflow.destroy_machine,
+                "PowerLab": power.machine,
             },
             functions=factory.functions,
             dead_letter_queue=ci_trigger.dead_letter_queue,
@@ -117,6 +133,7 @@ class AdsStack(Stack):
         )
         CfnOutput(self, "DeployStateMachineArn", value=workflow.deploy_machine.state_machine_arn)
         CfnOutput(self, "DestroyStateMachineArn", value=workflow.destroy_machine.state_machine_arn)
+        CfnOutput(self, "PowerStateMachineArn", value=power.machine.state_machine_arn)
         CfnOutput(self, "TableName", value=storage.table.table_name)
         CfnOutput(self, "LifecycleEventBusName", value=lifecycle.bus.event_bus_name)
         CfnOutput(self, "LifecycleEventBusArn", value=lifecycle.bus.event_bus_arn)

@@ -12,6 +12,7 @@ ADS_FUNCTIONS = (
     "health_check",
     "destroy_vm",
     "record_status",
+    "power_vm",
     "api",
     "ci_trigger",
 )

@@ -142,10 +142,10 @@ def test_given_init_vm_when_synthesized_then_send_command_is_limited_to_the_shel
     [
         ("ec2:RunInstances", {"create_vm"}),
         ("ec2:TerminateInstances", {"destroy_vm"}),
-        ("ssm:SendCommand", {"init_vm"}),
+        ("ssm:SendCommand", {"init_vm", "power_vm"}),
         ("iam:PassRole", {"create_vm"}),
-        ("events:PutEvents", {"record_status"}),
-        ("ssm:DescribeInstanceInformation", {"wait_running"}),
+        ("events:PutEvents", {"record_status", "power_vm"}),
+        ("ssm:DescribeInstanceInformation", {"wait_running", "power_vm"}),
         ("states:StopExecution", {"api"}),
     ],
 )
@@ -180,13 +180,22 @@ def test_given_the_api_when_synthesized_then_it_starts_both_machines_and_follows
         for r in resources_of(s)
     }
     assert started == {text({"Ref": logical_id}) for logical_id in machines}
-    (follow,) = statements_with_action(statements, "states:DescribeExecution")
+    # PowerLab's executions are followed, never stopped (tests/infra/test_power.py).
+    (follow,) = [
+        s
+        for s in statements_with_action(statements, "states:DescribeExecution")
+        if "states:StopExecution" in actions_of(s)
+    ]
     assert set(actions_of(follow)) == {
         "states:DescribeExecution",
         "states:GetExecutionHistory",
         "states:StopExecution",
     }
-    names = sorted(m["Properties"]["StateMachineName"] for m in machines.values())
+    names = sorted(
+        m["Properties"]["StateMachineName"]
+        for m in machines.values()
+        if m["Properties"]["StateMachineName"] != "ads-power-lab"
+    )
     followed = sorted(text(r) for r in resources_of(follow))
     assert len(followed) == 2
     for name, resource in zip(names, followed, strict=True):

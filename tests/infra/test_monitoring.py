@@ -21,13 +21,13 @@ from tests.infra.template_queries import ads_functions, of_type
 # Throttling is left out: every task retries it (record_status too, which never raises it),
 # and it is no part of a healthy life.
 WAITING_SIGNALS = {e.__name__ for e in RETRIED_ERRORS if e is not ProviderThrottled}
-MACHINE_LABELS = {"DeployLab": "deploy_lab", "DestroyLab": "destroy_lab"}
+MACHINE_LABELS = {"DeployLab": "deploy_lab", "DestroyLab": "destroy_lab", "PowerLab": "power_lab"}
 
 Watched = tuple[str, str, tuple[tuple[str, str], ...]]
 
 
 def _machines(synthesis) -> dict[str, tuple[str, dict[str, Any]]]:
-    """Label (DeployLab, DestroyLab) -> (logical id, properties), by the ASL's Comment."""
+    """Label (DeployLab, DestroyLab, PowerLab) -> (logical id, properties), by the ASL's Comment."""
     found = {}
     for logical_id, machine in of_type(
         synthesis.template, "AWS::StepFunctions::StateMachine"
