@@ -1,4 +1,5 @@
-"""Workflow: the step Lambdas, each with its own permissions, and the two state machines.
+"""Workflow: the step Lambdas and the two state machines (each step's permissions are
+:mod:`cdk_app.step_grants`).
 
 The ASL files are the single source of the workflow (the local runner executes the same
 files); CDK only substitutes the Lambda ARNs into their `${...}` placeholders.
@@ -11,7 +12,6 @@ from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
@@ -22,18 +22,19 @@ from ads.asl_placeholders import (
     STEP_FUNCTION_PLACEHOLDERS,
     placeholders_of,
 )
+from ads.config import MANAGED_TAG as MANAGED_TAG  # the power construct reads it here
 from ads.providers.consistency import CREATE_VM_TIMEOUT_S
 from cdk_app.compute_construct import AgentBundle, FunctionSpec, LabInstanceRole, LambdaFactory
 from cdk_app.lambda_bundle import PROJECT_ROOT
 from cdk_app.nag import acknowledge, nag_text
 from cdk_app.network_construct import Network
 from cdk_app.settings import Settings
+from cdk_app.step_grants import StepGrants
 from cdk_app.storage_construct import Storage
 
 STATEMACHINE_DIR = PROJECT_ROOT / "statemachine"
 DEPLOY_ASL = STATEMACHINE_DIR / "deploy_lab.asl.json"
 DESTROY_ASL = STATEMACHINE_DIR / "destroy_lab.asl.json"
-MANAGED_TAG = "ads:managed"
 
 # Placeholder name for each step Lambda, as written in the ASL files.
 PLACEHOLDERS = STEP_FUNCTION_PLACEHOLDERS
@@ -100,7 +101,6 @@ class Workflow(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._stack = Stack.of(self)
-        self._network = network
         steps = Construct(self, "Steps")
 
         self.create_vm = factory.create(
@@ -174,10 +174,11 @@ class Workflow(Construct):
 
         for function in self.step_functions.values():
             storage.grant_lab_records(function)
-        self._grant_create_vm(lab_instance)
-        self._grant_wait_running()
-        self._grant_init_vm(agent_bundle, settings.lab_source_buckets)
-        self._grant_destroy_vm()
+        grants = StepGrants(self, network)
+        grants.create_vm(self.create_vm, lab_instance)
+        grants.wait_running(self.wait_running)
+        grants.init_vm(self.init_vm, agent_bundle, settings.lab_source_buckets)
+        grants.destroy_vm(self.destroy_vm)
         lifecycle_bus.grant_put_events_to(self.record_status)
 
         self.deploy_machine_name = f"{settings.name_prefix}-deploy-lab"
@@ -248,229 +249,6 @@ class Workflow(Construct):
                 "(function ARN with a qualifier); the grant stays on this one function.",
             )
         return machine
-
-    # -- permissions of each step ----------------------------------------------------------
-
-    def _arn(self, service: str, resource: str, name: str, *, account: bool = True) -> str:
-        region = self._stack.region
-        account_id = self._stack.account if account else ""
-        return f"arn:{self._stack.partition}:{service}:{region}:{account_id}:{resource}/{name}"
-
-    def _grant_create_vm(self, lab_instance: LabInstanceRole) -> None:
-        role = self.create_vm.role
-        assert role is not None
-        vpc_arn = self._arn("ec2", "vpc", self._network.vpc.vpc_id)
-        instances = self._arn("ec2", "instance", "*")
-        volumes = self._arn("ec2", "volume", "*")
-        # RunInstances is authorised per resource it touches; each gets its own condition.
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="RunTaggedImdsv2Instances",
-                actions=["ec2:RunInstances"],
-                resources=[instances],
-                conditions={
-                    "StringEquals": {
-                        f"aws:RequestTag/{MANAGED_TAG}": "true",
-                        "ec2:MetadataHttpTokens": "required",
-                    }
-                },
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="RunWithEncryptedTaggedVolumes",
-                actions=["ec2:RunInstances"],
-                resources=[volumes],
-                conditions={
-                    "Bool": {"ec2:Encrypted": "true"},
-                    "StringEquals": {f"aws:RequestTag/{MANAGED_TAG}": "true"},
-                },
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="RunInLabSubnets",
-                actions=["ec2:RunInstances"],
-                resources=[
-                    self._arn("ec2", "subnet", "*"),
-                    self._arn("ec2", "network-interface", "*"),
-                ],
-                conditions={"ArnEquals": {"ec2:Vpc": vpc_arn}},
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="RunWithLabSecurityGroupAndPublicImages",
-                actions=["ec2:RunInstances"],
-                resources=[
-                    self._arn(
-                        "ec2", "security-group", self._network.lab_security_group.security_group_id
-                    ),
-                    self._arn("ec2", "image", "*", account=False),
-                ],
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="TagOnlyWhileLaunching",
-                actions=["ec2:CreateTags"],
-                resources=[instances, volumes],
-                conditions={"StringEquals": {"ec2:CreateAction": "RunInstances"}},
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ResolvePublicAmiParameters",
-                actions=["ssm:GetParameter", "ssm:GetParameters"],
-                resources=[self._arn("ssm", "parameter", "aws/service/*", account=False)],
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="DescribeInstancesAndImages",
-                actions=["ec2:DescribeInstances", "ec2:DescribeImages"],
-                resources=["*"],
-            )
-        )
-        lab_instance.grant_pass_role(role)
-        reason_instances = (
-            "Instance and volume ids do not exist before RunInstances; the statements are "
-            "limited by the ads:managed request tag, IMDSv2 and volume encryption conditions."
-        )
-        for finding, reason in (
-            (f"Resource::{self._display(instances)}", reason_instances),
-            (f"Resource::{self._display(volumes)}", reason_instances),
-            (
-                f"Resource::{self._display(self._arn('ec2', 'subnet', '*'))}",
-                "Subnets and new network interfaces are limited to the ADS VPC by the ec2:Vpc condition.",
-            ),
-            (
-                f"Resource::{self._display(self._arn('ec2', 'network-interface', '*'))}",
-                "Subnets and new network interfaces are limited to the ADS VPC by the ec2:Vpc condition.",
-            ),
-            (
-                f"Resource::{self._display(self._arn('ec2', 'image', '*', account=False))}",
-                "Lab AMIs are public images chosen at run time from SSM public parameters.",
-            ),
-            (
-                f"Resource::{self._display(self._arn('ssm', 'parameter', 'aws/service/*', account=False))}",
-                "AMI ids are resolved from AWS public parameters; the path is AWS's own namespace.",
-            ),
-            (
-                "Resource::*",
-                "ec2:DescribeInstances and ec2:DescribeImages support only resource '*'; "
-                "X-Ray as well.",
-            ),
-        ):
-            acknowledge(role, f"AwsSolutions-IAM5[{finding}]", reason)
-
-    def _grant_wait_running(self) -> None:
-        role = self.wait_running.role
-        assert role is not None
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="DescribeInstanceAndSsmState",
-                actions=["ec2:DescribeInstances", "ssm:DescribeInstanceInformation"],
-                resources=["*"],
-            )
-        )
-        acknowledge(
-            role,
-            "AwsSolutions-IAM5[Resource::*]",
-            "ec2:DescribeInstances and ssm:DescribeInstanceInformation support only "
-            "resource '*'; X-Ray as well.",
-        )
-
-    def _grant_init_vm(self, agent_bundle: AgentBundle, source_buckets: tuple[str, ...]) -> None:
-        role = self.init_vm.role
-        assert role is not None
-        instances = self._arn("ec2", "instance", "*")
-        document = self._arn("ssm", "document", "AWS-RunShellScript", account=False)
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="RunShellScriptDocument",
-                actions=["ssm:SendCommand"],
-                resources=[document],
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="RunCommandOnAdsInstancesOnly",
-                actions=["ssm:SendCommand"],
-                resources=[instances],
-                conditions={"StringEquals": {f"ssm:resourceTag/{MANAGED_TAG}": "true"}},
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ReadCommandResults",
-                actions=["ssm:GetCommandInvocation"],
-                resources=["*"],
-            )
-        )
-        # The VM downloads the bundle through a URL presigned with this role: that one
-        # object, not CDK's grant_read (the whole staging bucket's objects and listings).
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ReadTheAgentBundle",
-                actions=["s3:GetObject"],
-                resources=[agent_bundle.object_arn],
-            )
-        )
-        # `s3://` lab sources are fetched by the VM through URLs presigned with this role.
-        partition = self._stack.partition
-        for bucket in source_buckets:
-            objects = f"arn:{partition}:s3:::{bucket}/*"
-            role.add_to_principal_policy(
-                iam.PolicyStatement(actions=["s3:GetObject"], resources=[objects])
-            )
-            acknowledge(
-                role,
-                f"AwsSolutions-IAM5[Resource::{self._display(objects)}]",
-                f"Lab source archives are any object of the configured bucket {bucket}; read-only.",
-            )
-        acknowledge(
-            role,
-            f"AwsSolutions-IAM5[Resource::{self._display(instances)}]",
-            "Lab instance ids are created at run time; SendCommand is limited to "
-            "instances tagged ads:managed=true.",
-        )
-        acknowledge(
-            role,
-            "AwsSolutions-IAM5[Resource::*]",
-            "ssm:GetCommandInvocation supports only resource '*'; X-Ray as well.",
-        )
-
-    def _grant_destroy_vm(self) -> None:
-        role = self.destroy_vm.role
-        assert role is not None
-        instances = self._arn("ec2", "instance", "*")
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="TerminateAdsInstancesOnly",
-                actions=["ec2:TerminateInstances"],
-                resources=[instances],
-                conditions={"StringEquals": {f"ec2:ResourceTag/{MANAGED_TAG}": "true"}},
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="DescribeInstances",
-                actions=["ec2:DescribeInstances"],
-                resources=["*"],
-            )
-        )
-        acknowledge(
-            role,
-            f"AwsSolutions-IAM5[Resource::{self._display(instances)}]",
-            "Lab instance ids are created at run time; TerminateInstances is limited to "
-            "instances tagged ads:managed=true.",
-        )
-        acknowledge(
-            role,
-            "AwsSolutions-IAM5[Resource::*]",
-            "ec2:DescribeInstances supports only resource '*'; X-Ray as well.",
-        )
 
     def _display(self, value: str) -> str:
         return nag_text(self, value)
