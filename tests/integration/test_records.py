@@ -63,7 +63,22 @@ def test_given_a_ready_lab_when_asked_to_go_back_to_provisioning_then_it_is_refu
     assert repo.require("lab-a").status == LabStatus.READY
 
 
-def test_given_two_concurrent_destroys_when_both_race_then_exactly_one_wins(repo):
+@pytest.fixture
+def atomic_requests():
+    # DynamoDB applies each conditional write atomically; moto checks the condition and
+    # applies the update in two steps, so two threads can both pass the check. The local
+    # plane serialises moto's backend calls for this reason; the race here is then ADS's
+    # own (both threads read DESTROYING, one write wins, the other must see DESTROYED).
+    from ads.local import moto_serial
+
+    undo = moto_serial.install()
+    try:
+        yield
+    finally:
+        undo()
+
+
+def test_given_two_concurrent_destroys_when_both_race_then_exactly_one_wins(repo, atomic_requests):
     _new(repo)
     repo.transition("lab-a", LabStatus.FAILED, cause="boom")
     repo.transition("lab-a", LabStatus.DESTROYING)
