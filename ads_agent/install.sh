@@ -228,7 +228,10 @@ else
     ) &
     echo $! >"$STATE_DIR/supervisor.pid"
 fi
-AGENT=$(support wait-agent --state-dir "$STATE_DIR" --timeout 20) || exit 3
+# Generous: with many labs starting at once on a small host (the local plane under load,
+# a t3.micro still booting), the agent can take tens of seconds to answer; an agent that
+# cannot start fails the install after this long, with its log named.
+AGENT=$(support wait-agent --state-dir "$STATE_DIR" --timeout "${ADS_AGENT_START_TIMEOUT_S:-90}") || exit 3
 set -- $AGENT
 say "agent (pid $3, $SERVICE) answering on $1:$2"
 
