@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ads.lab import os_catalogue
+from ads.lab.cost import LabCost
 from ads.lab.os_catalogue import OsPolicy
 
 # DynamoDB refuses items over 400 KB. The lab record keeps the labspec, and its plan
@@ -214,6 +215,9 @@ class LabView(BaseModel):
     status_history: list[StatusChangeView] = Field(default_factory=list)
     console_url: str | None = None
     destroy_console_url: str | None = None
+    cost: LabCost | None = Field(
+        default=None, description="what the lab costs in its status (a STOPPED lab: storage only)"
+    )
 
 
 class StateError(BaseModel):

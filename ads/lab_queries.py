@@ -11,6 +11,7 @@ from ads.api_models import LabPage, LabSummary, LabView
 from ads.deployment_context import DeploymentContext, is_admin, readable_record, require_caller
 from ads.errors import FieldProblem, InvalidInputError
 from ads.executions import console_url
+from ads.lab.cost import lab_cost
 from ads.lab_record import LabStatus
 from ads.source_checks import found
 
@@ -68,6 +69,7 @@ def get_lab(ctx: DeploymentContext, lab_id: str, *, caller: str) -> dict[str, An
             record.public_view(),
             console_url=console_url(record.execution_arn),
             destroy_console_url=console_url(record.destroy_execution_arn),
+            cost=lab_cost(record.plan, record.status.value) if record.plan else None,
         )
     )
     return view.model_dump(mode="json")

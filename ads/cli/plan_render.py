@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ads.lab.cost import lab_cost
 from ads.lab.os_catalogue import normalise_arch
 
 HOURS_PER_MONTH = 730
@@ -89,16 +90,18 @@ def _fields(pairs: list[tuple[str, Any]]) -> list[str]:
     return [f"{(k + ':').ljust(width + 1)} {v}" for k, v in pairs]
 
 
-def plan_lines(plan: dict[str, Any] | None) -> list[str]:
-    """The plan's summary inside another answer: OS, architecture, instance, cost."""
+def plan_lines(plan: dict[str, Any] | None, status: str | None = None) -> list[str]:
+    """The plan's summary inside another answer: OS, architecture, instance, cost (a
+    lab's ``status`` decides what is billed: a STOPPED lab pays for storage only)."""
     if not isinstance(plan, dict) or not plan:
         return []
+    cost = lab_cost(plan, status).summary if status == "STOPPED" else cost_phrase(plan)
     return _fields(
         [
             ("OS", os_phrase(plan)),
             ("Arch", arch_phrase(plan)),
             ("Instance", instance_phrase(plan)),
-            ("Cost", cost_phrase(plan)),
+            ("Cost", cost),
         ]
     )
 

@@ -168,7 +168,7 @@ def render_record(record: dict[str, Any]) -> str:
             ("Destroy", record.get("destroy_console_url") or record.get("destroy_execution_arn")),
         ]
     )
-    plan = plan_lines(record.get("plan"))
+    plan = plan_lines(record.get("plan"), str(record.get("status") or ""))
     if plan:
         lines += ["", "Plan:"] + [f"  {line}" for line in plan]
         lines += [f"  {w}" for w in warning_lines((record.get("plan") or {}).get("warnings"))]

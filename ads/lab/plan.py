@@ -105,6 +105,9 @@ class DeploymentPlan(BaseModel):
     region: str
     hourly_cost_usd: float | None
     price_source: str
+    # The root volume, billed running or stopped (plans made before it was priced lack it).
+    storage_monthly_cost_usd: float | None = None
+    storage_price_source: str | None = None
     steps: list[PlanStep]
     actions: dict[str, list[str]]
     health_probe: HealthProbe | None = None
@@ -214,6 +217,7 @@ def make_plan(
     price = pricing.quote(choice.instance_type.name, options.region)
     if price.warning:
         warnings.append(price.warning)
+    storage_prices = pricing.storage_prices()
 
     release = resolution.release
     return DeploymentPlan(
@@ -241,6 +245,8 @@ def make_plan(
         region=options.region,
         hourly_cost_usd=price.hourly_cost_usd,
         price_source=price.source,
+        storage_monthly_cost_usd=storage_prices.monthly_cost(volume, options.region),
+        storage_price_source=storage_prices.source,
         steps=_steps(labspec),
         actions={name: list(commands) for name, commands in runtime.lab_actions.items()},
         health_probe=runtime.health_probe,

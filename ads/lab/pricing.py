@@ -1,4 +1,4 @@
-"""The bundled on-demand price table (``data/prices.json``).
+"""The bundled on-demand price table (``data/prices.json``): instances, and gp3 storage.
 
 Plans are made offline (no Pricing API call on the request path), so the figures are
 a snapshot: every price carries the table's date, and a region or type missing from the
@@ -31,6 +31,23 @@ class PriceTable:
 
 
 @dataclass(frozen=True)
+class StoragePrices:
+    """Root volume storage, billed per GB-month whether the instance runs or not."""
+
+    volume_type: str
+    as_of: str
+    regions: MappingProxyType[str, float]
+
+    @property
+    def source(self) -> str:
+        return f"bundled {self.volume_type} storage price of {self.as_of}"
+
+    def monthly_cost(self, volume_gib: int, region: str) -> float | None:
+        price = self.regions.get(region)
+        return round(price * volume_gib, 4) if price is not None else None
+
+
+@dataclass(frozen=True)
 class PriceQuote:
     hourly_cost_usd: float | None
     source: str
@@ -47,8 +64,23 @@ def _table_from(data: dict[str, Any]) -> PriceTable:
 
 @lru_cache(maxsize=1)
 def price_table() -> PriceTable:
+    return _table_from(_bundled())
+
+
+@lru_cache(maxsize=1)
+def storage_prices() -> StoragePrices:
+    storage = _bundled()["storage"]
+    return StoragePrices(
+        str(storage["volume_type"]),
+        str(storage["as_of"]),
+        MappingProxyType({region: float(p) for region, p in storage["regions"].items()}),
+    )
+
+
+def _bundled() -> dict[str, Any]:
     text = resources.files("ads.lab").joinpath("data/prices.json").read_text(encoding="utf-8")
-    return _table_from(json.loads(text))
+    data: dict[str, Any] = json.loads(text)
+    return data
 
 
 def quote(instance_type: str, region: str, table: PriceTable | None = None) -> PriceQuote:

@@ -109,3 +109,21 @@ def test_given_no_power_state_machine_when_stop_is_posted_then_503_and_the_lab_u
     assert answer.status == 503
     assert "ADS_POWER_STATE_MACHINE_ARN" in answer.body["message"]
     assert control_plane.repo.require(lab_id).status == LabStatus.READY
+
+
+def test_given_a_stopped_lab_when_read_then_its_cost_is_the_root_volume_alone(
+    call_api, control_plane
+) -> None:
+    lab_id = _ready_lab(call_api, control_plane)
+    for status in ("STOPPING", "STOPPED"):
+        control_plane.repo.transition(lab_id, status)
+
+    answer = call_api(load_event("api/get_lab", lab_id=lab_id))
+
+    assert answer.status == 200
+    plan, cost = answer.body["plan"], answer.body["cost"]
+    assert cost["status"] == "STOPPED"
+    assert cost["compute_hourly_usd"] == 0.0
+    assert cost["monthly_usd"] == cost["storage_monthly_usd"] == plan["storage_monthly_cost_usd"]
+    assert cost["storage_monthly_usd"] == pytest.approx(plan["root_volume_gib"] * 0.08)
+    assert cost["summary"].startswith("stopped: no compute is billed")

@@ -31,6 +31,7 @@ from ads.api_models import (
     LabPage,
     LabView,
 )
+from ads.lab.cost import lab_cost
 from ads.lab_record import ALLOWED_FROM
 from ads.power import PowerAccepted
 from ads.power_steps import OPERATION_STATUS
@@ -223,6 +224,7 @@ class FakeAdsApi:
             "destroy_console_url": None,
         }
         lab.update(fields)
+        lab["cost"] = _cost(lab)
         self.labs[lab_id] = lab
         return lab
 
@@ -268,6 +270,7 @@ class FakeAdsApi:
                 lab["app_url"] = "http://127.0.0.1:8080/"
             if status == "FAILED":
                 lab.update(self.failure)
+            lab["cost"] = _cost(lab)
         return lab
 
     def list(self, query: dict[str, str]) -> tuple[int, Any]:
@@ -377,6 +380,11 @@ class FakeAdsApi:
                 }
             ],
         }
+
+
+def _cost(lab: dict[str, Any]) -> dict[str, Any]:
+    # As the real API: the lab's cost in its status, from its plan.
+    return lab_cost(lab["plan"], lab["status"]).model_dump(mode="json")
 
 
 def _answer_model(method: str, path: str, status: int) -> type[BaseModel]:

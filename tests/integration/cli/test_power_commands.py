@@ -165,3 +165,20 @@ def test_given_an_unknown_lab_when_stopped_then_exit_3_with_the_api_message(
 
     assert code == exit_codes.NOT_FOUND
     assert "ads: error: no lab with id 'no-such-lab'" in err
+
+
+def test_given_a_stopped_lab_when_shown_then_the_cost_line_is_its_storage_alone(
+    api: FakeAdsApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lab = api.add_lab("STOPPED")
+
+    code, out, err = run(capsys, "show", lab["lab_id"], "--endpoint", api.url)
+
+    assert code == exit_codes.OK, err
+    (cost,) = [line.strip() for line in out.splitlines() if line.strip().startswith("Cost:")]
+    # PLAN: a 15 GiB root volume in us-east-1, its storage not priced in the plan itself.
+    assert cost == (
+        "Cost:     stopped: no compute is billed; storage $1.20 per month for the 15 GiB "
+        "root volume in us-east-1 (bundled gp3 storage price of 2020-12-01)"
+    )
+    assert "per hour" not in cost
