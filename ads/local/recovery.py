@@ -11,6 +11,9 @@ runs once the plane has started, before its API answers:
 * a READY lab whose agent still answers (with its own lab id) stays READY; one whose
   agent is gone is destroyed by a new DestroyLab execution, as is a lab whose destroy
   was in flight;
+* a STOPPED lab keeps its sandbox (nothing of it runs); a lab caught in STOPPING,
+  STARTING or RESTARTING has its power operation asked again (a new PowerLab
+  execution: the power steps are idempotent), and keeps its sandbox meanwhile;
 * a sandbox or a lab process that no kept record owns is destroyed;
 * an idempotency key whose lab was never written (the crash came between the two
   writes) is released, so a retry of that request makes the lab instead of answering
@@ -31,12 +34,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ads.lab_record import IN_PROGRESS, LabRecord, LabStatus
+from ads.lab_record import IN_PROGRESS, POWER_IN_PROGRESS, LabRecord, LabStatus
 
 if TYPE_CHECKING:
     from ads.local.runtime import LocalControlPlane
 
 RESTARTED_ERROR = "ads.ControlPlaneRestarted"
+# The labs whose VM a clean stop destroys with the others (a stopped one's sandbox too).
+_SETTLED_AS_DESTROYED = (
+    LabStatus.READY,
+    LabStatus.DESTROYING,
+    LabStatus.STOPPED,
+    *POWER_IN_PROGRESS,
+)
 STOPPED_ERROR = "ads.ControlPlaneStopped"
 HEALTH_TIMEOUT_S = 2.0
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -50,6 +60,8 @@ class RecoveryReport:
     kept_ready: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     destroying: list[str] = field(default_factory=list)
+    kept_stopped: list[str] = field(default_factory=list)
+    power_resumed: list[str] = field(default_factory=list)
     orphan_sandboxes: list[str] = field(default_factory=list)
     orphan_processes: list[int] = field(default_factory=list)
     released_keys: int = 0
@@ -132,6 +144,15 @@ def _restart_destroy(plane: LocalControlPlane, record: LabRecord, note: str) -> 
     request_destroy(context, record.lab_id, caller=record.owner)
 
 
+def _resume_power(plane: LocalControlPlane, record: LabRecord) -> None:
+    from ads.power import request_power
+    from ads.power_steps import OPERATION_STATUS
+
+    operation = next(op for op, status in OPERATION_STATUS.items() if status == record.status)
+    # The lab is already in the operation's status: this asks it again (a new execution).
+    request_power(plane.deployment_context(), record.lab_id, operation, caller=record.owner)
+
+
 def _sandbox_of(record: LabRecord) -> Path | None:
     value = (record.vm_details or {}).get("sandbox")
     return Path(value) if value else None
@@ -197,6 +218,17 @@ def reconcile(
                 if sandbox is not None:
                     kept.append(sandbox)
                 report.kept_ready.append(record.lab_id)
+            elif record.status == LabStatus.STOPPED:
+                # Its VM is the sandbox alone; any process under it is a stray.
+                owned.add(record.lab_id)
+                report.kept_stopped.append(record.lab_id)
+            elif record.status in POWER_IN_PROGRESS:
+                owned.add(record.lab_id)
+                sandbox = _sandbox_of(record)
+                if sandbox is not None:
+                    kept.append(sandbox)
+                _resume_power(plane, record)
+                report.power_resumed.append(record.lab_id)
             elif record.status in (LabStatus.READY, LabStatus.DESTROYING):
                 # DestroyLab now owns the VM: the sweep leaves it to the workflow.
                 owned.add(record.lab_id)
@@ -226,8 +258,8 @@ def settle_stopped(plane: LocalControlPlane) -> list[str]:
         try:
             if record.status in IN_PROGRESS:
                 _fail_deployment(plane, record, STOPPED_ERROR, "the local control plane stopped")
-            elif record.status in (LabStatus.READY, LabStatus.DESTROYING):
-                if record.status == LabStatus.READY:
+            elif record.status in _SETTLED_AS_DESTROYED:
+                if record.status != LabStatus.DESTROYING:
                     deps.repository.transition(
                         record.lab_id,
                         LabStatus.DESTROYING,
