@@ -1,8 +1,8 @@
 """The REST API's routes, read from the one document that describes them.
 
-``functions/api/openapi.json`` is generated from the api handler's resolver (a test
-keeps it equal to what the handler generates, another that the resolver registers
-exactly these routes). API Gateway's resources and methods (``cdk_app.api_construct``)
+``functions/api/openapi.json`` is generated from the routes declared in
+:mod:`functions.api.openapi` (a test keeps it equal to what they generate, another that
+the api handler's resolver registers exactly these routes). API Gateway's resources and methods (``cdk_app.api_construct``)
 and the local HTTP front (``ads.local.http_api``) are derived from it here, so a route
 added to the handler reaches every front door or fails a test.
 """

@@ -5,7 +5,8 @@ is built on first use of ``tracer``, and only by the handlers that trace with it
 (:data:`ads.tracing.SDK_TRACED_FUNCTIONS`): importing the SDK is the largest part of a
 cold start, and a handler that never names ``tracer`` never loads it. With tracing
 disabled, or without the SDK (the local control plane has no X-Ray daemon), ``tracer``
-is a stand-in with the same decorators.
+is a stand-in with the same decorators. botocore is patched by :func:`trace_aws_calls`,
+not when the Tracer is built, so that a cold start does not import botocore for the patch.
 
 Metrics leave as CloudWatch embedded metric format (EMF) lines on stdout, which Lambda
 ships to CloudWatch Logs and CloudWatch turns into metrics; no PutMetricData call, no
@@ -101,7 +102,21 @@ def get_tracer() -> Any:
         return _NoTracer()
     from aws_lambda_powertools import Tracer
 
-    return Tracer(service=SERVICE, patch_modules=TRACED_LIBRARIES)
+    # Patching botocore imports it, which costs nearly as much as boto3 itself: the patch
+    # waits for trace_aws_calls(), called where the first AWS client is about to be built.
+    return Tracer(service=SERVICE, auto_patch=False)
+
+
+@lru_cache(maxsize=1)
+def trace_aws_calls() -> None:
+    """Record every AWS call as an X-Ray subsegment, from the next client built on.
+
+    A traced handler calls it before it builds its first client (the first request that
+    needs AWS imports botocore anyway); a client built earlier would not be traced.
+    """
+    tracer = get_tracer()
+    if not isinstance(tracer, _NoTracer):
+        tracer.patch(modules=TRACED_LIBRARIES)
 
 
 def __getattr__(name: str) -> Any:

@@ -13,16 +13,34 @@ def _documented() -> set[tuple[str, str]]:
     return {(route.method, route.path) for route in api_routes.routes()}
 
 
+def _registered(resolver) -> set[tuple[str, str]]:
+    return {
+        # The resolver writes path parameters as <name>; API Gateway and OpenAPI as {name}.
+        (route.method, re.sub(r"<(\w+)>", r"{\1}", route.path))
+        for route in (*resolver._static_routes, *resolver._dynamic_routes)
+    }
+
+
 def test_given_the_handlers_resolver_when_its_routes_are_listed_then_they_are_exactly_the_documents():
     from functions.api.handler import app
 
-    registered = {
-        # The resolver writes path parameters as <name>; API Gateway and OpenAPI as {name}.
-        (route.method, re.sub(r"<(\w+)>", r"{\1}", route.path))
-        for route in (*app._static_routes, *app._dynamic_routes)
+    assert _registered(app) == _documented()
+
+
+def test_given_the_declared_routes_when_listed_then_the_handler_serves_each_under_the_same_name():
+    # The operation ids of the document come from the declarations' names.
+    from functions.api import handler, openapi
+
+    served = {
+        (route.method, route.path): route.func.__name__
+        for route in (*handler.app._static_routes, *handler.app._dynamic_routes)
+    }
+    declared = {
+        (route.method, route.path): route.func.__name__
+        for route in (*openapi.declared._static_routes, *openapi.declared._dynamic_routes)
     }
 
-    assert registered == _documented()
+    assert served == declared
 
 
 def test_given_the_document_when_read_then_each_route_names_the_path_parameters_it_declares():

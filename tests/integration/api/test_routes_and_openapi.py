@@ -48,14 +48,14 @@ def test_given_the_committed_openapi_document_when_validated_then_it_is_valid_op
     validate(OPENAPI)
 
 
-def test_given_the_handler_routes_when_the_document_is_generated_then_it_equals_the_committed_one():
-    from functions.api.handler import openapi_document
+def test_given_the_declared_routes_when_the_document_is_generated_then_it_equals_the_committed_one():
+    from functions.api.openapi import openapi_document
 
     generated = json.loads(json.dumps(openapi_document()))
 
     assert generated == OPENAPI, (
         "functions/api/openapi.json is stale: "
-        "python -m functions.api.handler > functions/api/openapi.json"
+        "python -m functions.api.openapi > functions/api/openapi.json"
     )
 
 
