@@ -36,6 +36,8 @@ API_TITLE = "ADS - Auto Deployment Service"
 API_VERSION = "1.0"
 
 declared = APIGatewayRestResolver(enable_validation=True)
+# The routes below only declare; a call reaching one is a wiring mistake.
+SERVED_BY_HANDLER = "declared for the OpenAPI document; functions.api.handler serves it"
 
 
 def _errors(*codes: int) -> dict[int, Any]:
@@ -87,6 +89,7 @@ def post_labs(
     idempotency_key: IdempotencyKey = None,
 ) -> Response[DeploymentAccepted]:
     """Declared for the document; :mod:`functions.api.handler` serves it."""
+    raise NotImplementedError(SERVED_BY_HANDLER)
 
 
 @declared.post(
@@ -99,6 +102,7 @@ def post_labs(
 )
 def post_plans(request: Annotated[PlanRequest, Body()]) -> DeploymentPlan:
     """Declared for the document; :mod:`functions.api.handler` serves it."""
+    raise NotImplementedError(SERVED_BY_HANDLER)
 
 
 @declared.get(
@@ -122,6 +126,7 @@ def get_labs(
     ] = None,
 ) -> LabPage:
     """Declared for the document; :mod:`functions.api.handler` serves it."""
+    raise NotImplementedError(SERVED_BY_HANDLER)
 
 
 @declared.get(
@@ -134,6 +139,7 @@ def get_labs(
 )
 def get_lab(lab_id: LabId) -> LabView:
     """Declared for the document; :mod:`functions.api.handler` serves it."""
+    raise NotImplementedError(SERVED_BY_HANDLER)
 
 
 @declared.get(
@@ -146,6 +152,7 @@ def get_lab(lab_id: LabId) -> LabView:
 )
 def get_lab_history(lab_id: LabId) -> LabHistory:
     """Declared for the document; :mod:`functions.api.handler` serves it."""
+    raise NotImplementedError(SERVED_BY_HANDLER)
 
 
 @declared.delete(
@@ -161,6 +168,7 @@ def get_lab_history(lab_id: LabId) -> LabHistory:
 )
 def delete_lab(lab_id: LabId) -> Response[DestroyAccepted]:
     """Declared for the document; :mod:`functions.api.handler` serves it."""
+    raise NotImplementedError(SERVED_BY_HANDLER)
 
 
 def _power_route(operation: str, status: str, summary: str) -> Any:
@@ -180,16 +188,19 @@ def _power_route(operation: str, status: str, summary: str) -> Any:
 @_power_route("stop", "STOPPING", "Stop a READY lab's VM (STOPPING, then STOPPED)")
 def post_lab_stop(lab_id: LabId) -> Response[PowerAccepted]:
     """Declared for the document; :mod:`functions.api.handler` serves it."""
+    raise NotImplementedError(SERVED_BY_HANDLER)
 
 
 @_power_route("start", "STARTING", "Start a STOPPED lab's VM (STARTING, then READY)")
 def post_lab_start(lab_id: LabId) -> Response[PowerAccepted]:
     """Declared for the document; :mod:`functions.api.handler` serves it."""
+    raise NotImplementedError(SERVED_BY_HANDLER)
 
 
 @_power_route("restart", "RESTARTING", "Reboot a READY lab's VM and check it (RESTARTING)")
 def post_lab_restart(lab_id: LabId) -> Response[PowerAccepted]:
     """Declared for the document; :mod:`functions.api.handler` serves it."""
+    raise NotImplementedError(SERVED_BY_HANDLER)
 
 
 def openapi_document() -> dict[str, Any]:
