@@ -19,7 +19,7 @@ from ads.cli.exit_codes import CommandError
 from ads.cli.plan_render import render_plan
 from ads.config import AdsConfig, get_config
 from ads.errors import ConfigError, InvalidInputError
-from ads.lab.labspec import MAX_LABSPEC_BYTES
+from ads.lab.labspec_reader import MAX_LABSPEC_BYTES
 from ads.lab.os_catalogue import OS_POLICIES, arch_spellings
 from ads.lab.plan import PlanOptions, plan_from_labspec_source
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Literal
 
 from ads.errors import FieldProblem
-from ads.lab.labspec import BUILD, BUILD_STEP_NAMES, RUNTIME, Labspec
+from ads.lab.labspec_model import BUILD, BUILD_STEP_NAMES, RUNTIME, Labspec
 
 NetworkEgress = Literal["nat", "none"]
 NETWORK_EGRESS = ("nat", "none")

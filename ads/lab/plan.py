@@ -18,13 +18,13 @@ from ads.config import LabAccessMode
 from ads.errors import FieldProblem, LabspecError
 from ads.lab import egress, os_catalogue, pricing, sizing
 from ads.lab.lab_id import slugify
-from ads.lab.labspec import (
+from ads.lab.labspec import parse_labspec
+from ads.lab.labspec_model import (
     ACTION_NAMES,
     BUILD_STEP_NAMES,
     DEFAULT_LAB_PORTS,
     HealthProbe,
     Labspec,
-    parse_labspec,
 )
 from ads.lab.os_catalogue import Arch, OsPolicy
 

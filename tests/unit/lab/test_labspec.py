@@ -7,7 +7,8 @@ import json
 import pytest
 
 from ads.errors import FieldProblem, LabspecError
-from ads.lab.labspec import ACTION_NAMES, BUILD_STEP_NAMES, parse_labspec
+from ads.lab.labspec import parse_labspec
+from ads.lab.labspec_model import ACTION_NAMES, BUILD_STEP_NAMES
 from tests.unit.lab.specs import (
     BAD,
     REAL_SPECS,

@@ -8,7 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from ads.errors import LabspecError
-from ads.lab.labspec import ACTION_NAMES, parse_labspec
+from ads.lab.labspec import parse_labspec
+from ads.lab.labspec_model import ACTION_NAMES
 from ads.lab.plan import (
     STEP_NAMES,
     DeploymentPlan,
