@@ -22,6 +22,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from ads.errors import IllegalTransitionError
+from ads.failure_causes import FAIL_CAUSE_LIMIT, describe_init_failure, failure_cause
+from ads.health_probe import probe_health
 from ads.lab_record import LabRecord, LabStatus
 from ads.lifecycle_events import STARTED_DETAIL_TYPE, LifecyclePublisher
 from ads.observability import logger
@@ -36,7 +38,7 @@ from ads.providers.base import (
     VmState,
 )
 from ads.records import LabRepository
-from ads.steps import describe_init_failure, failure_cause, probe_health
+from ads.step_records import DESTROY_STATES
 
 PowerOperation = Literal["stop", "start", "restart"]
 # The status an operation moves a lab to first, and the statuses it may start from.
@@ -45,9 +47,6 @@ OPERATION_STATUS: dict[str, LabStatus] = {
     "start": LabStatus.STARTING,
     "restart": LabStatus.RESTARTING,
 }
-DESTROY_STATES = (LabStatus.DESTROYING, LabStatus.DESTROYED)
-# Step Functions refuses a Fail state Cause longer than this.
-FAIL_CAUSE_LIMIT = 32768
 # vm_details keys the power steps keep between their retries.
 START_COMMAND = "power_start_command"
 REBOOT_ASKED = "power_reboot"

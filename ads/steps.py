@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from ads.config import AdsConfig
-from ads.failure_causes import describe_init_failure, failure_cause
+from ads.failure_causes import describe_init_failure
 from ads.health_probe import probe_health
 from ads.lab_metrics import LabMetric
 from ads.lab_record import LabRecord, LabStatus
@@ -41,19 +41,13 @@ from ads.records import LabRepository
 from ads.step_records import advance, deploying, vm_of
 from ads.step_results import CreateVmResult, HealthCheckResult, InitVmResult, WaitRunningResult
 
-# describe_init_failure, failure_cause and probe_health are also read through this module
-# by the PowerLab steps (ads.power_steps); their homes are ads.failure_causes and
-# ads.health_probe.
 __all__ = [
     "StepDependencies",
     "create_vm",
     "dependencies_for",
-    "describe_init_failure",
-    "failure_cause",
     "health_check",
     "init_request",
     "init_vm",
-    "probe_health",
     "wait_running",
 ]
 
