@@ -2,12 +2,13 @@
 
 The ASL file is the single source of the workflow (the local plane runs the same file):
 its Lambda placeholders become the functions' ARNs, its service ARNs the stack's
-partition (:func:`cdk_app.workflow_construct.partition_aware`), and each function it
-calls is granted to the machine's role only.
+partition (:func:`partition_aware`), and each function it calls is granted to the
+machine's role only.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,7 +21,33 @@ from constructs import Construct
 from ads.asl_placeholders import PARTITION_PLACEHOLDER, STEP_FUNCTION_PLACEHOLDERS, placeholders_of
 from cdk_app.nag import acknowledge, nag_text
 from cdk_app.settings import Settings
-from cdk_app.workflow_construct import partition_aware
+
+# The ASL names the partition of its service ARNs through ${Partition}
+# (PARTITION_PLACEHOLDER; the local runner binds it to moto's "aws"); a literal aws
+# partition is treated alike.
+# A JSON string that is a whole ARN in the placeholder (or the aws) partition.
+_PARTITION_ARN = re.compile(r'"arn:(?:aws|\$\{Partition\}):([^"$]+)"')
+
+
+def partition_aware(asl_text: str) -> tuple[str, dict[str, str]]:
+    """The ASL with each service ARN string (``arn:${Partition}:states:::lambda:invoke``,
+    or a literal ``arn:aws:...``) turned into one whole-string placeholder.
+
+    Returns the text and, per placeholder, the ARN after ``arn:<partition>:``; CDK binds
+    it to the stack's partition, so the machine works in aws-cn and aws-us-gov. A
+    placeholder for the whole string (not inside it) is what cfn-lint's ASL check knows
+    to skip; with ``arn:${Partition}:...`` inline it would refuse every Resource.
+    """
+    arns: dict[str, str] = {}
+
+    def placeholder(match: re.Match[str]) -> str:
+        rest = match.group(1)
+        name = "Arn" + "".join(part.title() for part in re.split(r"[^A-Za-z0-9]+", rest) if part)
+        if arns.setdefault(name, rest) != rest:
+            raise ValueError(f"ASL ARNs {arns[name]!r} and {rest!r} map to one placeholder {name}")
+        return f'"${{{name}}}"'
+
+    return _PARTITION_ARN.sub(placeholder, asl_text), arns
 
 
 def asl_state_machine(

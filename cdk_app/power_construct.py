@@ -21,6 +21,7 @@ from cdk_app.compute_construct import FunctionSpec, LambdaFactory
 from cdk_app.nag import acknowledge, nag_text
 from cdk_app.network_construct import Network
 from cdk_app.settings import Settings
+from cdk_app.step_grants import StepGrants
 from cdk_app.storage_construct import Storage
 from cdk_app.workflow_construct import MANAGED_TAG, STATEMACHINE_DIR
 
@@ -62,7 +63,7 @@ class Power(Construct):
         )
         storage.grant_lab_records(self.power_vm)
         lifecycle_bus.grant_put_events_to(self.power_vm)
-        self._grant_power_vm()
+        self._grant_power_vm(StepGrants(self, network))
         self.machine_name = f"{settings.name_prefix}-power-lab"
         self.machine = asl_state_machine(
             self,
@@ -96,15 +97,10 @@ class Power(Construct):
             f"only executions of {self.machine_name}.",
         )
 
-    def _arn(self, service: str, resource: str, name: str, *, account: bool = True) -> str:
-        stack = self._stack
-        account_id = stack.account if account else ""
-        return f"arn:{stack.partition}:{service}:{stack.region}:{account_id}:{resource}/{name}"
-
-    def _grant_power_vm(self) -> None:
+    def _grant_power_vm(self, grants: StepGrants) -> None:
         role = self.power_vm.role
         assert role is not None
-        instances = self._arn("ec2", "instance", "*")
+        instances = grants.arn("ec2", "instance", "*")
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="PowerAdsInstancesOnly",
@@ -120,28 +116,7 @@ class Power(Construct):
                 resources=["*"],
             )
         )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="RunShellScriptDocument",
-                actions=["ssm:SendCommand"],
-                resources=[self._arn("ssm", "document", "AWS-RunShellScript", account=False)],
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="RunCommandOnAdsInstancesOnly",
-                actions=["ssm:SendCommand"],
-                resources=[instances],
-                conditions={"StringEquals": {f"ssm:resourceTag/{MANAGED_TAG}": "true"}},
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ReadCommandResults",
-                actions=["ssm:GetCommandInvocation"],
-                resources=["*"],
-            )
-        )
+        grants.run_commands_on_ads_instances(role)
         acknowledge(
             role,
             f"AwsSolutions-IAM5[Resource::{nag_text(self, instances)}]",

@@ -27,7 +27,7 @@ class StepGrants:
         self._stack = Stack.of(scope)
         self._network = network
 
-    def _arn(self, service: str, resource: str, name: str, *, account: bool = True) -> str:
+    def arn(self, service: str, resource: str, name: str, *, account: bool = True) -> str:
         region = self._stack.region
         account_id = self._stack.account if account else ""
         return f"arn:{self._stack.partition}:{service}:{region}:{account_id}:{resource}/{name}"
@@ -35,9 +35,9 @@ class StepGrants:
     def create_vm(self, function: lambda_.Function, lab_instance: LabInstanceRole) -> None:
         role = function.role
         assert role is not None
-        vpc_arn = self._arn("ec2", "vpc", self._network.vpc.vpc_id)
-        instances = self._arn("ec2", "instance", "*")
-        volumes = self._arn("ec2", "volume", "*")
+        vpc_arn = self.arn("ec2", "vpc", self._network.vpc.vpc_id)
+        instances = self.arn("ec2", "instance", "*")
+        volumes = self.arn("ec2", "volume", "*")
         # RunInstances is authorised per resource it touches; each gets its own condition.
         role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -68,8 +68,8 @@ class StepGrants:
                 sid="RunInLabSubnets",
                 actions=["ec2:RunInstances"],
                 resources=[
-                    self._arn("ec2", "subnet", "*"),
-                    self._arn("ec2", "network-interface", "*"),
+                    self.arn("ec2", "subnet", "*"),
+                    self.arn("ec2", "network-interface", "*"),
                 ],
                 conditions={"ArnEquals": {"ec2:Vpc": vpc_arn}},
             )
@@ -79,10 +79,10 @@ class StepGrants:
                 sid="RunWithLabSecurityGroupAndPublicImages",
                 actions=["ec2:RunInstances"],
                 resources=[
-                    self._arn(
+                    self.arn(
                         "ec2", "security-group", self._network.lab_security_group.security_group_id
                     ),
-                    self._arn("ec2", "image", "*", account=False),
+                    self.arn("ec2", "image", "*", account=False),
                 ],
             )
         )
@@ -98,7 +98,7 @@ class StepGrants:
             iam.PolicyStatement(
                 sid="ResolvePublicAmiParameters",
                 actions=["ssm:GetParameter", "ssm:GetParameters"],
-                resources=[self._arn("ssm", "parameter", "aws/service/*", account=False)],
+                resources=[self.arn("ssm", "parameter", "aws/service/*", account=False)],
             )
         )
         role.add_to_principal_policy(
@@ -117,19 +117,19 @@ class StepGrants:
             (f"Resource::{self._display(instances)}", reason_instances),
             (f"Resource::{self._display(volumes)}", reason_instances),
             (
-                f"Resource::{self._display(self._arn('ec2', 'subnet', '*'))}",
+                f"Resource::{self._display(self.arn('ec2', 'subnet', '*'))}",
                 "Subnets and new network interfaces are limited to the ADS VPC by the ec2:Vpc condition.",
             ),
             (
-                f"Resource::{self._display(self._arn('ec2', 'network-interface', '*'))}",
+                f"Resource::{self._display(self.arn('ec2', 'network-interface', '*'))}",
                 "Subnets and new network interfaces are limited to the ADS VPC by the ec2:Vpc condition.",
             ),
             (
-                f"Resource::{self._display(self._arn('ec2', 'image', '*', account=False))}",
+                f"Resource::{self._display(self.arn('ec2', 'image', '*', account=False))}",
                 "Lab AMIs are public images chosen at run time from SSM public parameters.",
             ),
             (
-                f"Resource::{self._display(self._arn('ssm', 'parameter', 'aws/service/*', account=False))}",
+                f"Resource::{self._display(self.arn('ssm', 'parameter', 'aws/service/*', account=False))}",
                 "AMI ids are resolved from AWS public parameters; the path is AWS's own namespace.",
             ),
             (
@@ -139,6 +139,33 @@ class StepGrants:
             ),
         ):
             acknowledge(role, f"AwsSolutions-IAM5[{finding}]", reason)
+
+    def run_commands_on_ads_instances(self, role: iam.IRole) -> None:
+        """SendCommand of AWS-RunShellScript to ADS's instances only, and reading its
+        results: init_vm installs the lab this way, power_vm runs the lab's start action.
+        The callers acknowledge the instance wildcard with their own reason."""
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="RunShellScriptDocument",
+                actions=["ssm:SendCommand"],
+                resources=[self.arn("ssm", "document", "AWS-RunShellScript", account=False)],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="RunCommandOnAdsInstancesOnly",
+                actions=["ssm:SendCommand"],
+                resources=[self.arn("ec2", "instance", "*")],
+                conditions={"StringEquals": {f"ssm:resourceTag/{MANAGED_TAG}": "true"}},
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadCommandResults",
+                actions=["ssm:GetCommandInvocation"],
+                resources=["*"],
+            )
+        )
 
     def wait_running(self, function: lambda_.Function) -> None:
         role = function.role
@@ -165,30 +192,8 @@ class StepGrants:
     ) -> None:
         role = function.role
         assert role is not None
-        instances = self._arn("ec2", "instance", "*")
-        document = self._arn("ssm", "document", "AWS-RunShellScript", account=False)
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="RunShellScriptDocument",
-                actions=["ssm:SendCommand"],
-                resources=[document],
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="RunCommandOnAdsInstancesOnly",
-                actions=["ssm:SendCommand"],
-                resources=[instances],
-                conditions={"StringEquals": {f"ssm:resourceTag/{MANAGED_TAG}": "true"}},
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ReadCommandResults",
-                actions=["ssm:GetCommandInvocation"],
-                resources=["*"],
-            )
-        )
+        instances = self.arn("ec2", "instance", "*")
+        self.run_commands_on_ads_instances(role)
         # The VM downloads the bundle through a URL presigned with this role: that one
         # object, not CDK's grant_read (the whole staging bucket's objects and listings).
         role.add_to_principal_policy(
@@ -225,7 +230,7 @@ class StepGrants:
     def destroy_vm(self, function: lambda_.Function) -> None:
         role = function.role
         assert role is not None
-        instances = self._arn("ec2", "instance", "*")
+        instances = self.arn("ec2", "instance", "*")
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="TerminateAdsInstancesOnly",

@@ -41,7 +41,7 @@ def test_given_the_cdk_workflow_and_the_local_dispatcher_when_imported_then_they
 
 @pytest.mark.parametrize("asl", ASL_FILES, ids=lambda p: p.name)
 def test_given_cdks_partition_placeholders_when_generated_then_the_shared_pattern_finds_them(asl):
-    from cdk_app.workflow_construct import partition_aware
+    from cdk_app.asl_state_machine import partition_aware
 
     text, arns = partition_aware(asl.read_text())
 
