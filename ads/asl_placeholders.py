@@ -19,6 +19,7 @@ STEP_FUNCTION_PLACEHOLDERS: dict[str, str] = {
     "destroy_vm": "DestroyVmFunctionArn",
     "record_status": "RecordStatusFunctionArn",
     "power_vm": "PowerVmFunctionArn",
+    "run_action": "RunActionFunctionArn",
 }
 # The ASL names the partition of its service ARNs through ${Partition}.
 PARTITION_PLACEHOLDER = "Partition"

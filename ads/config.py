@@ -50,6 +50,7 @@ class AdsConfig(BaseModel):
     deploy_state_machine_arn: str = ""
     destroy_state_machine_arn: str = ""
     power_state_machine_arn: str = ""
+    action_state_machine_arn: str = ""
     provider: Literal["ec2", "local"] = "ec2"
     # Empty means the catalogue's default list for the architecture.
     allowed_instance_types: tuple[str, ...] = ()
@@ -143,6 +144,7 @@ class AdsConfig(BaseModel):
             "deploy_state_machine_arn": ("ADS_DEPLOY_STATE_MACHINE_ARN",),
             "destroy_state_machine_arn": ("ADS_DESTROY_STATE_MACHINE_ARN",),
             "power_state_machine_arn": ("ADS_POWER_STATE_MACHINE_ARN",),
+            "action_state_machine_arn": ("ADS_ACTION_STATE_MACHINE_ARN",),
             "provider": ("ADS_PROVIDER",),
             "allowed_instance_types": ("ADS_ALLOWED_INSTANCE_TYPES",),
             "default_os_policy": ("ADS_DEFAULT_OS_POLICY",),

@@ -29,6 +29,8 @@ class LabStatus(StrEnum):
     STOPPED = "STOPPED"
     STARTING = "STARTING"
     RESTARTING = "RESTARTING"
+    # A lab action (ads.action_steps): READY -> ACTING -> READY, whatever the action's exit.
+    ACTING = "ACTING"
 
 
 IN_PROGRESS = (
@@ -52,7 +54,7 @@ ALLOWED_FROM: dict[LabStatus, tuple[LabStatus, ...]] = {
         LabStatus.STARTING,
         LabStatus.RESTARTING,
     ),
-    LabStatus.READY: (LabStatus.HEALTH_CHECKING,),
+    LabStatus.READY: (LabStatus.HEALTH_CHECKING, LabStatus.ACTING),
     LabStatus.FAILED: (*IN_PROGRESS, *POWER_IN_PROGRESS),
     LabStatus.DESTROYING: (
         *IN_PROGRESS,
@@ -60,12 +62,14 @@ ALLOWED_FROM: dict[LabStatus, tuple[LabStatus, ...]] = {
         LabStatus.READY,
         LabStatus.FAILED,
         LabStatus.STOPPED,
+        LabStatus.ACTING,
     ),
     LabStatus.STOPPING: (LabStatus.READY,),
     LabStatus.STOPPED: (LabStatus.STOPPING,),
     LabStatus.STARTING: (LabStatus.STOPPED,),
     LabStatus.RESTARTING: (LabStatus.READY,),
     LabStatus.DESTROYED: (LabStatus.DESTROYING,),
+    LabStatus.ACTING: (LabStatus.READY,),
 }
 
 
@@ -119,6 +123,10 @@ class LabRecord(BaseModel):
     destroy_execution_arn: str | None = None
     # The last stop/start/restart execution (ads.power).
     power_execution_arn: str | None = None
+    # The lab action under way while ACTING, and the recent runs (ads.action_runs).
+    action_in_progress: dict[str, Any] | None = None
+    action_execution_arn: str | None = None
+    action_runs: list[dict[str, Any]] = Field(default_factory=list)
     failed_step: str | None = None
     cause: str | None = None
     status_history: list[StatusChange] = Field(default_factory=list)

@@ -139,6 +139,9 @@ def _report(outcome: RunOutcome) -> int:
     ran = len(outcome.commands)
     if outcome.succeeded:
         print(f"ads-agent: {outcome.action} succeeded ({ran} command{'s' if ran != 1 else ''})")
+        if outcome.output_tail.strip():
+            # A lab action's output is its answer (a backup's name, a test's report).
+            print(f"--- output tail ---\n{outcome.output_tail.rstrip()}\n--- end of output ---")
         return 0
     step = f" in step {outcome.failed_step!r}" if outcome.failed_step else ""
     how = (

@@ -8,6 +8,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from cdk_app.access_construct import LabAccess
+from cdk_app.action_construct import Actions
 from cdk_app.api_construct import Api
 from cdk_app.ci_trigger_construct import CiTrigger, LifecycleBus
 from cdk_app.compute_construct import AGENT_PORT, AgentBundle, LabInstanceRole, LambdaFactory
@@ -80,6 +81,7 @@ class AdsStack(Stack):
             health_check=workflow.health_check,
             lifecycle_bus=lifecycle.bus,
         )
+        actions = Actions(self, "Actions", settings=settings, factory=factory, storage=storage)
         # Only the front doors start executions; the steps never need these ARNs, which
         # keeps the machine -> step Lambda references free of cycles.
         machine_environment = {
@@ -98,9 +100,11 @@ class AdsStack(Stack):
             environment={
                 **machine_environment,
                 "ADS_POWER_STATE_MACHINE_ARN": power.machine.state_machine_arn,
+                "ADS_ACTION_STATE_MACHINE_ARN": actions.machine.state_machine_arn,
             },
         )
         power.grant_requests(api.function)
+        actions.grant_requests(api.function)
         # After the API: the CI role is granted calls to its routes.
         ci_trigger = CiTrigger(
             self,
@@ -120,6 +124,7 @@ class AdsStack(Stack):
                 "DeployLab": workflow.deploy_machine,
                 "DestroyLab": workflow.destroy_machine,
                 "PowerLab": power.machine,
+                "ActionLab": actions.machine,
             },
             functions=factory.functions,
             dead_letter_queue=ci_trigger.dead_letter_queue,
@@ -134,6 +139,7 @@ class AdsStack(Stack):
         CfnOutput(self, "DeployStateMachineArn", value=workflow.deploy_machine.state_machine_arn)
         CfnOutput(self, "DestroyStateMachineArn", value=workflow.destroy_machine.state_machine_arn)
         CfnOutput(self, "PowerStateMachineArn", value=power.machine.state_machine_arn)
+        CfnOutput(self, "ActionStateMachineArn", value=actions.machine.state_machine_arn)
         CfnOutput(self, "TableName", value=storage.table.table_name)
         CfnOutput(self, "LifecycleEventBusName", value=lifecycle.bus.event_bus_name)
         CfnOutput(self, "LifecycleEventBusArn", value=lifecycle.bus.event_bus_arn)

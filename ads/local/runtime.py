@@ -76,6 +76,7 @@ ROLE_NAME = "ads-local-workflow"
 DEPLOY_STATE_MACHINE = "DeployLab"
 DESTROY_STATE_MACHINE = "DestroyLab"
 POWER_STATE_MACHINE = "PowerLab"
+ACTION_STATE_MACHINE = "ActionLab"
 _FINISHED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 # ARNs in the ASL name their partition through ${Partition}; moto answers for "aws".
 LOCAL_PARTITION = "aws"
@@ -134,6 +135,7 @@ class LocalControlPlane:
         self.deploy_state_machine_arn = ""
         self.destroy_state_machine_arn = ""
         self.power_state_machine_arn = ""
+        self.action_state_machine_arn = ""
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
         self._restore: list[Callable[[], None]] = []
@@ -186,6 +188,7 @@ class LocalControlPlane:
         self.deploy_state_machine_arn = arn_prefix + DEPLOY_STATE_MACHINE
         self.destroy_state_machine_arn = arn_prefix + DESTROY_STATE_MACHINE
         self.power_state_machine_arn = arn_prefix + POWER_STATE_MACHINE
+        self.action_state_machine_arn = arn_prefix + ACTION_STATE_MACHINE
         self._set_env(
             {
                 "AWS_REGION": self.region,
@@ -196,6 +199,7 @@ class LocalControlPlane:
                 "ADS_DEPLOY_STATE_MACHINE_ARN": self.deploy_state_machine_arn,
                 "ADS_DESTROY_STATE_MACHINE_ARN": self.destroy_state_machine_arn,
                 "ADS_POWER_STATE_MACHINE_ARN": self.power_state_machine_arn,
+                "ADS_ACTION_STATE_MACHINE_ARN": self.action_state_machine_arn,
                 "ADS_EVENT_BUS_NAME": EVENT_BUS_NAME,
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_DISABLED": "true",
@@ -268,6 +272,7 @@ class LocalControlPlane:
             (DEPLOY_STATE_MACHINE, "deploy_lab.asl.json"),
             (DESTROY_STATE_MACHINE, "destroy_lab.asl.json"),
             (POWER_STATE_MACHINE, "power_lab.asl.json"),
+            (ACTION_STATE_MACHINE, "action_lab.asl.json"),
         ):
             sfn.create_state_machine(
                 name=name,
@@ -323,6 +328,7 @@ class LocalControlPlane:
             self.deploy_state_machine_arn,
             self.destroy_state_machine_arn,
             self.power_state_machine_arn,
+            self.action_state_machine_arn,
         ):
             for page in sfn.get_paginator("list_executions").paginate(
                 stateMachineArn=arn, statusFilter="RUNNING"

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from ads.config import LAB_ID_TAG, AdsConfig
 from ads.lab.os_catalogue import find_release
-from ads.providers import ec2_bootstrap, ec2_launch, ec2_power
+from ads.providers import ec2_actions, ec2_bootstrap, ec2_launch, ec2_power
 from ads.providers.base import (
     ComputeNeeds,
     DestroyFailed,
@@ -428,6 +428,22 @@ class Ec2Provider:
             prefix=self._prefix,
             timeout_s=self._config.command_timeout_s or self._config.init_timeout_s,
         )
+
+    # -- lab actions (ads.providers.ec2_actions) -------------------------------------------
+
+    def run_action(self, lab_id: str, vm: VmInfo, name: str) -> str:
+        return ec2_actions.send_action(
+            self._call,
+            self._ssm,
+            lab_id=lab_id,
+            vm_id=vm.vm_id,
+            name=name,
+            prefix=self._prefix,
+            timeout_s=self._config.command_timeout_s or self._config.init_timeout_s,
+        )
+
+    def action_status(self, vm: VmInfo, command_id: str) -> InitStatus:
+        return ec2_actions.action_status(self._call, self._ssm, vm.vm_id, command_id)
 
 
 def _plain(plan: DeploymentPlan | Mapping[str, Any]) -> Mapping[str, Any]:

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from ads.config import AdsConfig
 from ads.processes import alive, remember_child
-from ads.providers import local_power
+from ads.providers import local_actions, local_power
 from ads.providers.base import (
     DestroyFailed,
     InitFailed,
@@ -337,6 +337,14 @@ class LocalProvider:
 
     def start_lab(self, lab_id: str, _vm: VmInfo, plan: Mapping[str, Any]) -> str | None:
         return local_power.start_lab(self, lab_id, dict(plan))
+
+    # Lab actions (ads.providers.local_actions): the agent's action in the sandbox.
+
+    def run_action(self, lab_id: str, _vm: VmInfo, name: str) -> str:
+        return local_actions.run_action(self, lab_id, name)
+
+    def action_status(self, vm: VmInfo, command_id: str) -> InitStatus:
+        return local_actions.action_status(self, vm, command_id)
 
     def vm_info(self, vm_id: str) -> VmInfo | None:
         """The VM as it is now (after a start its agent port may have changed)."""

@@ -194,6 +194,25 @@ def post_lab_restart(lab_id: str) -> Response:
     return _power(lab_id, "restart")
 
 
+@app.post("/labs/<lab_id>/actions/<name>")
+def post_lab_action(lab_id: str, name: str) -> Response:
+    from ads import lab_actions
+    from functions.api import request_input
+
+    lab_id = request_input.lab_id(lab_id)
+    body = lab_actions.request_action(deployment_context(), lab_id, name, caller=_caller())
+    return _json(202, body)
+
+
+@app.get("/labs/<lab_id>/actions")
+def get_lab_actions(lab_id: str) -> Response:
+    from ads import lab_actions
+    from functions.api import request_input
+
+    lab_id = request_input.lab_id(lab_id)
+    return _json(200, lab_actions.list_actions(deployment_context(), lab_id, caller=_caller()))
+
+
 # -- errors -------------------------------------------------------------------------
 
 

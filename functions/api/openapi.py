@@ -29,6 +29,7 @@ from ads.api_models import (
 )
 from ads.lab.lab_id import MAX_LAB_ID_LENGTH
 from ads.lab.plan import DeploymentPlan
+from ads.lab_actions import ActionAccepted, LabActions
 from ads.lab_queries import MAX_PAGE
 from ads.power import PowerAccepted
 
@@ -199,6 +200,48 @@ def post_lab_start(lab_id: LabId) -> Response[PowerAccepted]:
 
 @_power_route("restart", "RESTARTING", "Reboot a READY lab's VM and check it (RESTARTING)")
 def post_lab_restart(lab_id: LabId) -> Response[PowerAccepted]:
+    """Declared for the document; :mod:`functions.api.handler` serves it."""
+    raise NotImplementedError(SERVED_BY_HANDLER)
+
+
+ActionName = Annotated[
+    str,
+    Path(
+        description="one of the lab's actions (its labspec's lab_actions)",
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+    ),
+]
+
+
+@declared.post(
+    "/labs/<lab_id>/actions/<name>",
+    summary="Run one of a READY lab's actions on its VM (ACTING, then READY)",
+    responses={
+        202: {
+            "description": "the lab is ACTING and ActionLab started",
+            "content": {"application/json": {"model": ActionAccepted}},
+        },
+        **_errors(400, 403, 404, 409, 502, 503),
+    },
+)
+def post_lab_action(lab_id: LabId, name: ActionName) -> Response[ActionAccepted]:
+    """Declared for the document; :mod:`functions.api.handler` serves it."""
+    raise NotImplementedError(SERVED_BY_HANDLER)
+
+
+@declared.get(
+    "/labs/<lab_id>/actions",
+    summary="A lab's defined actions, the one running and its recent runs",
+    responses={
+        200: {
+            "description": "the defined actions and the recent runs, newest first",
+            "content": {"application/json": {"model": LabActions}},
+        },
+        **_errors(400, 403, 404),
+    },
+)
+def get_lab_actions(lab_id: LabId) -> LabActions:
     """Declared for the document; :mod:`functions.api.handler` serves it."""
     raise NotImplementedError(SERVED_BY_HANDLER)
 

@@ -13,6 +13,7 @@ ADS_FUNCTIONS = (
     "destroy_vm",
     "record_status",
     "power_vm",
+    "run_action",
     "api",
     "ci_trigger",
 )

@@ -142,7 +142,7 @@ def test_given_init_vm_when_synthesized_then_send_command_is_limited_to_the_shel
     [
         ("ec2:RunInstances", {"create_vm"}),
         ("ec2:TerminateInstances", {"destroy_vm"}),
-        ("ssm:SendCommand", {"init_vm", "power_vm"}),
+        ("ssm:SendCommand", {"init_vm", "power_vm", "run_action"}),
         ("iam:PassRole", {"create_vm"}),
         ("events:PutEvents", {"record_status", "power_vm"}),
         ("ssm:DescribeInstanceInformation", {"wait_running", "power_vm"}),
@@ -180,7 +180,6 @@ def test_given_the_api_when_synthesized_then_it_starts_both_machines_and_follows
         for r in resources_of(s)
     }
     assert started == {text({"Ref": logical_id}) for logical_id in machines}
-    # PowerLab's executions are followed, never stopped (tests/infra/test_power.py).
     (follow,) = [
         s
         for s in statements_with_action(statements, "states:DescribeExecution")
@@ -194,7 +193,8 @@ def test_given_the_api_when_synthesized_then_it_starts_both_machines_and_follows
     names = sorted(
         m["Properties"]["StateMachineName"]
         for m in machines.values()
-        if m["Properties"]["StateMachineName"] != "ads-power-lab"
+        # PowerLab's and ActionLab's are followed, never stopped (test_power, test_actions).
+        if m["Properties"]["StateMachineName"] not in ("ads-power-lab", "ads-action-lab")
     )
     followed = sorted(text(r) for r in resources_of(follow))
     assert len(followed) == 2

@@ -21,7 +21,12 @@ from tests.infra.template_queries import ads_functions, of_type
 # Throttling is left out: every task retries it (record_status too, which never raises it),
 # and it is no part of a healthy life.
 WAITING_SIGNALS = {e.__name__ for e in RETRIED_ERRORS if e is not ProviderThrottled}
-MACHINE_LABELS = {"DeployLab": "deploy_lab", "DestroyLab": "destroy_lab", "PowerLab": "power_lab"}
+MACHINE_LABELS = {
+    "DeployLab": "deploy_lab",
+    "DestroyLab": "destroy_lab",
+    "PowerLab": "power_lab",
+    "ActionLab": "action_lab",
+}
 
 Watched = tuple[str, str, tuple[tuple[str, str], ...]]
 

@@ -20,7 +20,12 @@ LAMBDA_SERVICE_ERRORS = {
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 }
-FILES = ["deploy_lab.asl.json", "destroy_lab.asl.json", "power_lab.asl.json"]
+FILES = [
+    "deploy_lab.asl.json",
+    "destroy_lab.asl.json",
+    "power_lab.asl.json",
+    "action_lab.asl.json",
+]
 
 
 def _definition(name: str) -> dict[str, Any]:
@@ -229,5 +234,5 @@ def test_given_destroy_lab_fails_when_caught_then_the_lab_is_kept_destroying_wit
     assert states["Mark Destroyed"]["Parameters"]["Payload"]["status"] == "DESTROYED"
 
 
-def test_given_state_machine_files_when_listed_then_they_are_the_three_workflows() -> None:
+def test_given_state_machine_files_when_listed_then_they_are_the_four_workflows() -> None:
     assert sorted(p.name for p in Path(STATEMACHINE_DIR).glob("*.asl.json")) == sorted(FILES)
