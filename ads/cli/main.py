@@ -14,7 +14,15 @@ import os
 import sys
 
 from ads import __version__
-from ads.cli import connect_cmd, exit_codes, lab_cmds, local_cmds, plan_cmd, power_cmds
+from ads.cli import (
+    action_cmds,
+    connect_cmd,
+    exit_codes,
+    lab_cmds,
+    local_cmds,
+    plan_cmd,
+    power_cmds,
+)
 from ads.errors import AdsError, InvalidInputError
 
 
@@ -25,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ads {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (plan_cmd, lab_cmds, power_cmds, connect_cmd, local_cmds):
+    for module in (plan_cmd, lab_cmds, power_cmds, action_cmds, connect_cmd, local_cmds):
         module.register(subparsers)
     return parser
 

@@ -32,6 +32,7 @@ from ads.api_models import (
     LabView,
 )
 from ads.lab.cost import lab_cost
+from ads.lab_actions import ActionAccepted, LabActions
 from ads.lab_record import ALLOWED_FROM
 from ads.power import PowerAccepted
 from ads.power_steps import OPERATION_STATUS
@@ -98,6 +99,10 @@ class FakeAdsApi:
         }
     )
     failure: dict[str, str] = field(default_factory=dict)
+    # The actions every lab defines, and how a run of each ends (exit code, output tail);
+    # a run is recorded on the second GET of the lab's actions after it was asked.
+    action_names: list[str] = field(default_factory=lambda: ["backup", "start", "stop", "test"])
+    action_results: dict[str, dict[str, Any]] = field(default_factory=dict)
     # (method, path) -> (status, body): canned answers that win over the routes.
     canned: dict[tuple[str, str], tuple[int, Any]] = field(default_factory=dict)
     delay_s: float = 0.0
@@ -178,6 +183,10 @@ class FakeAdsApi:
                 return 200, self.history(lab)
             if len(parts) == 3 and parts[2] in OPERATION_STATUS and method == "POST":
                 return self.power(lab, parts[2])
+            if parts[2:] == ["actions"] and method == "GET":
+                return 200, self.actions(lab)
+            if len(parts) == 4 and parts[2] == "actions" and method == "POST":
+                return self.act(lab, parts[3])
         return 404, {"error": "not_found", "message": f"no route {method} {path}"}
 
     def check_answer(self, method: str, path: str, status: int, answer: Any) -> None:
@@ -342,6 +351,68 @@ class FakeAdsApi:
             "console_url": f"https://console.aws.amazon.com/states/home#/executions/details/{arn}",
         }
 
+    def act(self, lab: dict[str, Any], name: str) -> tuple[int, Any]:
+        if name not in self.action_names:
+            return 404, {
+                "error": "action_not_found",
+                "message": f"lab {lab['lab_id']!r} defines no action {name!r}; defined: "
+                + ", ".join(self.action_names),
+            }
+        if lab["status"] != "READY":
+            return 409, {
+                "error": "illegal_state_change",
+                "message": f"lab {lab['lab_id']!r} is {lab['status']}; it can become ACTING "
+                "only from READY",
+            }
+        arn = f"arn:aws:states:us-east-1:123456789012:execution:ActionLab:{lab['lab_id']}-{name}"
+        lab["status"] = "ACTING"
+        lab["running_action"] = {
+            "name": name,
+            "requester": lab["owner"],
+            "started_at": "2026-01-01T12:00:00.000Z",
+            "started_epoch": 1767268800.0,
+            "execution_id": arn,
+            "polls_left": 2,
+        }
+        return 202, {
+            "lab_id": lab["lab_id"],
+            "action": name,
+            "status": "ACTING",
+            "execution_arn": arn,
+            "console_url": f"https://console.aws.amazon.com/states/home#/executions/details/{arn}",
+        }
+
+    def actions(self, lab: dict[str, Any]) -> dict[str, Any]:
+        running = lab.get("running_action")
+        if running:
+            running["polls_left"] -= 1
+            if running["polls_left"] <= 0:
+                result = {
+                    "exit_code": 0,
+                    "output_tail": "",
+                    **self.action_results.get(running["name"], {}),
+                }
+                lab.setdefault("action_runs", []).append(
+                    {
+                        "name": running["name"],
+                        "requester": running["requester"],
+                        "started_at": running["started_at"],
+                        "duration_s": 2.5,
+                        "succeeded": result["exit_code"] == 0,
+                        "execution_id": running["execution_id"],
+                        **result,
+                    }
+                )
+                lab["status"] = "READY"
+                lab["running_action"] = running = None
+        return {
+            "lab_id": lab["lab_id"],
+            "status": lab["status"],
+            "actions": sorted(self.action_names),
+            "running": {k: v for k, v in running.items() if k != "polls_left"} if running else None,
+            "runs": list(reversed(lab.get("action_runs", []))),
+        }
+
     def history(self, lab: dict[str, Any]) -> dict[str, Any]:
         return {
             "lab_id": lab["lab_id"],
@@ -398,6 +469,8 @@ def _answer_model(method: str, path: str, status: int) -> type[BaseModel]:
         return LabHistory
     if parts[2:] and parts[2] in OPERATION_STATUS:
         return PowerAccepted
+    if parts[2:3] == ["actions"]:
+        return ActionAccepted if method == "POST" else LabActions
     return DestroyAccepted if method == "DELETE" else LabView
 
 
