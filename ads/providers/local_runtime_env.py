@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import random
 import shutil
 import socket
 import stat
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +32,51 @@ def default_agent_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def free_port() -> int:
+# Lab ports come from below Linux's ephemeral range (ip_local_port_range, 32768-60999 by
+# default). A port the kernel picks for bind(0) sits inside that range, where the many
+# short loopback connections of a busy plane (clients polling, health checks) take their
+# source ports too: one of them could hold the port between the check and the agent's
+# bind, and the agent would never start.
+LAB_PORT_RANGE = range(20000, 30000)
+# How long a handed-out port stays reserved for the lab it went to (it binds it within
+# its init); a port still free after that is free.
+_RESERVATION_S = 600.0
+_reserved: dict[int, float] = {}
+_reserved_lock = threading.Lock()
+
+
+def _bindable(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on and no other lab of this plane was
+    given in the last ten minutes (labs created at once never share one)."""
+    now = time.monotonic()
+    with _reserved_lock:
+        for port, at in list(_reserved.items()):
+            if now - at > _RESERVATION_S:
+                del _reserved[port]
+        candidates = [p for p in LAB_PORT_RANGE if p not in _reserved]
+        random.shuffle(candidates)
+        for port in candidates:
+            if _bindable(port):
+                _reserved[port] = now
+                return port
+    raise VmCreateFailed(
+        f"no free port on 127.0.0.1 in {min(LAB_PORT_RANGE)}-{max(LAB_PORT_RANGE)} "
+        "for a local lab; destroy labs or free ports"
+    )
 
 
 def two_free_ports() -> tuple[int, int]:
-    """(agent port, lab port), distinct."""
-    agent_port = free_port()
-    lab_port = free_port()
-    while lab_port == agent_port:
-        lab_port = free_port()
-    return agent_port, lab_port
+    """(agent port, lab port), distinct (each reserved, so never the same)."""
+    return free_port(), free_port()
 
 
 def reachable_by(path: Path, run_as: RunAs) -> bool:

@@ -169,6 +169,7 @@ def test_given_a_failing_build_when_the_demo_runs_then_it_shows_failed_with_the_
     assert alive(local_plane.pid)
 
 
+@pytest.mark.takes_plane_down
 def test_given_a_running_plane_when_it_is_taken_down_then_no_ads_process_is_left(local_plane):
     result = local_plane.ads("local", "down")
     assert result.returncode == 0, result.explain()

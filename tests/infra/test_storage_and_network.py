@@ -79,13 +79,17 @@ def test_given_default_context_when_synthesized_then_agent_port_is_open_only_fro
     assert rules[0]["GroupId"] == lab_group
 
 
-def test_given_default_context_when_synthesized_then_only_health_check_runs_in_the_vpc(synthesis):
+def test_given_default_context_when_synthesized_then_only_the_agent_callers_run_in_the_vpc(
+    synthesis,
+):
     in_vpc = {
         name
         for name, (_, props) in ads_functions(synthesis.template).items()
         if "VpcConfig" in props
     }
-    assert in_vpc == {"health_check"}
+    # Only the functions that call a lab's agent on its private ip: Check Health, and
+    # power_vm's wait for a restarted agent. Every other function stays out of the VPC.
+    assert in_vpc == {"health_check", "power_vm"}
 
 
 def _lab_subnet_ids(template):
