@@ -59,3 +59,16 @@ def test_given_a_bad_variable_when_ads_plan_runs_then_exit_2_names_it(monkeypatc
         reset_config()
     assert code == 2
     assert "ADS_DEFAULT_OS_POLICY: found 'newest'" in capsys.readouterr().err
+
+
+def test_given_the_config_and_the_os_catalogue_when_compared_then_they_allow_the_same_os_policies():
+    # ads.config keeps its own Literal (it is imported by every Lambda at cold start and
+    # stays free of the catalogue's data); this ties the two lists together.
+    import typing
+
+    from ads.config import AdsConfig
+    from ads.lab.os_catalogue import DEFAULT_OS_POLICY, OS_POLICIES
+
+    field = AdsConfig.model_fields["default_os_policy"]
+    assert typing.get_args(field.annotation) == OS_POLICIES
+    assert field.default == DEFAULT_OS_POLICY
