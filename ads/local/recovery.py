@@ -11,6 +11,9 @@ runs once the plane has started, before its API answers:
 * a READY lab whose agent still answers (with its own lab id) stays READY; one whose
   agent is gone is destroyed by a new DestroyLab execution, as is a lab whose destroy
   was in flight;
+* a lab caught ACTING is returned to READY, the interrupted run recorded with the cause
+  "control plane restarted during the action <name>" (its ActionLab execution died with
+  the old process), and is then kept or destroyed as a READY lab is;
 * a STOPPED lab keeps its sandbox (nothing of it runs); a lab caught in STOPPING,
   STARTING or RESTARTING has its power operation asked again (a new PowerLab
   execution: the power steps are idempotent), and keeps its sandbox meanwhile;
@@ -22,7 +25,8 @@ runs once the plane has started, before its API answers:
 No record is deleted, so every lab id answered before still answers.
 
 :func:`settle_stopped` is the same bookkeeping for a clean stop (``ads local down``),
-which destroys every local VM: the records then say so.
+which destroys every local VM: the records then say so (an ACTING lab is settled as a
+READY one).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ _SETTLED_AS_DESTROYED = (
     LabStatus.READY,
     LabStatus.DESTROYING,
     LabStatus.STOPPED,
+    LabStatus.ACTING,
     *POWER_IN_PROGRESS,
 )
 STOPPED_ERROR = "ads.ControlPlaneStopped"
@@ -58,6 +63,7 @@ class RecoveryReport:
 
     restored_records: int = 0
     kept_ready: list[str] = field(default_factory=list)
+    actions_interrupted: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     destroying: list[str] = field(default_factory=list)
     kept_stopped: list[str] = field(default_factory=list)
@@ -153,6 +159,38 @@ def _resume_power(plane: LocalControlPlane, record: LabRecord) -> None:
     request_power(plane.deployment_context(), record.lab_id, operation, caller=record.owner)
 
 
+def _interrupt_action(plane: LocalControlPlane, record: LabRecord) -> LabRecord:
+    """ACTING -> READY with the run that died with the old process in the history."""
+    import time
+
+    from ads.action_runs import ActionRun, RunningAction, with_run
+
+    repository = plane.repository()
+    if not record.action_in_progress:
+        return repository.transition(
+            record.lab_id, LabStatus.READY, note="control plane restarted during an action"
+        )
+    current = RunningAction.model_validate(record.action_in_progress)
+    cause = f"control plane restarted during the action {current.name}"
+    run = ActionRun(
+        name=current.name,
+        requester=current.requester,
+        started_at=current.started_at,
+        duration_s=round(max(0.0, time.time() - current.started_epoch), 3),
+        succeeded=False,
+        cause=cause,
+        execution_id=current.execution_id,
+        command_id=current.command_id,
+    )
+    return repository.transition(
+        record.lab_id,
+        LabStatus.READY,
+        note=cause[:200],
+        action_in_progress=None,
+        action_runs=with_run(record.action_runs, run),
+    )
+
+
 def _sandbox_of(record: LabRecord) -> Path | None:
     value = (record.vm_details or {}).get("sandbox")
     return Path(value) if value else None
@@ -209,6 +247,9 @@ def reconcile(
     kept: list[Path] = []
     for record in list(all_records(plane)):
         try:
+            if record.status == LabStatus.ACTING:
+                record = _interrupt_action(plane, record)
+                report.actions_interrupted.append(record.lab_id)
             if record.status in IN_PROGRESS:
                 _fail_deployment(plane, record, RESTARTED_ERROR, "control plane restarted")
                 report.failed.append(record.lab_id)
