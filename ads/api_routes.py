@@ -49,6 +49,12 @@ def routes() -> tuple[Route, ...]:
     return tuple(found)
 
 
+def invoke_routes() -> tuple[tuple[str, str], ...]:
+    """Every route as ``(method, path)`` for an ``execute-api:Invoke`` resource: each path
+    parameter becomes ``*`` (it is one segment, generated at run time)."""
+    return tuple((route.method, _TEMPLATE_PARAMETER.sub("*", route.path)) for route in routes())
+
+
 def resources_in_order() -> tuple[str, ...]:
     """The resource templates, each once, in document order."""
     return tuple(dict.fromkeys(route.path for route in routes()))

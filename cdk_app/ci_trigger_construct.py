@@ -31,6 +31,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from ads import api_routes
 from cdk_app.compute_construct import FunctionSpec, LambdaFactory
 from cdk_app.nag import acknowledge, nag_text
 from cdk_app.settings import Settings
@@ -44,17 +45,15 @@ RETRY_ATTEMPTS = 8
 # event goes to the dead-letter queue.
 HANDLER_RETRY_ATTEMPTS = 2
 _ACCOUNT_OF_ARN = re.compile(r"^arn:[^:]+:iam::(\d{12}):")
-# (method, path) a pipeline calls: request and plan labs, follow them, destroy them.
-# Listed on purpose rather than taken from the API's routes, so a route added later
-# is not granted to CI without a decision.
-CI_API_ROUTES = (
-    ("GET", "/labs"),
-    ("GET", "/labs/*"),
-    ("GET", "/labs/*/history"),
-    ("DELETE", "/labs/*"),
-    ("POST", "/labs"),
-    ("POST", "/plans"),
-)
+
+
+def ci_api_routes() -> tuple[tuple[str, str], ...]:
+    """(method, path) the CI role may call: every route of the API. Each one acts only on
+    the caller's own labs (or plans a lab), and the CI role owns the labs it requests, so
+    a pipeline may request, plan, follow, power, run actions on and destroy them. Taken
+    from the one route table; tests/infra/test_ci_role.py pins the set, so a route added
+    later fails it until the grant is decided."""
+    return api_routes.invoke_routes()
 
 
 class LifecycleBus(Construct):
@@ -89,7 +88,7 @@ class CiRole(Construct):
         )
         stage = rest_api.deployment_stage.stage_name
         routes = [
-            rest_api.arn_for_execute_api(method, path, stage) for method, path in CI_API_ROUTES
+            rest_api.arn_for_execute_api(method, path, stage) for method, path in ci_api_routes()
         ]
         self.role.add_to_policy(
             iam.PolicyStatement(
