@@ -14,17 +14,18 @@ of ADS (the action could not be sent, followed or recorded).
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, Stack
-from aws_cdk import aws_iam as iam
+from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from cdk_app.asl_state_machine import asl_state_machine
 from cdk_app.compute_construct import FunctionSpec, LambdaFactory
-from cdk_app.nag import acknowledge, nag_text
+from cdk_app.execution_grants import grant_start_and_follow
+from cdk_app.network_construct import Network
 from cdk_app.settings import Settings
+from cdk_app.step_grants import StepGrants
 from cdk_app.storage_construct import Storage
-from cdk_app.workflow_construct import MANAGED_TAG, STATEMACHINE_DIR
+from cdk_app.workflow_construct import STATEMACHINE_DIR
 
 ACTION_ASL = STATEMACHINE_DIR / "action_lab.asl.json"
 # No ActionLab task waits longer than this for run_action (the ASL's TimeoutSeconds).
@@ -40,9 +41,9 @@ class Actions(Construct):
         settings: Settings,
         factory: LambdaFactory,
         storage: Storage,
+        network: Network,
     ) -> None:
         super().__init__(scope, construct_id)
-        self._stack = Stack.of(self)
         self.run_action = factory.create(
             self,
             FunctionSpec(
@@ -56,7 +57,7 @@ class Actions(Construct):
             ),
         )
         storage.grant_lab_records(self.run_action)
-        self._grant_run_command()
+        self._grant_run_command(StepGrants(self, network))
         self.machine_name = f"{settings.name_prefix}-action-lab"
         self.machine = asl_state_machine(
             self,
@@ -69,66 +70,12 @@ class Actions(Construct):
 
     def grant_requests(self, api_function: lambda_.Function) -> None:
         """What the api Lambda needs to start ActionLab and follow its executions."""
-        self.machine.grant_start_execution(api_function)
-        executions = self._stack.format_arn(
-            service="states",
-            resource="execution",
-            resource_name=f"{self.machine_name}:*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        api_function.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="FollowActionExecutions",
-                actions=["states:DescribeExecution", "states:GetExecutionHistory"],
-                resources=[executions],
-            )
-        )
-        acknowledge(
-            api_function.role,
-            f"AwsSolutions-IAM5[Resource::{nag_text(self, executions)}]",
-            "Execution names derive from lab ids generated at run time; the grant covers "
-            f"only executions of {self.machine_name}.",
+        grant_start_and_follow(
+            self, self.machine, self.machine_name, api_function, sid="FollowActionExecutions"
         )
 
-    def _arn(self, service: str, resource: str, name: str, *, account: bool = True) -> str:
-        stack = self._stack
-        account_id = stack.account if account else ""
-        return f"arn:{stack.partition}:{service}:{stack.region}:{account_id}:{resource}/{name}"
-
-    def _grant_run_command(self) -> None:
+    def _grant_run_command(self, grants: StepGrants) -> None:
         role = self.run_action.role
         assert role is not None
-        instances = self._arn("ec2", "instance", "*")
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="RunShellScriptDocument",
-                actions=["ssm:SendCommand"],
-                resources=[self._arn("ssm", "document", "AWS-RunShellScript", account=False)],
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="RunCommandOnAdsInstancesOnly",
-                actions=["ssm:SendCommand"],
-                resources=[instances],
-                conditions={"StringEquals": {f"ssm:resourceTag/{MANAGED_TAG}": "true"}},
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ReadCommandResults",
-                actions=["ssm:GetCommandInvocation"],
-                resources=["*"],
-            )
-        )
-        acknowledge(
-            role,
-            f"AwsSolutions-IAM5[Resource::{nag_text(self, instances)}]",
-            "Lab instance ids are created at run time; SendCommand is limited to "
-            "instances tagged ads:managed=true.",
-        )
-        acknowledge(
-            role,
-            "AwsSolutions-IAM5[Resource::*]",
-            "ssm:GetCommandInvocation supports only resource '*'; X-Ray as well.",
-        )
+        grants.run_commands_on_ads_instances(role)
+        grants.acknowledge_run_commands(role)

@@ -10,7 +10,7 @@ on the agent port).
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -18,6 +18,7 @@ from constructs import Construct
 
 from cdk_app.asl_state_machine import asl_state_machine
 from cdk_app.compute_construct import FunctionSpec, LambdaFactory
+from cdk_app.execution_grants import grant_start_and_follow
 from cdk_app.nag import acknowledge, nag_text
 from cdk_app.network_construct import Network
 from cdk_app.settings import Settings
@@ -45,7 +46,6 @@ class Power(Construct):
         lifecycle_bus: events.IEventBus,
     ) -> None:
         super().__init__(scope, construct_id)
-        self._stack = Stack.of(self)
         self.power_vm = factory.create(
             self,
             FunctionSpec(
@@ -76,25 +76,8 @@ class Power(Construct):
 
     def grant_requests(self, api_function: lambda_.Function) -> None:
         """What the api Lambda needs to start PowerLab and follow its executions."""
-        self.machine.grant_start_execution(api_function)
-        executions = self._stack.format_arn(
-            service="states",
-            resource="execution",
-            resource_name=f"{self.machine_name}:*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        api_function.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="FollowPowerExecutions",
-                actions=["states:DescribeExecution", "states:GetExecutionHistory"],
-                resources=[executions],
-            )
-        )
-        acknowledge(
-            api_function.role,
-            f"AwsSolutions-IAM5[Resource::{nag_text(self, executions)}]",
-            "Execution names derive from lab ids generated at run time; the grant covers "
-            f"only executions of {self.machine_name}.",
+        grant_start_and_follow(
+            self, self.machine, self.machine_name, api_function, sid="FollowPowerExecutions"
         )
 
     def _grant_power_vm(self, grants: StepGrants) -> None:

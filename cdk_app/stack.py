@@ -81,7 +81,9 @@ class AdsStack(Stack):
             health_check=workflow.health_check,
             lifecycle_bus=lifecycle.bus,
         )
-        actions = Actions(self, "Actions", settings=settings, factory=factory, storage=storage)
+        actions = Actions(
+            self, "Actions", settings=settings, factory=factory, storage=storage, network=network
+        )
         # Only the front doors start executions; the steps never need these ARNs, which
         # keeps the machine -> step Lambda references free of cycles.
         machine_environment = {

@@ -142,7 +142,8 @@ class StepGrants:
 
     def run_commands_on_ads_instances(self, role: iam.IRole) -> None:
         """SendCommand of AWS-RunShellScript to ADS's instances only, and reading its
-        results: init_vm installs the lab this way, power_vm runs the lab's start action.
+        results: init_vm installs the lab this way, power_vm runs the lab's start action,
+        run_action the lab's actions.
         The callers acknowledge the instance wildcard with their own reason."""
         role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -165,6 +166,20 @@ class StepGrants:
                 actions=["ssm:GetCommandInvocation"],
                 resources=["*"],
             )
+        )
+
+    def acknowledge_run_commands(self, role: iam.IRole) -> None:
+        """The findings of a role that only runs commands (init_vm, run_action)."""
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::{self._display(self.arn('ec2', 'instance', '*'))}]",
+            "Lab instance ids are created at run time; SendCommand is limited to "
+            "instances tagged ads:managed=true.",
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ssm:GetCommandInvocation supports only resource '*'; X-Ray as well.",
         )
 
     def wait_running(self, function: lambda_.Function) -> None:
@@ -192,7 +207,6 @@ class StepGrants:
     ) -> None:
         role = function.role
         assert role is not None
-        instances = self.arn("ec2", "instance", "*")
         self.run_commands_on_ads_instances(role)
         # The VM downloads the bundle through a URL presigned with this role: that one
         # object, not CDK's grant_read (the whole staging bucket's objects and listings).
@@ -215,17 +229,7 @@ class StepGrants:
                 f"AwsSolutions-IAM5[Resource::{self._display(objects)}]",
                 f"Lab source archives are any object of the configured bucket {bucket}; read-only.",
             )
-        acknowledge(
-            role,
-            f"AwsSolutions-IAM5[Resource::{self._display(instances)}]",
-            "Lab instance ids are created at run time; SendCommand is limited to "
-            "instances tagged ads:managed=true.",
-        )
-        acknowledge(
-            role,
-            "AwsSolutions-IAM5[Resource::*]",
-            "ssm:GetCommandInvocation supports only resource '*'; X-Ray as well.",
-        )
+        self.acknowledge_run_commands(role)
 
     def destroy_vm(self, function: lambda_.Function) -> None:
         role = function.role
