@@ -27,7 +27,6 @@ import json
 import os
 import sys
 import threading
-import time
 import traceback
 import zipfile
 from collections.abc import Callable, Iterator
@@ -35,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ads.asl_placeholders import PARTITION_PLACEHOLDER, fill_placeholders
-from ads.local import moto_patches, moto_serial
+from ads.local import execution_reader, moto_patches, moto_serial
 from ads.local.lambda_dispatch import (
     ACCOUNT_ID,
     FRONT_DOOR_FUNCTIONS,
@@ -77,7 +76,6 @@ DEPLOY_STATE_MACHINE = "DeployLab"
 DESTROY_STATE_MACHINE = "DestroyLab"
 POWER_STATE_MACHINE = "PowerLab"
 ACTION_STATE_MACHINE = "ActionLab"
-_FINISHED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 # ARNs in the ASL name their partition through ${Partition}; moto answers for "aws".
 LOCAL_PARTITION = "aws"
 
@@ -398,39 +396,17 @@ class LocalControlPlane:
 
     def wait_for_execution(self, execution_arn: str, timeout: float = 120.0) -> dict[str, Any]:
         """``describe_execution`` once the execution is no longer RUNNING."""
-        sfn = self.stepfunctions()
-        deadline = time.monotonic() + timeout
-        while True:
-            described = sfn.describe_execution(executionArn=execution_arn)
-            if described["status"] in _FINISHED:
-                return described
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"execution {execution_arn} still {described['status']} after {timeout}s"
-                )
-            time.sleep(0.05)
+        return execution_reader.wait_for_execution(self.stepfunctions(), execution_arn, timeout)
 
     def execution_history(self, execution_arn: str) -> list[dict[str, Any]]:
-        sfn = self.stepfunctions()
-        events: list[dict[str, Any]] = []
-        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
-            events.extend(page["events"])
-        return events
+        return execution_reader.execution_history(self.stepfunctions(), execution_arn)
 
     def state_transitions(self, execution_arn: str) -> TransitionCount:
-        events = self.execution_history(execution_arn)
-        entered = sum(1 for e in events if e["type"].endswith("StateEntered"))
-        task_entries = sum(1 for e in events if e["type"] == "TaskStateEntered")
-        scheduled = sum(1 for e in events if e["type"] == "TaskScheduled")
-        return TransitionCount(states_entered=entered, retries=max(0, scheduled - task_entries))
+        return execution_reader.state_transitions(self.execution_history(execution_arn))
 
     def states_entered(self, execution_arn: str) -> list[str]:
         """Names of the states an execution entered, in order."""
-        return [
-            e["stateEnteredEventDetails"]["name"]
-            for e in self.execution_history(execution_arn)
-            if e["type"].endswith("StateEntered")
-        ]
+        return execution_reader.states_entered(self.execution_history(execution_arn))
 
     # -- Lambda dispatch (ads.local.lambda_dispatch does the work) ---------------
 
