@@ -1,10 +1,11 @@
-"""``python3 -m ads_agent serve|supervise|deploy|action``: the agent's command line."""
+"""``python3 -m ads_agent serve|supervise|deploy|action|update``: the agent's command line."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from ads_agent import AGENT_VERSION, state
 from ads_agent.logs import JsonLog
@@ -91,7 +92,23 @@ def build_parser() -> argparse.ArgumentParser:
             help="seconds each command may run when the plan's timeouts do not say "
             f"(default: the install's --timeout kept in lab.json, else {DEFAULT_TIMEOUT_S:g})",
         )
+    _add_update_parser(commands, common)
     return parser
+
+
+def _add_update_parser(commands: Any, common: Any) -> None:
+    text = "update the lab in place to another revision (the previous one restored on failure)"
+    sub = commands.add_parser("update", help=text, description=text)
+    common(sub)
+    sub.add_argument("--source-git", required=True, help="the lab's repository")
+    sub.add_argument("--source-ref", help="the branch, tag or commit to deploy (default HEAD)")
+    sub.add_argument("--plan", type=Path, help="a new deployment plan (default: the current one)")
+    sub.add_argument(
+        "--already-stopped",
+        action="store_true",
+        help="the caller stopped the lab's processes already (skip its stop action)",
+    )
+    sub.add_argument("--timeout", type=_timeout, default=None, help="seconds per command")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,6 +139,16 @@ def _run_lab_commands(args: argparse.Namespace, state_dir: Path, lab_dir: Path) 
     try:
         plan = state.load_plan(state_dir)
         context = LabContext(state_dir, lab_dir, args.timeout)
+        if args.command == "update":
+            from ads_agent import update
+
+            request = update.UpdateRequest(
+                source_git=args.source_git,
+                source_ref=args.source_ref or None,
+                plan_file=args.plan,
+                already_stopped=args.already_stopped,
+            )
+            return update.report(state_dir, update.run_update(context, request))
         if args.command == "deploy":
             outcome = run_deploy(context, plan)
         else:
