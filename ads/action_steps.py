@@ -23,6 +23,7 @@ from ads.action_runs import ActionRun, RunningAction, with_run
 from ads.errors import IllegalTransitionError
 from ads.failure_causes import failure_cause
 from ads.lab_record import LabRecord, LabStatus
+from ads.lifecycle_events import EVENTS, LifecyclePublisher
 from ads.observability import logger
 from ads.providers.base import (
     ComputeProvider,
@@ -35,6 +36,8 @@ from ads.providers.base import (
 from ads.records import LabRepository
 
 DESTROY_STATES = (LabStatus.DESTROYING, LabStatus.DESTROYED)
+# The output tail an action's lifecycle event carries (the record keeps the longer one).
+EVENT_OUTPUT_TAIL = 1024
 
 
 class ActionInProgress(StepError):
@@ -81,7 +84,12 @@ def _vm_of(record: LabRecord) -> VmInfo:
 
 
 def run_action(
-    lab_id: str, repository: LabRepository, provider: ComputeProvider, *, execution_id: str | None
+    lab_id: str,
+    repository: LabRepository,
+    provider: ComputeProvider,
+    *,
+    execution_id: str | None,
+    publisher: LifecyclePublisher | None = None,
 ) -> ActionStepResult:
     """Send the action once per execution (a retried step follows the command it sent)."""
     record, current = _acting(repository, lab_id)
@@ -95,10 +103,13 @@ def run_action(
     command_id = provider.run_action(lab_id, _vm_of(record), current.name)  # type: ignore[attr-defined]
     current = current.model_copy(update={"command_id": command_id, "execution_id": execution_id})
     # Stored before it is followed, so a retried step follows this command.
-    repository.transition(
+    record = repository.transition(
         lab_id, LabStatus.ACTING, action_in_progress=current.model_dump(mode="json")
     )
     logger.info("lab action sent", action=current.name, command_id=command_id)
+    if publisher is not None:
+        detail = {"name": current.name, "requester": current.requester}
+        publisher.publish(record, EVENTS["action_started"], {"action": detail})
     return ActionStepResult(
         lab_id=lab_id, status=record.status.value, action=current.name, command_id=command_id
     )
@@ -141,9 +152,10 @@ def record_action(
     outcome: dict[str, Any] | None,
     failed_step: str | None = None,
     error: dict[str, Any] | None = None,
+    publisher: LifecyclePublisher | None = None,
 ) -> ActionStepResult:
     """Add the run to the history and return the lab to READY (idempotent: a retried
-    Record Action finds its run already recorded)."""
+    Record Action finds its run already recorded), and say how it ended on the bus."""
     record = repository.require(lab_id)
     if record.status != LabStatus.ACTING or not record.action_in_progress:
         return _already_recorded(record, outcome)
@@ -177,6 +189,9 @@ def record_action(
         if exc.current not in {s.value for s in DESTROY_STATES}:
             raise
     logger.info("lab action recorded", action=run.name, exit_code=run.exit_code)
+    if publisher is not None:
+        ended = EVENTS["action_succeeded"] if run.succeeded else EVENTS["action_failed"]
+        publisher.publish(record, ended, {"action": action_event_detail(run)})
     return ActionStepResult(
         lab_id=lab_id,
         status=record.status.value,
@@ -187,6 +202,19 @@ def record_action(
         output_tail=run.output_tail,
         cause=cause,
     )
+
+
+def action_event_detail(run: ActionRun) -> dict[str, Any]:
+    """A run as its lifecycle event tells it: name, exit code, duration, a bounded tail."""
+    return {
+        "name": run.name,
+        "requester": run.requester,
+        "succeeded": run.succeeded,
+        "exit_code": run.exit_code,
+        "duration_s": run.duration_s,
+        "output_tail": (run.output_tail or "")[-EVENT_OUTPUT_TAIL:],
+        "cause": run.cause,
+    }
 
 
 def _already_recorded(record: LabRecord, outcome: dict[str, Any] | None) -> ActionStepResult:

@@ -33,6 +33,13 @@ MAX_LAUNCH_GRACE_S = 300
 # labspec's runtime_requirements.platform.timeouts names another; the agent's --timeout.
 DEFAULT_COMMAND_TIMEOUT_S = 1800
 MAX_COMMAND_TIMEOUT_S = 7 * 24 * 3600
+# The health watch (ads/health_watch.py): how often READY labs are checked, how many
+# failed checks in a row make a lab DEGRADED, how long it may stay so before it is FAILED.
+DEFAULT_WATCH_INTERVAL_S = 300
+DEFAULT_WATCH_FAILURES = 3
+DEFAULT_WATCH_DEADLINE_S = 1800
+WatchRecovery = Literal["start", "restart", "none"]
+WatchDeadlinePolicy = Literal["fail", "destroy"]
 # How students reach a lab's application (see ads/providers/ec2_access.py).
 LAB_ACCESS_MODES = ("private", "public", "load-balancer")
 LabAccessMode = Literal["private", "public", "load-balancer"]
@@ -40,6 +47,31 @@ LabAccessMode = Literal["private", "public", "load-balancer"]
 
 def _split(value: str | None) -> list[str]:
     return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+_INSTANCE_TYPE_POLICY = (
+    'a JSON object of owner group ARN (or "*") to a list of instance types, e.g. '
+    '{"arn:aws:iam::111122223333:role/students": ["t3.micro", "t3.small"]}'
+)
+
+
+def instance_type_policy(value: object) -> object:
+    """ADS_QUOTA_INSTANCE_TYPES (JSON text) or a mapping as ((group, (types...)), ...)."""
+    if isinstance(value, str):
+        import json
+
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except json.JSONDecodeError:
+            raise ValueError(_INSTANCE_TYPE_POLICY) from None
+    if isinstance(value, Mapping):
+        if not all(
+            isinstance(k, str) and isinstance(v, list) and all(isinstance(t, str) for t in v)
+            for k, v in value.items()
+        ):
+            raise ValueError(_INSTANCE_TYPE_POLICY)
+        return tuple((k, tuple(v)) for k, v in value.items())
+    return value
 
 
 class AdsConfig(BaseModel):
@@ -51,6 +83,8 @@ class AdsConfig(BaseModel):
     destroy_state_machine_arn: str = ""
     power_state_machine_arn: str = ""
     action_state_machine_arn: str = ""
+    # RedeployLab (update in place, ads.lab_updates).
+    redeploy_state_machine_arn: str = ""
     provider: Literal["ec2", "local"] = "ec2"
     # Empty means the catalogue's default list for the architecture.
     allowed_instance_types: tuple[str, ...] = ()
@@ -94,6 +128,16 @@ class AdsConfig(BaseModel):
     # directories from which local sources are read with ADS's own rights
     local_source_roots: tuple[str, ...] = ()
     health_timeout_s: float = Field(default=3.0, gt=0, le=30)
+    # the health watch: the local plane's timer runs it every watch_interval_s when
+    # watch_enabled (on AWS the schedule of the CDK app does); "start" recovers with the
+    # labspec's start action (a restart when it defines none or its agent is silent)
+    watch_enabled: bool = True
+    watch_interval_s: int = Field(default=DEFAULT_WATCH_INTERVAL_S, ge=1, le=86_400)
+    watch_failures: int = Field(default=DEFAULT_WATCH_FAILURES, ge=1, le=100)
+    watch_deadline_s: int = Field(default=DEFAULT_WATCH_DEADLINE_S, ge=1, le=7 * 86_400)
+    watch_recovery: WatchRecovery = "start"
+    watch_on_deadline: WatchDeadlinePolicy = "fail"
+    watch_concurrency: int = Field(default=8, ge=1, le=64)
     # lab access: private (SSM only), public (public IP + ingress), load-balancer (shared ALB)
     lab_access: LabAccessMode = "private"
     lab_ingress_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
@@ -103,6 +147,18 @@ class AdsConfig(BaseModel):
     lb_security_group_id: str = ""
     lb_domain: str = ""
     lb_certificate_arn: str = ""
+    # quotas (ads/quotas.py): None is no limit; admins are exempt unless given their own
+    quota_max_labs: int | None = Field(default=None, ge=0, le=100_000)
+    quota_max_hourly_usd: float | None = Field(default=None, ge=0)
+    quota_admin_max_labs: int | None = Field(default=None, ge=0, le=100_000)
+    quota_admin_max_hourly_usd: float | None = Field(default=None, ge=0)
+    # owner group ARN (or a principal ARN, or "*") -> the instance types its labs may use
+    quota_instance_types: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @field_validator("quota_instance_types", mode="before")
+    @classmethod
+    def _instance_type_policy(cls, value: object) -> object:
+        return instance_type_policy(value)
 
     @field_validator(
         "allowed_instance_types",
@@ -145,6 +201,7 @@ class AdsConfig(BaseModel):
             "destroy_state_machine_arn": ("ADS_DESTROY_STATE_MACHINE_ARN",),
             "power_state_machine_arn": ("ADS_POWER_STATE_MACHINE_ARN",),
             "action_state_machine_arn": ("ADS_ACTION_STATE_MACHINE_ARN",),
+            "redeploy_state_machine_arn": ("ADS_REDEPLOY_STATE_MACHINE_ARN",),
             "provider": ("ADS_PROVIDER",),
             "allowed_instance_types": ("ADS_ALLOWED_INSTANCE_TYPES",),
             "default_os_policy": ("ADS_DEFAULT_OS_POLICY",),
@@ -171,6 +228,13 @@ class AdsConfig(BaseModel):
             "local_private_paths": ("ADS_LOCAL_PRIVATE_PATHS",),
             "local_source_roots": ("ADS_LOCAL_SOURCE_ROOTS",),
             "health_timeout_s": ("ADS_HEALTH_TIMEOUT_S",),
+            "watch_enabled": ("ADS_WATCH_ENABLED",),
+            "watch_interval_s": ("ADS_WATCH_INTERVAL_S",),
+            "watch_failures": ("ADS_WATCH_FAILURES",),
+            "watch_deadline_s": ("ADS_WATCH_DEADLINE_S",),
+            "watch_recovery": ("ADS_WATCH_RECOVERY",),
+            "watch_on_deadline": ("ADS_WATCH_ON_DEADLINE",),
+            "watch_concurrency": ("ADS_WATCH_CONCURRENCY",),
             "lab_access": ("ADS_LAB_ACCESS",),
             "lab_ingress_cidrs": ("ADS_LAB_INGRESS_CIDRS",),
             "public_subnet_ids": ("ADS_PUBLIC_SUBNET_IDS",),
@@ -179,6 +243,11 @@ class AdsConfig(BaseModel):
             "lb_security_group_id": ("ADS_LB_SECURITY_GROUP_ID",),
             "lb_domain": ("ADS_LB_DOMAIN",),
             "lb_certificate_arn": ("ADS_LB_CERTIFICATE_ARN",),
+            "quota_max_labs": ("ADS_QUOTA_MAX_LABS",),
+            "quota_max_hourly_usd": ("ADS_QUOTA_MAX_HOURLY_USD",),
+            "quota_admin_max_labs": ("ADS_QUOTA_ADMIN_MAX_LABS",),
+            "quota_admin_max_hourly_usd": ("ADS_QUOTA_ADMIN_MAX_HOURLY_USD",),
+            "quota_instance_types": ("ADS_QUOTA_INSTANCE_TYPES",),
         }
         source: dict[str, str] = {}
         for field_name, names in mapping.items():

@@ -128,7 +128,8 @@ def request_action(
         name=name, requester=caller, started_at=iso(started), started_epoch=time.time()
     ).model_dump(mode="json")
     again = _stuck(ctx, record)
-    if not again and record.status != LabStatus.READY:
+    # READY, or DEGRADED (the health watch's recovery, or an owner repairing the lab).
+    if not again and record.status not in ALLOWED_FROM[LabStatus.ACTING]:
         raise _refused(record)
     # READY -> ACTING is the lock: of two concurrent requests one gets 409.
     record = ctx.repository.transition(

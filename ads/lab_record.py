@@ -31,6 +31,13 @@ class LabStatus(StrEnum):
     RESTARTING = "RESTARTING"
     # A lab action (ads.action_steps): READY -> ACTING -> READY, whatever the action's exit.
     ACTING = "ACTING"
+    # The health watch (ads.health_watch): READY -> DEGRADED after K failed checks ->
+    # READY (recovered) | FAILED (unhealthy past the deadline); restart, actions and destroy
+    # stay allowed while DEGRADED, stop does not.
+    DEGRADED = "DEGRADED"
+    # Update in place (ads.update_steps): READY -> UPDATING -> READY on the new revision,
+    # or on the previous one restored; FAILED (VM destroyed) only when both fail.
+    UPDATING = "UPDATING"
 
 
 IN_PROGRESS = (
@@ -54,8 +61,18 @@ ALLOWED_FROM: dict[LabStatus, tuple[LabStatus, ...]] = {
         LabStatus.STARTING,
         LabStatus.RESTARTING,
     ),
-    LabStatus.READY: (LabStatus.HEALTH_CHECKING, LabStatus.ACTING),
-    LabStatus.FAILED: (*IN_PROGRESS, *POWER_IN_PROGRESS),
+    LabStatus.READY: (
+        LabStatus.HEALTH_CHECKING,
+        LabStatus.ACTING,
+        LabStatus.DEGRADED,
+        LabStatus.UPDATING,
+    ),
+    LabStatus.FAILED: (
+        *IN_PROGRESS,
+        *POWER_IN_PROGRESS,
+        LabStatus.DEGRADED,
+        LabStatus.UPDATING,
+    ),
     LabStatus.DESTROYING: (
         *IN_PROGRESS,
         *POWER_IN_PROGRESS,
@@ -63,13 +80,17 @@ ALLOWED_FROM: dict[LabStatus, tuple[LabStatus, ...]] = {
         LabStatus.FAILED,
         LabStatus.STOPPED,
         LabStatus.ACTING,
+        LabStatus.DEGRADED,
+        LabStatus.UPDATING,
     ),
     LabStatus.STOPPING: (LabStatus.READY,),
     LabStatus.STOPPED: (LabStatus.STOPPING,),
     LabStatus.STARTING: (LabStatus.STOPPED,),
-    LabStatus.RESTARTING: (LabStatus.READY,),
+    LabStatus.RESTARTING: (LabStatus.READY, LabStatus.DEGRADED),
     LabStatus.DESTROYED: (LabStatus.DESTROYING,),
-    LabStatus.ACTING: (LabStatus.READY,),
+    LabStatus.ACTING: (LabStatus.READY, LabStatus.DEGRADED),
+    LabStatus.DEGRADED: (LabStatus.READY,),
+    LabStatus.UPDATING: (LabStatus.READY,),
 }
 
 
@@ -127,6 +148,19 @@ class LabRecord(BaseModel):
     action_in_progress: dict[str, Any] | None = None
     action_execution_arn: str | None = None
     action_runs: list[dict[str, Any]] = Field(default_factory=list)
+    # Update in place (ads.revisions): the update under way while UPDATING, the deployed
+    # revision (commit sha) and the history of revisions deployed, newest last.
+    update_in_progress: dict[str, Any] | None = None
+    update_execution_arn: str | None = None
+    revision: str | None = None
+    revisions: list[dict[str, Any]] = Field(default_factory=list)
+    # What the health watch knows (ads.health_watch.HealthState); absent until a check fails.
+    health: dict[str, Any] | None = None
+    # What the lab holds against its owner's quotas until DESTROYED/FAILED (ads.quota_usage):
+    # {"owner": ..., "hourly_usd": ...}; absent for a lab that was not counted.
+    quota_hold: dict[str, Any] | None = None
+    # The course or cohort the request named (a cost-allocation tag on its resources).
+    course: str | None = None
     failed_step: str | None = None
     cause: str | None = None
     status_history: list[StatusChange] = Field(default_factory=list)
@@ -146,5 +180,7 @@ class LabRecord(BaseModel):
 
     def public_view(self) -> dict[str, Any]:
         """The record as the API shows it (no internal bookkeeping)."""
-        data = self.model_dump(mode="json", exclude={"labspec", "expires_at", "init_command_id"})
+        data = self.model_dump(
+            mode="json", exclude={"labspec", "expires_at", "init_command_id", "quota_hold"}
+        )
         return data

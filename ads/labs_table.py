@@ -15,6 +15,8 @@ from typing import Any
 OWNER_INDEX = "owner-index"
 # A role and its sessions share a group (see ads.identity); a session lists through it.
 OWNER_GROUP_INDEX = "owner-group-index"
+# Labs by status: the health watch reads the READY and DEGRADED ones without a scan.
+STATUS_INDEX = "status-index"
 TTL_ATTRIBUTE = "expires_at"
 IDEMPOTENCY_PREFIX = "idempotency#"
 
@@ -37,7 +39,7 @@ def from_dynamo(value: Any) -> Any:
 
 def table_schema(table_name: str) -> dict[str, Any]:
     """The labs table as CreateTable arguments: the same shape the CDK storage construct
-    declares (key, owner and owner-group GSIs). The local control plane and the tests create it from here."""
+    declares (key, owner, owner-group and status GSIs). The local control plane and the tests create it from here."""
     return {
         "TableName": table_name,
         "BillingMode": "PAY_PER_REQUEST",
@@ -46,6 +48,7 @@ def table_schema(table_name: str) -> dict[str, Any]:
             {"AttributeName": "owner", "AttributeType": "S"},
             {"AttributeName": "owner_group", "AttributeType": "S"},
             {"AttributeName": "created_at", "AttributeType": "S"},
+            {"AttributeName": "status", "AttributeType": "S"},
         ],
         "KeySchema": [{"AttributeName": "lab_id", "KeyType": "HASH"}],
         "GlobalSecondaryIndexes": [
@@ -61,6 +64,14 @@ def table_schema(table_name: str) -> dict[str, Any]:
                 "IndexName": OWNER_GROUP_INDEX,
                 "KeySchema": [
                     {"AttributeName": "owner_group", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": STATUS_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "status", "KeyType": "HASH"},
                     {"AttributeName": "created_at", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},

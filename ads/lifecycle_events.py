@@ -1,5 +1,4 @@
-"""Lab lifecycle events on EventBridge: "Lab Ready", "Lab Failed", "Lab Destroyed",
-"Lab Stopped", "Lab Started".
+"""Lab lifecycle events on EventBridge: one per transition, named in :data:`EVENTS`.
 
 Subscribers (notifications, CI pipelines waiting for their lab) match on
 ``source = "ads"`` and the detail-type. Publishing is best-effort from the workflow's
@@ -17,14 +16,35 @@ from ads.lab_record import LabRecord, LabStatus
 from ads.observability import logger
 
 SOURCE = "ads"
-DETAIL_TYPES = {
-    LabStatus.READY: "Lab Ready",
-    LabStatus.FAILED: "Lab Failed",
-    LabStatus.DESTROYED: "Lab Destroyed",
-    LabStatus.STOPPED: "Lab Stopped",
+# The detail-type of every lifecycle event, by the transition it announces: the one table
+# publishers take their event's name from (a new transition adds its line here, and
+# docs/workflow.md's event list).
+EVENTS: dict[str, str] = {
+    "ready": "Lab Ready",
+    "failed": "Lab Failed",
+    "destroyed": "Lab Destroyed",
+    "stopped": "Lab Stopped",
+    # READY again after a start (ads.power_steps), told apart from a first deploy.
+    "started": "Lab Started",
+    # READY again after a restart (a reboot and its health check).
+    "restarted": "Lab Restarted",
+    # A lab action (ads.action_steps): sent to the VM, then its end either way.
+    "action_started": "Lab Action Started",
+    "action_succeeded": "Lab Action Succeeded",
+    "action_failed": "Lab Action Failed",
+    # The health watch (ads.health_watch).
+    "degraded": "Lab Degraded",
+    "recovered": "Lab Recovered",
 }
-# READY again after a start or restart (ads.power_steps), told apart from a first deploy.
-STARTED_DETAIL_TYPE = "Lab Started"
+# The event a status announces when no transition names another.
+DETAIL_TYPES = {
+    LabStatus.READY: EVENTS["ready"],
+    LabStatus.FAILED: EVENTS["failed"],
+    LabStatus.DESTROYED: EVENTS["destroyed"],
+    LabStatus.STOPPED: EVENTS["stopped"],
+}
+STARTED_DETAIL_TYPE = EVENTS["started"]
+RESTARTED_DETAIL_TYPE = EVENTS["restarted"]
 
 
 def event_detail(record: LabRecord) -> dict[str, Any]:
@@ -50,14 +70,21 @@ class LifecyclePublisher:
         self._events = events_client
         self._bus = bus_name
 
-    def publish(self, record: LabRecord, detail_type: str | None = None) -> bool:
+    def publish(
+        self,
+        record: LabRecord,
+        detail_type: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> bool:
+        """Put the event of ``record``'s transition; ``extra`` joins its detail (an
+        action's run, the health watch's findings)."""
         detail_type = detail_type or DETAIL_TYPES.get(record.status)
         if not self._bus or detail_type is None:
             return False
         entry = {
             "Source": SOURCE,
             "DetailType": detail_type,
-            "Detail": json.dumps(event_detail(record)),
+            "Detail": json.dumps({**event_detail(record), **(extra or {})}),
             "EventBusName": self._bus,
             "Resources": [],
         }

@@ -25,7 +25,7 @@ from ads.errors import IllegalTransitionError
 from ads.failure_causes import FAIL_CAUSE_LIMIT, describe_init_failure, failure_cause
 from ads.health_probe import probe_health
 from ads.lab_record import LabRecord, LabStatus
-from ads.lifecycle_events import STARTED_DETAIL_TYPE, LifecyclePublisher
+from ads.lifecycle_events import RESTARTED_DETAIL_TYPE, STARTED_DETAIL_TYPE, LifecyclePublisher
 from ads.observability import logger
 from ads.providers.base import (
     ComputeProvider,
@@ -262,14 +262,27 @@ def mark_started(
     if record.status == LabStatus.READY:
         # A retried Mark Started: the event went out with the first attempt.
         return PowerStepResult(lab_id=lab_id, status=record.status.value)
-    record = repository.transition(lab_id, LabStatus.READY, note="started")
-    published = publisher.publish(record, detail_type=STARTED_DETAIL_TYPE)
+    restarted = _operation_status(record) == LabStatus.RESTARTING
+    record = repository.transition(
+        lab_id, LabStatus.READY, note="restarted" if restarted else "started"
+    )
+    published = publisher.publish(
+        record, detail_type=RESTARTED_DETAIL_TYPE if restarted else STARTED_DETAIL_TYPE
+    )
     return PowerStepResult(
         lab_id=lab_id,
         status=record.status.value,
         endpoint=record.endpoint,
         event_published=published,
     )
+
+
+def _operation_status(record: LabRecord) -> LabStatus | None:
+    """The power operation's status the lab last entered (STARTING or RESTARTING)."""
+    for change in reversed(record.status_history):
+        if change.status in (LabStatus.STARTING, LabStatus.RESTARTING):
+            return change.status
+    return None
 
 
 def mark_failed(

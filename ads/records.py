@@ -5,15 +5,17 @@ table's shape :mod:`ads.labs_table`). Status changes are conditional writes so t
 status never goes backwards, two destroys cannot race, and a retried workflow step
 is harmless (moving to the status a lab already has only stores the new fields).
 Idempotency keys of deployment requests share the table (:mod:`ads.idempotency_keys`);
-listings read the ``owner-index`` and ``owner-group-index`` GSIs and skip them.
+listings read the ``owner-index`` and ``owner-group-index`` GSIs and skip them; the
+health watch reads the ``status-index``.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
@@ -26,10 +28,15 @@ from ads.labs_table import (
     IDEMPOTENCY_PREFIX,
     OWNER_GROUP_INDEX,
     OWNER_INDEX,
+    STATUS_INDEX,
     from_dynamo,
     to_dynamo,
 )
+from ads.quota_usage import QuotaUsage
+from ads.quotas import QuotaLimits
 
+# A lab holds its quota share until it reaches one of these (ads.quota_usage).
+QUOTA_RELEASED_AT = (LabStatus.DESTROYED, LabStatus.FAILED)
 # How long a destroyed lab's record is kept before DynamoDB's TTL removes it.
 DESTROYED_RETENTION = timedelta(days=90)
 
@@ -110,10 +117,23 @@ class LabRepository:
             **fields,
         )
 
-    def create(self, record: LabRecord) -> LabRecord:
+    @property
+    def quota_usage(self) -> QuotaUsage:
+        """What each owner holds against the quotas, counted in this table."""
+        return QuotaUsage(self._table, lambda: iso(self._clock()))
+
+    def create(self, record: LabRecord, limits: QuotaLimits | None = None) -> LabRecord:
+        """Write a new record; with ``limits`` (and a ``quota_hold`` on the record) it is
+        counted against its owner's quotas in the same transaction."""
         from botocore.exceptions import ClientError
 
         item = to_dynamo(record.model_dump(mode="json", exclude_none=True))
+        if limits is not None and record.quota_hold:
+            hold = record.quota_hold
+            self.quota_usage.create_counted(
+                item, str(hold["owner"]), Decimal(str(hold["hourly_usd"])), limits
+            )
+            return record
         try:
             self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(lab_id)")
         except ClientError as exc:
@@ -195,6 +215,26 @@ class LabRepository:
         )
         return page, token
 
+    def labs_in_status(self, *statuses: LabStatus, page_size: int = 100) -> Iterator[LabRecord]:
+        """Every lab in one of ``statuses``, oldest first, read page by page through the
+        status index (no scan of the table)."""
+        from boto3.dynamodb.conditions import Key
+
+        for status in statuses:
+            request: dict[str, Any] = {
+                "IndexName": STATUS_INDEX,
+                "KeyConditionExpression": Key("status").eq(LabStatus(status).value),
+                "Limit": page_size,
+            }
+            while True:
+                response = self._table.query(**request)
+                for item in response.get("Items", []):
+                    yield LabRecord.model_validate(from_dynamo(item))
+                last_key = response.get("LastEvaluatedKey")
+                if not last_key:
+                    break
+                request["ExclusiveStartKey"] = last_key
+
     def _page(
         self,
         call: Callable[..., dict[str, Any]],
@@ -245,6 +285,19 @@ class LabRepository:
     # -- updates ------------------------------------------------------------
 
     def transition(
+        self, lab_id: str, to: LabStatus | str, *, note: str = "", **fields: Any
+    ) -> LabRecord:
+        """Move the lab to ``to`` (conditional) and store ``fields`` with it; a lab that
+        ends (DESTROYED, FAILED) stops counting against its owner's quotas (once)."""
+        record = self._transition(lab_id, to, note=note, **fields)
+        if record.status in QUOTA_RELEASED_AT and record.quota_hold:
+            hold = record.quota_hold
+            self.quota_usage.release(
+                str(hold["owner"]), record.lab_id, Decimal(str(hold["hourly_usd"]))
+            )
+        return record
+
+    def _transition(
         self, lab_id: str, to: LabStatus | str, *, note: str = "", **fields: Any
     ) -> LabRecord:
         """Move the lab to ``to`` (conditional) and store ``fields`` with it.

@@ -37,7 +37,11 @@ def run_action(
     lab_id, repository, provider = request.lab_id, deps.repository, deps.provider
     if request.step == "run_action":
         return action_steps.run_action(
-            lab_id, repository, provider, execution_id=request.execution_id
+            lab_id,
+            repository,
+            provider,
+            execution_id=request.execution_id,
+            publisher=deps.publisher,
         )
     if request.step == "wait_action":
         return action_steps.wait_action(lab_id, repository, provider)
@@ -47,6 +51,7 @@ def run_action(
         outcome=request.outcome,
         failed_step=request.failed_step,
         error=request.error.model_dump() if request.error else None,
+        publisher=deps.publisher,
     )
 
 
