@@ -29,6 +29,8 @@ ACCOUNT_ID = "123456789012"
 # construct passes the same placeholders to definition_substitutions).
 WORKFLOW_FUNCTIONS: dict[str, str] = STEP_FUNCTION_PLACEHOLDERS
 FRONT_DOOR_FUNCTIONS = ("api", "ci_trigger")
+# Handlers a schedule invokes (an EventBridge schedule on AWS, a timer locally).
+SCHEDULED_FUNCTIONS = ("watch_labs",)
 # What a Lambda context reports locally; the benchmark prices invocations at this size.
 LAMBDA_MEMORY_MB = 256
 
@@ -190,6 +192,35 @@ class HandlerDispatcher:
                     cold=cold,
                 )
             )
+
+    def invoke_scheduled(self, handler: str, event: dict[str, Any], timeout_s: float = 60.0) -> Any:
+        """Call a scheduled handler as its schedule would, counted like a workflow step."""
+        if handler not in SCHEDULED_FUNCTIONS:
+            raise ValueError(f"handler: found {handler!r}; allowed: {list(SCHEDULED_FUNCTIONS)}")
+        fn = self.load(handler)
+        context = self._context(handler, timeout_s=timeout_s)
+        cold = self._is_cold(handler)
+        started = time.perf_counter()
+        error_type: str | None = None
+        with self.gate.workflow():
+            scope.ledger, scope.lab_id = self.ledger, "-"
+            try:
+                with self.durability():
+                    return fn(event, context)
+            except BaseException as exc:
+                error_type = type(exc).__name__
+                raise
+            finally:
+                scope.ledger, scope.lab_id = None, None
+                self.ledger.add_invocation(
+                    Invocation(
+                        function=handler,
+                        lab_id="-",
+                        duration_ms=(time.perf_counter() - started) * 1000,
+                        error_type=error_type,
+                        cold=cold,
+                    )
+                )
 
     def invoke_api(self, event: dict[str, Any]) -> dict[str, Any]:
         """Call the REST API handler with an API Gateway proxy event.

@@ -14,6 +14,10 @@ runs once the plane has started, before its API answers:
 * a lab caught ACTING is returned to READY, the interrupted run recorded with the cause
   "control plane restarted during the action <name>" (its ActionLab execution died with
   the old process), and is then kept or destroyed as a READY lab is;
+* a DEGRADED lab keeps its sandbox and stays DEGRADED for the health watch to settle
+  (READY when it answers, FAILED past the deadline); one whose agent no longer answers
+  has its recovery asked again (a restart: whatever the old process started died with
+  it);
 * a STOPPED lab keeps its sandbox (nothing of it runs); a lab caught in STOPPING,
   STARTING or RESTARTING has its power operation asked again (a new PowerLab
   execution: the power steps are idempotent), and keeps its sandbox meanwhile;
@@ -50,6 +54,7 @@ _SETTLED_AS_DESTROYED = (
     LabStatus.DESTROYING,
     LabStatus.STOPPED,
     LabStatus.ACTING,
+    LabStatus.DEGRADED,
     *POWER_IN_PROGRESS,
 )
 STOPPED_ERROR = "ads.ControlPlaneStopped"
@@ -67,6 +72,8 @@ class RecoveryReport:
     failed: list[str] = field(default_factory=list)
     destroying: list[str] = field(default_factory=list)
     kept_stopped: list[str] = field(default_factory=list)
+    kept_degraded: list[str] = field(default_factory=list)
+    recovery_resumed: list[str] = field(default_factory=list)
     power_resumed: list[str] = field(default_factory=list)
     orphan_sandboxes: list[str] = field(default_factory=list)
     orphan_processes: list[int] = field(default_factory=list)
@@ -191,9 +198,36 @@ def _interrupt_action(plane: LocalControlPlane, record: LabRecord) -> LabRecord:
     )
 
 
+def _keep_degraded(
+    plane: LocalControlPlane, record: LabRecord, answers: bool, report: RecoveryReport
+) -> None:
+    """A DEGRADED lab stays so for the watch; a silent one has a restart asked again."""
+    from ads.health_watch import Probe, WatchPolicy
+    from ads.watch_recovery import start_recovery
+
+    report.kept_degraded.append(record.lab_id)
+    policy = WatchPolicy.from_config(plane.config)
+    if answers or policy.recovery == "none":
+        return
+    context = plane.deployment_context()
+    silent = Probe(healthy=False, answered=False, reason="control plane restarted")
+    health = start_recovery(context, record, silent, policy)
+    context.repository.store_fields(record.lab_id, health=health.model_dump(mode="json"))
+    if health.recovery_execution_arn:
+        report.recovery_resumed.append(record.lab_id)
+
+
 def _sandbox_of(record: LabRecord) -> Path | None:
     value = (record.vm_details or {}).get("sandbox")
     return Path(value) if value else None
+
+
+def _keep(record: LabRecord, owned: set[str], kept: list[Path]) -> None:
+    """The sweep leaves this lab's sandbox and its processes alone."""
+    owned.add(record.lab_id)
+    sandbox = _sandbox_of(record)
+    if sandbox is not None:
+        kept.append(sandbox)
 
 
 def _sweep(
@@ -254,20 +288,17 @@ def reconcile(
                 _fail_deployment(plane, record, RESTARTED_ERROR, "control plane restarted")
                 report.failed.append(record.lab_id)
             elif record.status == LabStatus.READY and probe(record):
-                owned.add(record.lab_id)
-                sandbox = _sandbox_of(record)
-                if sandbox is not None:
-                    kept.append(sandbox)
+                _keep(record, owned, kept)
                 report.kept_ready.append(record.lab_id)
+            elif record.status == LabStatus.DEGRADED:
+                _keep(record, owned, kept)
+                _keep_degraded(plane, record, probe(record), report)
             elif record.status == LabStatus.STOPPED:
                 # Its VM is the sandbox alone; any process under it is a stray.
                 owned.add(record.lab_id)
                 report.kept_stopped.append(record.lab_id)
             elif record.status in POWER_IN_PROGRESS:
-                owned.add(record.lab_id)
-                sandbox = _sandbox_of(record)
-                if sandbox is not None:
-                    kept.append(sandbox)
+                _keep(record, owned, kept)
                 _resume_power(plane, record)
                 report.power_resumed.append(record.lab_id)
             elif record.status in (LabStatus.READY, LabStatus.DESTROYING):
