@@ -20,6 +20,7 @@ STEP_FUNCTION_PLACEHOLDERS: dict[str, str] = {
     "record_status": "RecordStatusFunctionArn",
     "power_vm": "PowerVmFunctionArn",
     "run_action": "RunActionFunctionArn",
+    "redeploy_vm": "RedeployVmFunctionArn",
 }
 # The ASL names the partition of its service ARNs through ${Partition}.
 PARTITION_PLACEHOLDER = "Partition"

@@ -35,6 +35,10 @@ EVENTS: dict[str, str] = {
     # The health watch (ads.health_watch).
     "degraded": "Lab Degraded",
     "recovered": "Lab Recovered",
+    # Update in place (ads.update_steps): READY on the new revision, or READY on the
+    # previous one after a failed update (its cause in the detail).
+    "updated": "Lab Updated",
+    "update_failed": "Lab Update Failed",
 }
 # The event a status announces when no transition names another.
 DETAIL_TYPES = {

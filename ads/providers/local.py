@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from ads.config import AdsConfig
 from ads.processes import alive, remember_child
-from ads.providers import local_actions, local_power
+from ads.providers import local_actions, local_power, local_update
 from ads.providers.base import (
     DestroyFailed,
     InitFailed,
@@ -65,6 +65,7 @@ from ads.providers.local_vm_book import (
     run_as_of,
     vm_id_of,
 )
+from ads.providers.vm_update import UpdateStatus, VmUpdateRequest
 
 if TYPE_CHECKING:
     from ads.lab.plan import DeploymentPlan
@@ -345,6 +346,18 @@ class LocalProvider:
 
     def action_status(self, vm: VmInfo, command_id: str) -> InitStatus:
         return local_actions.action_status(self, vm, command_id)
+
+    # Update in place (ads.providers.local_update): the agent's update in the sandbox.
+
+    def start_update(self, lab_id: str, _vm: VmInfo, request: VmUpdateRequest) -> str:
+        return local_update.start_update(self, lab_id, request)
+
+    def update_status(self, vm: VmInfo, command_id: str) -> UpdateStatus:
+        return local_update.update_status(self, vm, command_id)
+
+    @property
+    def sources(self) -> SourceStager:
+        return self._sources
 
     def vm_info(self, vm_id: str) -> VmInfo | None:
         """The VM as it is now (after a start its agent port may have changed)."""

@@ -25,6 +25,7 @@ FILES = [
     "destroy_lab.asl.json",
     "power_lab.asl.json",
     "action_lab.asl.json",
+    "redeploy_lab.asl.json",
 ]
 
 
@@ -234,5 +235,5 @@ def test_given_destroy_lab_fails_when_caught_then_the_lab_is_kept_destroying_wit
     assert states["Mark Destroyed"]["Parameters"]["Payload"]["status"] == "DESTROYED"
 
 
-def test_given_state_machine_files_when_listed_then_they_are_the_four_workflows() -> None:
+def test_given_state_machine_files_when_listed_then_they_are_the_known_workflows() -> None:
     assert sorted(p.name for p in Path(STATEMACHINE_DIR).glob("*.asl.json")) == sorted(FILES)
