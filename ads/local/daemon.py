@@ -224,6 +224,8 @@ def serve(home: Path, port: int, time_scale: float, stop: threading.Event) -> in
         log.info("records reconciled", **report.to_json())
     except Exception:
         log.exception("reconciling the records failed; serving them as they are")
+    if plane.start_health_watch():
+        log.info("health watch started", interval_s=plane.config.watch_interval_s)
     try:
         server.start()
         state = ControlPlaneState(

@@ -39,6 +39,7 @@ from ads.local.lambda_dispatch import (
     ACCOUNT_ID,
     FRONT_DOOR_FUNCTIONS,
     LAMBDA_MEMORY_MB,
+    SCHEDULED_FUNCTIONS,
     WORKFLOW_FUNCTIONS,
     HandlerDispatcher,
     LambdaServiceFault,
@@ -76,6 +77,7 @@ DEPLOY_STATE_MACHINE = "DeployLab"
 DESTROY_STATE_MACHINE = "DestroyLab"
 POWER_STATE_MACHINE = "PowerLab"
 ACTION_STATE_MACHINE = "ActionLab"
+REDEPLOY_STATE_MACHINE = "RedeployLab"
 # ARNs in the ASL name their partition through ${Partition}; moto answers for "aws".
 LOCAL_PARTITION = "aws"
 
@@ -134,7 +136,10 @@ class LocalControlPlane:
         self.destroy_state_machine_arn = ""
         self.power_state_machine_arn = ""
         self.action_state_machine_arn = ""
+        self.redeploy_state_machine_arn = ""
         self._mock: Any = None
+        # The health watch's timer (ads.local.watch_timer), once start_health_watch ran.
+        self._watch_timer: Any = None
         self._saved_env: dict[str, str | None] = {}
         self._restore: list[Callable[[], None]] = []
         self._started = False
@@ -187,6 +192,7 @@ class LocalControlPlane:
         self.destroy_state_machine_arn = arn_prefix + DESTROY_STATE_MACHINE
         self.power_state_machine_arn = arn_prefix + POWER_STATE_MACHINE
         self.action_state_machine_arn = arn_prefix + ACTION_STATE_MACHINE
+        self.redeploy_state_machine_arn = arn_prefix + REDEPLOY_STATE_MACHINE
         self._set_env(
             {
                 "AWS_REGION": self.region,
@@ -198,6 +204,7 @@ class LocalControlPlane:
                 "ADS_DESTROY_STATE_MACHINE_ARN": self.destroy_state_machine_arn,
                 "ADS_POWER_STATE_MACHINE_ARN": self.power_state_machine_arn,
                 "ADS_ACTION_STATE_MACHINE_ARN": self.action_state_machine_arn,
+                "ADS_REDEPLOY_STATE_MACHINE_ARN": self.redeploy_state_machine_arn,
                 "ADS_EVENT_BUS_NAME": EVENT_BUS_NAME,
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_DISABLED": "true",
@@ -209,7 +216,7 @@ class LocalControlPlane:
         reset_config()
         self.config = get_config()
         # Handlers read the configuration at import: make the next invocation a cold start.
-        for name in (*WORKFLOW_FUNCTIONS, *FRONT_DOOR_FUNCTIONS):
+        for name in (*WORKFLOW_FUNCTIONS, *FRONT_DOOR_FUNCTIONS, *SCHEDULED_FUNCTIONS):
             sys.modules.pop(f"functions.{name}.handler", None)
         self._create_resources()
         if self.record_store is not None:
@@ -271,6 +278,7 @@ class LocalControlPlane:
             (DESTROY_STATE_MACHINE, "destroy_lab.asl.json"),
             (POWER_STATE_MACHINE, "power_lab.asl.json"),
             (ACTION_STATE_MACHINE, "action_lab.asl.json"),
+            (REDEPLOY_STATE_MACHINE, "redeploy_lab.asl.json"),
         ):
             sfn.create_state_machine(
                 name=name,
@@ -283,6 +291,9 @@ class LocalControlPlane:
         """Stop running executions, destroy every local lab VM, leave the AWS emulation."""
         global _active_plane
         try:
+            if self._watch_timer is not None:
+                self._watch_timer.stop()
+                self._watch_timer = None
             if self._started:
                 with contextlib.suppress(Exception):
                     self._stop_running_executions()
@@ -312,6 +323,20 @@ class LocalControlPlane:
                 if _active_plane is self:
                     _active_plane = None
 
+    def start_health_watch(self) -> bool:
+        """Run the health watch's handler every ``ADS_WATCH_INTERVAL_S`` (unless
+        ``ADS_WATCH_ENABLED`` is false); the daemon starts it once recovery has run."""
+        from ads.local.watch_timer import RUN_TIMEOUT_S, WATCH_HANDLER, WatchTimer
+
+        if not self._started or self._watch_timer is not None or not self.config.watch_enabled:
+            return False
+        self._watch_timer = WatchTimer(
+            lambda event: self.lambdas.invoke_scheduled(WATCH_HANDLER, event, RUN_TIMEOUT_S),
+            self.config.watch_interval_s,
+            on_error=_report_watch_error,
+        ).start()
+        return True
+
     def _settle_records(self) -> None:
         from ads.local.recovery import settle_stopped
 
@@ -327,6 +352,7 @@ class LocalControlPlane:
             self.destroy_state_machine_arn,
             self.power_state_machine_arn,
             self.action_state_machine_arn,
+            self.redeploy_state_machine_arn,
         ):
             for page in sfn.get_paginator("list_executions").paginate(
                 stateMachineArn=arn, statusFilter="RUNNING"
@@ -423,6 +449,10 @@ class LocalControlPlane:
     def invoke_api(self, event: dict[str, Any]) -> dict[str, Any]:
         """Call the REST API handler in-process with an API Gateway proxy event."""
         return self.lambdas.invoke_api(event)
+
+
+def _report_watch_error(text: str) -> None:
+    sys.stderr.write(f"ads-local: the health watch failed: {text}")
 
 
 @contextlib.contextmanager
