@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ads_agent import state
+from ads_agent import health, state
 from ads_agent.runner import LabContext, RunOutcome, run_action, run_deploy, utc_now
 
 UPDATE_FILE = "update.json"
@@ -41,6 +41,8 @@ EXIT_RESTORE_FAILED = 11
 _STOP_GRACE_S = 5.0
 _GIT_TIMEOUT_S = 600.0
 _LAB_ENV = "ADS_STATE_DIR"
+# How long a deployed revision may take to answer its health probe.
+HEALTH_WAIT_S = float(os.environ.get("ADS_UPDATE_HEALTH_WAIT_S") or 60)
 
 
 class UpdateFailed(Exception):
@@ -247,12 +249,29 @@ def _record_revision(state_dir: Path, request: UpdateRequest, sha: str) -> None:
 
 
 def _deploy(context: LabContext, plan: dict[str, Any]) -> str | None:
-    """Run the deploy sequence; None when it succeeded, else its failure as a cause."""
+    """Run the deploy sequence and wait for the lab's health probe; None when both
+    succeeded, else the failure as a cause."""
     try:
         outcome = run_deploy(context, plan)
     except (state.StateError, OSError) as exc:
         return f"deploy could not run: {exc}"
-    return None if outcome.succeeded else failure_of(outcome)
+    if not outcome.succeeded:
+        return failure_of(outcome)
+    return _unhealthy(context.state_dir)
+
+
+def _unhealthy(state_dir: Path) -> str | None:
+    """None once the lab answers its health probe (as /health evaluates it), else why not
+    after :data:`HEALTH_WAIT_S` (a server started in the background needs a moment)."""
+    deadline = time.monotonic() + HEALTH_WAIT_S
+    while True:
+        status, checks = health.evaluate(state_dir)
+        if status == health.OK:
+            return None
+        if time.monotonic() >= deadline:
+            failed = [c["detail"] for c in checks if c.get("status") == "fail"]
+            return "health probe failed after the deploy: " + ("; ".join(failed) or status)
+        time.sleep(0.5)
 
 
 def run_update(context: LabContext, request: UpdateRequest) -> UpdateOutcome:

@@ -22,6 +22,7 @@ from ads.cli import (
     local_cmds,
     plan_cmd,
     power_cmds,
+    redeploy_cmd,
 )
 from ads.errors import AdsError, InvalidInputError
 
@@ -33,7 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ads {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (plan_cmd, lab_cmds, power_cmds, action_cmds, connect_cmd, local_cmds):
+    for module in (
+        plan_cmd,
+        lab_cmds,
+        power_cmds,
+        action_cmds,
+        redeploy_cmd,
+        connect_cmd,
+        local_cmds,
+    ):
         module.register(subparsers)
     return parser
 
