@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ads.lab import os_catalogue
+from ads.lab.accrual import Accrual
 from ads.lab.cost import LabCost
 from ads.lab.os_catalogue import OsPolicy
 
@@ -101,6 +102,14 @@ class DeploymentRequest(BaseModel):
     )
     source: LabSource | None = None
     options: DeploymentOptions = Field(default_factory=DeploymentOptions)
+    course: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        pattern=r"^[\w\s.:/=+\-@]*$",
+        description="the course or cohort the lab belongs to: its resources carry it as the "
+        "ads:course cost-allocation tag (letters, digits, spaces and _ . : / = + - @)",
+    )
 
     @field_validator("labspec")
     @classmethod
@@ -218,6 +227,12 @@ class LabView(BaseModel):
     cost: LabCost | None = Field(
         default=None, description="what the lab costs in its status (a STOPPED lab: storage only)"
     )
+    accrued_cost: Accrual | None = Field(
+        default=None,
+        description="what the lab has cost so far: running hours x its hourly price, plus "
+        "its root volume's storage while it exists (stopped time costs storage only)",
+    )
+    course: str | None = None
 
 
 class StateError(BaseModel):

@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ads import quotas
 from ads.api_models import (
     DeploymentAccepted,
     DeploymentOptions,
@@ -31,6 +32,7 @@ from ads.api_models import (
     field_problems,
 )
 from ads.config import AdsConfig
+from ads.cost_tags import cost_tags
 from ads.deployment_context import (
     DeploymentContext,
     MissingIdentityError,
@@ -198,8 +200,14 @@ def request_deployment(
     )
     if problems:
         raise InvalidInputError(problems, subject="request")
-    plan = request_plan(request.labspec, request.options, config)
+    plan = quotas.checked_plan(
+        request_plan(request.labspec, request.options, config), owner, config
+    )
+    limits = quotas.limits_for(owner, config)
+    # Checked before anything is written; the transaction that records the lab checks again.
+    share = quotas.lab_share(plan, owner, limits) if limits.counted else None
     lab_id = new_lab_id(plan.get("lab_name") or "")
+    plan["cost_tags"] = cost_tags(lab_id, plan.get("lab_name") or "", owner, request.course)
     # Any-valued: a str-valued dict spread into the logger could, for mypy, fill exc_info.
     log: dict[str, Any] = {"lab_id": lab_id, "owner": owner, "requested_by": requested_by}
     options = (request.options or DeploymentOptions()).model_dump(mode="json", exclude_none=True)
@@ -237,11 +245,13 @@ def request_deployment(
         options=options,
         requested_by=requested_by if requested_by in REQUESTED_BY else "api",
         requester_uid=requester_uid,
+        course=request.course,
+        quota_hold={"owner": owner, "hourly_usd": float(share)} if share is not None else None,
     )
     via = f" by {requested_via}" if requested_via else ""
     record.status_history[0].note = f"requested through {requested_by}{via}"
     try:
-        ctx.repository.create(record)
+        ctx.repository.create(record, limits if share is not None else None)
     except Exception:
         if idempotency_key:
             ctx.repository.idempotency_keys.release(owner, idempotency_key)

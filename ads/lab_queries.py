@@ -11,8 +11,9 @@ from ads.api_models import LabPage, LabSummary, LabView
 from ads.deployment_context import DeploymentContext, is_admin, readable_record, require_caller
 from ads.errors import FieldProblem, InvalidInputError
 from ads.executions import console_url
+from ads.lab.accrual import accrued
 from ads.lab.cost import lab_cost
-from ads.lab_record import LabStatus
+from ads.lab_record import LabStatus, utc_now
 from ads.source_checks import found
 
 MAX_PAGE = 100
@@ -70,6 +71,11 @@ def get_lab(ctx: DeploymentContext, lab_id: str, *, caller: str) -> dict[str, An
             console_url=console_url(record.execution_arn),
             destroy_console_url=console_url(record.destroy_execution_arn),
             cost=lab_cost(record.plan, record.status.value) if record.plan else None,
+            accrued_cost=accrued(
+                record.plan, [(c.status.value, c.at) for c in record.status_history], utc_now()
+            )
+            if record.plan
+            else None,
         )
     )
     return view.model_dump(mode="json")

@@ -114,6 +114,7 @@ class Ec2Provider:
             image_id=image_id,
             root_device=self._root_device(image_id),
             user_data=self.user_data(needs),
+            cost_tags=tuple((_plain(plan).get("cost_tags") or {}).items()),
         )
         return self._launch(request, self.access.prepare_launch(lab_id, _plain(plan)))
 

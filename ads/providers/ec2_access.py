@@ -30,6 +30,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ads.config import LAB_ID_TAG, MANAGED_TAG, AdsConfig
+from ads.cost_tags import tag_list
 from ads.providers.base import (
     DestroyFailed,
     DestroyInProgress,
@@ -79,8 +80,10 @@ def refusal(exc: ClientError) -> str:
     return f"{exc.operation_name} refused: {error_code(exc)}: {error_message(exc)}"
 
 
-def _tags(lab_id: str) -> list[dict[str, str]]:
-    return [{"Key": LAB_ID_TAG, "Value": lab_id}, {"Key": MANAGED_TAG, "Value": "true"}]
+def _tags(lab_id: str, plan: Mapping[str, Any] | None = None) -> list[dict[str, str]]:
+    # The lab id, and the cost-allocation tags its plan keeps (ads.cost_tags).
+    cost = (plan or {}).get("cost_tags")
+    return [*tag_list(dict(cost or {}), lab_id), {"Key": MANAGED_TAG, "Value": "true"}]
 
 
 @dataclass(frozen=True)
@@ -183,7 +186,7 @@ class Ec2LabAccess:
             )
         try:
             group_id = self.find_security_group(lab_id) or self._create_security_group(
-                lab_id, self.mode_of(plan)
+                lab_id, self.mode_of(plan), plan
             )
             for permission in self._ingress(plan):
                 self._authorize(group_id, permission)
@@ -206,7 +209,7 @@ class Ec2LabAccess:
         groups = response.get("SecurityGroups", [])
         return str(groups[0]["GroupId"]) if groups else None
 
-    def _create_security_group(self, lab_id: str, mode: str) -> str:
+    def _create_security_group(self, lab_id: str, mode: str, plan: Mapping[str, Any]) -> str:
         try:
             response = self._call(
                 self._ec2,
@@ -214,7 +217,7 @@ class Ec2LabAccess:
                 GroupName=security_group_name(lab_id),
                 Description=f"ADS lab {lab_id}: its application ports only ({mode})",
                 VpcId=self._config.vpc_id,
-                TagSpecifications=[{"ResourceType": "security-group", "Tags": _tags(lab_id)}],
+                TagSpecifications=[{"ResourceType": "security-group", "Tags": _tags(lab_id, plan)}],
             )
         except ClientError as exc:
             # A retry racing the first attempt: the group exists, only the tag read missed it.
@@ -270,10 +273,10 @@ class Ec2LabAccess:
             )
             return f"http://{public_ip}:{port}/"
         try:
-            target_group = self._ensure_target_group(lab_id, port)
+            target_group = self._ensure_target_group(lab_id, port, plan)
             host = self.host_of(lab_id)
             if self._find_rule(host) is None:
-                self._create_rule(lab_id, host, target_group)
+                self._create_rule(lab_id, host, target_group, plan)
             self._call(
                 self._elbv2,
                 "register_targets",
@@ -296,7 +299,7 @@ class Ec2LabAccess:
             )
         return f"{lab_id}.{self._config.lb_domain}"
 
-    def _ensure_target_group(self, lab_id: str, port: int) -> str:
+    def _ensure_target_group(self, lab_id: str, port: int, plan: Mapping[str, Any]) -> str:
         existing = self._find_target_group(lab_id)
         if existing:
             return existing
@@ -316,7 +319,7 @@ class Ec2LabAccess:
                 HealthyThresholdCount=2,
                 UnhealthyThresholdCount=3,
                 Matcher={"HttpCode": "200"},
-                Tags=_tags(lab_id),
+                Tags=_tags(lab_id, plan),
             )
         except ClientError as exc:
             # A concurrent retry created it between the look-up and this call.
@@ -351,7 +354,9 @@ class Ec2LabAccess:
                     return str(rule["RuleArn"])
         return None
 
-    def _create_rule(self, lab_id: str, host: str, target_group: str) -> str:
+    def _create_rule(
+        self, lab_id: str, host: str, target_group: str, plan: Mapping[str, Any]
+    ) -> str:
         priority = first_priority(lab_id)
         for _ in range(PRIORITY_PROBES):
             try:
@@ -362,7 +367,7 @@ class Ec2LabAccess:
                     Priority=priority,
                     Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": [host]}}],
                     Actions=[{"Type": "forward", "TargetGroupArn": target_group}],
-                    Tags=_tags(lab_id),
+                    Tags=_tags(lab_id, plan),
                 )
             except ClientError as exc:
                 if error_code(exc) != "PriorityInUse":

@@ -17,7 +17,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from ads.config import LAB_ID_TAG, MANAGED_TAG, AdsConfig
+from ads.config import MANAGED_TAG, AdsConfig
+from ads.cost_tags import tag_list
 from ads.providers.base import ComputeNeeds
 
 # Answers that say "not here, not this type": the next placement may work.
@@ -48,6 +49,8 @@ class LaunchRequest:
     image_id: str
     root_device: str = DEFAULT_ROOT_DEVICE
     user_data: str | None = None
+    # The lab's cost-allocation tags (ads.cost_tags), kept in its plan.
+    cost_tags: tuple[tuple[str, str], ...] = ()
 
 
 def placements(lab_id: str, needs: ComputeNeeds, subnet_ids: tuple[str, ...]) -> list[Placement]:
@@ -82,7 +85,7 @@ def run_arguments(
     """The RunInstances arguments of one try."""
     lab_id = request.lab_id
     tags = [
-        {"Key": LAB_ID_TAG, "Value": lab_id},
+        *tag_list(dict(request.cost_tags), lab_id),
         {"Key": MANAGED_TAG, "Value": "true"},
         {"Key": "Name", "Value": f"ads-{lab_id}"},
     ]
@@ -107,6 +110,7 @@ def run_arguments(
         "TagSpecifications": [
             {"ResourceType": "instance", "Tags": tags},
             {"ResourceType": "volume", "Tags": tags},
+            {"ResourceType": "network-interface", "Tags": tags},
         ],
     }
     if request.user_data:

@@ -213,6 +213,23 @@ def get_lab_actions(lab_id: str) -> Response:
     return _json(200, lab_actions.list_actions(deployment_context(), lab_id, caller=_caller()))
 
 
+@app.get("/costs")
+def get_costs() -> Response:
+    from ads import cost_report
+    from functions.api import request_input
+
+    query = request_input.cost_query(app.current_event)
+    report = cost_report.cost_report(
+        deployment_context(),
+        caller=_caller(),
+        owner=query.owner,
+        since=query.since,
+        limit=query.limit,
+        next_token=query.next_token,
+    )
+    return _json(200, cost_report.CostReport.model_validate(report).model_dump(mode="json"))
+
+
 # -- errors -------------------------------------------------------------------------
 
 

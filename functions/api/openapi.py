@@ -27,6 +27,7 @@ from ads.api_models import (
     LabView,
     PlanRequest,
 )
+from ads.cost_report import MAX_COST_PAGE, CostReport
 from ads.lab.lab_id import MAX_LAB_ID_LENGTH
 from ads.lab.plan import DeploymentPlan
 from ads.lab_actions import ActionAccepted, LabActions
@@ -44,7 +45,11 @@ SERVED_BY_HANDLER = "declared for the OpenAPI document; functions.api.handler se
 def _errors(*codes: int) -> dict[int, Any]:
     meaning = {
         400: "invalid input: the problems say which field, what was found, what is allowed",
-        403: "the request carries no caller identity",
+        403: "the request carries no caller identity; for POST /labs also an instance type "
+        "the owner's group may not use (instance_type_not_allowed) or a spend quota that "
+        "cannot price the lab (quota_unpriced); for GET /costs another owner's costs",
+        429: "a quota would be exceeded (quota_exceeded): details name the quota, the use "
+        "and the limit; nothing was created",
         404: "no such lab (or not yours)",
         409: "illegal state change (destroying a lab twice); for POST /labs also an "
         "Idempotency-Key still in progress or already used for a different request",
@@ -82,7 +87,7 @@ LabId = Annotated[str, Path(description="the lab id ADS generated", max_length=M
             "description": "the lab is recorded and DeployLab started",
             "content": {"application/json": {"model": DeploymentAccepted}},
         },
-        **_errors(400, 403, 409, 413, 502, 503),
+        **_errors(400, 403, 409, 413, 429, 502, 503),
     },
 )
 def post_labs(
@@ -242,6 +247,35 @@ def post_lab_action(lab_id: LabId, name: ActionName) -> Response[ActionAccepted]
     },
 )
 def get_lab_actions(lab_id: LabId) -> LabActions:
+    """Declared for the document; :mod:`functions.api.handler` serves it."""
+    raise NotImplementedError(SERVED_BY_HANDLER)
+
+
+@declared.get(
+    "/costs",
+    summary="What labs have cost so far, per lab and per owner (an owner's own; admins any)",
+    responses={
+        200: {
+            "description": "one page of labs with their costs, and the page's sums per owner",
+            "content": {"application/json": {"model": CostReport}},
+        },
+        **_errors(400, 403),
+    },
+)
+def get_costs(
+    owner: Annotated[
+        str | None,
+        Query(max_length=2048, description="an owner's ARN (admins; others: their own)"),
+    ] = None,
+    since: Annotated[
+        str | None,
+        Query(max_length=64, description="count from this ISO 8601 date or time"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_COST_PAGE)] = MAX_COST_PAGE,
+    next_token: Annotated[
+        str | None, Query(description="the next_token of the previous page")
+    ] = None,
+) -> CostReport:
     """Declared for the document; :mod:`functions.api.handler` serves it."""
     raise NotImplementedError(SERVED_BY_HANDLER)
 

@@ -38,6 +38,13 @@ class LabListQuery(BaseModel):
     next_token: str | None = None
 
 
+class CostQuery(BaseModel):
+    owner: str | None = Field(default=None, min_length=1, max_length=2048)
+    since: str | None = Field(default=None, min_length=1, max_length=64)
+    limit: int = Field(default=100, ge=1, le=100)
+    next_token: str | None = None
+
+
 class IdempotencyHeader(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
@@ -87,13 +94,22 @@ def _query_names() -> tuple[str, ...]:
 
 def lab_list_query(event: Any) -> LabListQuery:
     """The query of GET /labs; a parameter given twice is refused, not picked from."""
+    return _validated(LabListQuery, _query(event, _query_names()))
+
+
+def cost_query(event: Any) -> CostQuery:
+    """The query of GET /costs; a parameter given twice is refused, not picked from."""
+    return _validated(CostQuery, _query(event, tuple(CostQuery.model_fields)))
+
+
+def _query(event: Any, names: tuple[str, ...]) -> dict[str, Any]:
     multi = event.multi_value_query_string_parameters or {}
     single = event.query_string_parameters or {}
     data: dict[str, Any] = {}
-    for name in _query_names():
+    for name in names:
         values = multi.get(name)
         if values is not None:
             data[name] = values[0] if len(values) == 1 else values
         elif name in single:
             data[name] = single[name]
-    return _validated(LabListQuery, data)
+    return data

@@ -25,6 +25,8 @@ PIPELINE_ROUTES = {
     ("POST", "/labs/*/restart"),
     ("POST", "/labs/*/actions/*"),
     ("GET", "/labs/*/actions"),
+    # What its labs have cost (its own only: GET /costs answers an owner's own).
+    ("GET", "/costs"),
 }
 
 

@@ -83,7 +83,11 @@ def test_given_a_requested_lab_when_create_vm_runs_then_run_instances_asks_for_a
             "ads:managed": "true",
             "Name": f"ads-{ec2_world.lab_id}",
         }
-    assert {s["ResourceType"] for s in call["TagSpecifications"]} == {"instance", "volume"}
+    assert {s["ResourceType"] for s in call["TagSpecifications"]} == {
+        "instance",
+        "volume",
+        "network-interface",
+    }
 
     (instance,) = instances_of(ec2_world.lab_id)
     assert instance["InstanceId"] == result["vm_id"]

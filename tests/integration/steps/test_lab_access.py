@@ -17,6 +17,7 @@ from moto import mock_aws
 
 from ads import steps, teardown_steps
 from ads.config import LAB_ID_TAG, AdsConfig
+from ads.cost_tags import cost_tags
 from ads.lab.plan import PlanOptions, plan_from_labspec_source
 from ads.lab_record import LabStatus
 from ads.labs_table import create_table
@@ -101,7 +102,9 @@ def network() -> Iterator[Network]:
 
 
 class Lab:
-    def __init__(self, network: Network, access: str, ports: Any = None) -> None:
+    def __init__(
+        self, network: Network, access: str, ports: Any = None, course: str | None = None
+    ) -> None:
         self.lab_id = f"hello-web-{uuid.uuid4().hex[:20]}"
         self.config = AdsConfig(
             region=REGION,
@@ -133,6 +136,9 @@ class Lab:
         if ports is not None:
             text = text.replace('"health_probe"', f'"ports": {ports}, "health_probe"')
         plan = plan_from_labspec_source(text, PlanOptions(access=access)).model_dump(mode="json")
+        if course is not None:
+            # What POST /labs keeps in the plan (ads.deployments).
+            plan["cost_tags"] = cost_tags(self.lab_id, "Hello Web", OWNER, course)
         self.repository.create(
             self.repository.new_record(self.lab_id, OWNER, lab_name="Hello Web", plan=plan)
         )
@@ -260,6 +266,34 @@ def test_given_the_load_balancer_when_a_lab_is_ready_then_rule_target_group_and_
     assert instance["SubnetId"] == network.private_subnet
     (group,) = lab.lab_groups()
     assert ingress_of(group) == {(80, network.alb_group), (9089, network.alb_group)}
+
+
+def test_given_cost_tags_when_a_load_balanced_lab_is_ready_then_every_resource_carries_them(
+    network,
+):
+    lab = Lab(network, "load-balancer", course="CS101 Fall 2026")
+    tags = lab.record().plan["cost_tags"]
+
+    lab.deploy()
+
+    def tagged(found: list[dict[str, str]]) -> dict[str, str]:
+        return {t["Key"]: t["Value"] for t in found if t["Key"] in tags}
+
+    instance = lab.instance()
+    assert tags[LAB_ID_TAG] == lab.lab_id and tags["ads:course"] == "CS101 Fall 2026"
+    assert tagged(instance["Tags"]) == tags
+    volumes = lab.ec2.describe_volumes(
+        Filters=[{"Name": "attachment.instance-id", "Values": [instance["InstanceId"]]}]
+    )["Volumes"]
+    assert [tagged(v.get("Tags", [])) for v in volumes] == [tags]
+    (group,) = lab.lab_groups()
+    assert tagged(group["Tags"]) == tags
+    (rule,) = lab.rules_for_host()
+    (target_group,) = lab.target_groups()
+    described = lab.elbv2.describe_tags(
+        ResourceArns=[rule["RuleArn"], target_group["TargetGroupArn"]]
+    )["TagDescriptions"]
+    assert [tagged(d["Tags"]) for d in described] == [tags, tags]
 
 
 def test_given_a_mark_ready_retry_when_load_balanced_then_one_rule_and_one_target(network):
