@@ -231,6 +231,8 @@ class FakeAdsApi:
             ],
             "console_url": f"https://console.aws.amazon.com/states/home#/executions/details/{lab_id}",
             "destroy_console_url": None,
+            "course": None,
+            "accrued_cost": None,
         }
         lab.update(fields)
         lab["cost"] = _cost(lab)
