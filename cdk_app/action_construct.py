@@ -15,6 +15,7 @@ of ADS (the action could not be sent, followed or recorded).
 from __future__ import annotations
 
 from aws_cdk import Duration
+from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
@@ -42,6 +43,7 @@ class Actions(Construct):
         factory: LambdaFactory,
         storage: Storage,
         network: Network,
+        lifecycle_bus: events.IEventBus | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.run_action = factory.create(
@@ -57,6 +59,9 @@ class Actions(Construct):
             ),
         )
         storage.grant_lab_records(self.run_action)
+        if lifecycle_bus is not None:
+            # Lab Action Started / Succeeded / Failed.
+            lifecycle_bus.grant_put_events_to(self.run_action)
         self._grant_run_command(StepGrants(self, network))
         self.machine_name = f"{settings.name_prefix}-action-lab"
         self.machine = asl_state_machine(

@@ -100,6 +100,13 @@ class Settings:
     launch_grace_s: int = DEFAULT_LAUNCH_GRACE_S
     # Seconds per lab command unless the labspec's timeouts say (ADS_COMMAND_TIMEOUT_S).
     command_timeout_s: int = DEFAULT_COMMAND_TIMEOUT_S
+    # The health watch (cdk_app/watch_construct.py; ADS_WATCH_* on its Lambda).
+    watch_enabled: bool = True
+    watch_interval_minutes: int = 5
+    watch_failures: int = 3
+    watch_deadline_minutes: int = 30
+    watch_recovery: str = "start"
+    watch_on_deadline: str = "fail"
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -203,6 +210,20 @@ class Settings:
             ),
             command_timeout_s=_bounded(
                 get, "command_timeout_s", defaults.command_timeout_s, 1, MAX_COMMAND_TIMEOUT_S
+            ),
+            watch_enabled=_flag(get, "watch_enabled", defaults.watch_enabled),
+            watch_interval_minutes=_bounded(
+                get, "watch_interval_minutes", defaults.watch_interval_minutes, 1, 1440
+            ),
+            watch_failures=_bounded(get, "watch_failures", defaults.watch_failures, 1, 100),
+            watch_deadline_minutes=_bounded(
+                get, "watch_deadline_minutes", defaults.watch_deadline_minutes, 1, 7 * 1440
+            ),
+            watch_recovery=_choice(
+                get, "watch_recovery", defaults.watch_recovery, ("start", "restart", "none")
+            ),
+            watch_on_deadline=_choice(
+                get, "watch_on_deadline", defaults.watch_on_deadline, ("fail", "destroy")
             ),
         )
         _check_lab_access(settings)

@@ -13,6 +13,8 @@ from cdk_app.settings import Settings
 
 OWNER_INDEX = "owner-index"
 OWNER_GROUP_INDEX = "owner-group-index"
+# The health watch lists READY and DEGRADED labs through it (ads/labs_table.py).
+STATUS_INDEX = "status-index"
 TTL_ATTRIBUTE = "expires_at"
 
 
@@ -52,6 +54,12 @@ class Storage(Construct):
             sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.ALL,
         )
+        self.table.add_global_secondary_index(
+            index_name=STATUS_INDEX,
+            partition_key=dynamodb.Attribute(name="status", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
 
     def grant_lab_records(self, function: lambda_.Function) -> iam.Grant:
         """Read and write lab records (the table and its owner index)."""
@@ -59,7 +67,7 @@ class Storage(Construct):
         acknowledge(
             function.role,
             f"AwsSolutions-IAM5[Resource::{nag_text(self, self.table.table_arn)}/index/*]",
-            f"Queries the {OWNER_INDEX} and {OWNER_GROUP_INDEX} GSIs of the labs table; the wildcard covers that "
+            f"Queries the {OWNER_INDEX}, {OWNER_GROUP_INDEX} and {STATUS_INDEX} GSIs of the labs table; the wildcard covers that "
             "table's indexes only.",
         )
         return grant
