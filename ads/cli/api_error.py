@@ -38,7 +38,13 @@ class ApiError(CommandError):
         return is_transient(self.status, error, self.failure)
 
 
-def exit_code_for_status(status: int) -> int:
+# The API's error codes of a quota's refusal (ads.quotas).
+QUOTA_ERRORS = frozenset({"quota_exceeded", "instance_type_not_allowed", "quota_unpriced"})
+
+
+def exit_code_for_status(status: int, error: str | None = None) -> int:
+    if error in QUOTA_ERRORS:
+        return exit_codes.QUOTA
     if status == 400:
         return exit_codes.INVALID_INPUT
     if status == 404:

@@ -18,6 +18,9 @@ NOT_FOUND = 3  # unknown lab (HTTP 404)
 CONFLICT = 4  # illegal state change, e.g. destroying a lab twice (HTTP 409)
 UNREACHABLE = 5  # no endpoint configured, endpoint unreachable, or credentials refused
 TIMEOUT = 6  # --wait gave up before the lab reached a final status
+# a quota refused the request (HTTP 429 quota_exceeded; 403 instance_type_not_allowed or
+# quota_unpriced): nothing was created
+QUOTA = 7
 INTERRUPTED = 130  # Ctrl-C
 # the reader of the output went away (`ads list | head -1`), as a shell reports SIGPIPE
 BROKEN_PIPE = 141

@@ -110,6 +110,12 @@ def register(subparsers: Any) -> None:
         help="repeating a request with the same key returns the same lab instead of a new one "
         "(default: a new key for each run, reused by the run's own retries)",
     )
+    deploy.add_argument(
+        "--course",
+        metavar="C",
+        help="the course or cohort of the lab: its AWS resources carry it as the ads:course "
+        "cost-allocation tag",
+    )
     add_wait(deploy, DEFAULT_DEPLOY_TIMEOUT_S, "READY or FAILED")
     deploy.set_defaults(func=deploy_command)
 
@@ -240,6 +246,8 @@ def deploy_command(args: argparse.Namespace) -> int:
         body["source"] = source
     options = {"os_policy": args.os_policy, "arch": args.arch, "region": args.deploy_region}
     body["options"] = {k: v for k, v in options.items() if v}
+    if args.course:
+        body["course"] = args.course
 
     client = AdsApiClient.from_args(args)
     # One key per invocation: the client's own retries (a timeout, a 503) then replay the

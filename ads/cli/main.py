@@ -17,6 +17,7 @@ from ads import __version__
 from ads.cli import (
     action_cmds,
     connect_cmd,
+    cost_cmd,
     exit_codes,
     lab_cmds,
     local_cmds,
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         power_cmds,
         action_cmds,
         redeploy_cmd,
+        cost_cmd,
         connect_cmd,
         local_cmds,
     ):

@@ -21,6 +21,7 @@ T = TypeVar("T")
 # that failed or timed out, and (POST /labs) the same Idempotency-Key still in flight.
 RETRIED_STATUSES = frozenset({429, 502, 503, 504})
 IN_PROGRESS_ERROR = "request_in_progress"
+QUOTA_EXCEEDED_ERROR = "quota_exceeded"
 
 # The wait between attempts, replaced by tests.
 _sleep: Callable[[float], None] = time.sleep
@@ -44,6 +45,8 @@ def is_transient(status: int | None, error_code: str | None, failure: str | None
         return failure in ("timeout", "reset")
     if status == 409:
         return error_code == IN_PROGRESS_ERROR
+    if status == 429 and error_code == QUOTA_EXCEEDED_ERROR:
+        return False  # a quota, not throttling: a repeat is refused the same way
     return status in RETRIED_STATUSES
 
 

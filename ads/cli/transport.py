@@ -19,7 +19,7 @@ from typing import Any
 
 from ads import __version__
 from ads.cli import exit_codes
-from ads.cli.api_error import ApiError, exit_code_for_status
+from ads.cli.api_error import QUOTA_ERRORS, ApiError, exit_code_for_status
 from ads.cli.endpoint import ClientSettings
 from ads.cli.retries import RetryPolicy, call_with_retries
 from ads.cli.signing import load_credentials, signed_headers
@@ -168,7 +168,10 @@ class ApiTransport:
         if not message:
             text = raw.decode("utf-8", "replace").strip().splitlines()
             message = text[0][:200] if text else "no details"
-        if status in (401, 403):
+        error = body.get("error") if isinstance(body, dict) else None
+        if error in QUOTA_ERRORS:
+            pass  # the API's message names the quota, the use and the limit
+        elif status in (401, 403):
             message = (
                 f"the ADS endpoint refused the request ({status}): {message}; check that your "
                 f"AWS credentials are valid and allowed to call {self.settings.endpoint} "
@@ -178,7 +181,7 @@ class ApiTransport:
             message = f"the ADS API failed ({status}): {message}"
         return ApiError(
             message,
-            exit_code=exit_code_for_status(status),
+            exit_code=exit_code_for_status(status, error),
             http_status=status,
             problems=problems,
             body=body,

@@ -465,6 +465,10 @@ def _answer_model(method: str, path: str, status: int) -> type[BaseModel]:
     if status >= 400:
         return ErrorBody
     parts = [p for p in path.split("/") if p]
+    if parts == ["costs"]:
+        from ads.cost_report import CostReport
+
+        return CostReport
     if parts == ["labs"]:
         return DeploymentAccepted if method == "POST" else LabPage
     if parts[2:] == ["history"]:
