@@ -14,6 +14,10 @@ runs once the plane has started, before its API answers:
 * a lab caught ACTING is returned to READY, the interrupted run recorded with the cause
   "control plane restarted during the action <name>" (its ActionLab execution died with
   the old process), and is then kept or destroyed as a READY lab is;
+* a lab caught UPDATING is returned to READY the same way, the interrupted update in its
+  revision history (outcome ``interrupted``, cause "control plane restarted during the
+  update to <ref>"): the agent's update on the VM ends on the new revision or the
+  previous one by itself; the lab is then kept or destroyed as a READY lab is;
 * a DEGRADED lab keeps its sandbox and stays DEGRADED for the health watch to settle
   (READY when it answers, FAILED past the deadline); one whose agent no longer answers
   has its recovery asked again (a restart: whatever the old process started died with
@@ -29,8 +33,8 @@ runs once the plane has started, before its API answers:
 No record is deleted, so every lab id answered before still answers.
 
 :func:`settle_stopped` is the same bookkeeping for a clean stop (``ads local down``),
-which destroys every local VM: the records then say so (an ACTING lab is settled as a
-READY one).
+which destroys every local VM: the records then say so (an ACTING or UPDATING lab is settled as
+a READY one).
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ _SETTLED_AS_DESTROYED = (
     LabStatus.STOPPED,
     LabStatus.ACTING,
     LabStatus.DEGRADED,
+    LabStatus.UPDATING,
     *POWER_IN_PROGRESS,
 )
 STOPPED_ERROR = "ads.ControlPlaneStopped"
@@ -69,6 +74,7 @@ class RecoveryReport:
     restored_records: int = 0
     kept_ready: list[str] = field(default_factory=list)
     actions_interrupted: list[str] = field(default_factory=list)
+    updates_interrupted: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     destroying: list[str] = field(default_factory=list)
     kept_stopped: list[str] = field(default_factory=list)
@@ -198,6 +204,31 @@ def _interrupt_action(plane: LocalControlPlane, record: LabRecord) -> LabRecord:
     )
 
 
+def _interrupt_update(plane: LocalControlPlane, record: LabRecord) -> LabRecord:
+    """UPDATING -> READY with the update that lost its RedeployLab execution recorded."""
+    from ads.revisions import RevisionEntry, RunningUpdate, with_revision
+
+    current = RunningUpdate.model_validate(
+        record.update_in_progress or {"requested_by": record.owner, "started_at": ""}
+    )
+    cause = f"control plane restarted during the update to {current.ref or 'HEAD'}"
+    entry = RevisionEntry(
+        ref=current.ref,
+        requested_by=current.requested_by,
+        at=current.started_at or record.updated_at,
+        outcome="interrupted",
+        cause=cause,
+        execution_id=current.execution_id,
+    )
+    return plane.repository().transition(
+        record.lab_id,
+        LabStatus.READY,
+        note=cause[:200],
+        update_in_progress=None,
+        revisions=with_revision(record.revisions, entry),
+    )
+
+
 def _keep_degraded(
     plane: LocalControlPlane, record: LabRecord, answers: bool, report: RecoveryReport
 ) -> None:
@@ -234,21 +265,21 @@ def _sweep(
     plane: LocalControlPlane, owned: set[str], kept: list[Path], report: RecoveryReport
 ) -> None:
     from ads import processes
-    from ads.providers.local_processes import plane_sandboxes, processes_under
+    from ads.providers.local_sweep import destroy_sandboxes, stray_processes
     from ads.providers.local_vm_book import VmBook
 
+    # The same two functions the sweep's local inventory (ads.providers.local_sweep) uses.
     root = plane.labs_root
     provider = plane.local_provider()
     if provider is None or not root.is_dir():
         return
-    for lab_id in sorted(set(VmBook(root).lab_ids()) - owned):
-        try:
-            provider.destroy_vm(lab_id, None)
+    unowned = sorted(set(VmBook(root).lab_ids()) - owned)
+    for lab_id, error in destroy_sandboxes(provider, unowned).items():
+        if error is None:
             report.orphan_sandboxes.append(lab_id)
-        except Exception as exc:
-            report.errors.append(f"orphan sandbox {lab_id}: {exc}")
-    kept_pids = set(processes_under(*kept)) if kept else set()
-    orphans = sorted(set(processes_under(*plane_sandboxes(root))) - kept_pids)
+        else:
+            report.errors.append(f"orphan sandbox {lab_id}: {error}")
+    orphans = stray_processes(root, kept)
     if orphans:
         report.orphan_processes.extend(processes.stop(orphans, grace_s=0).signalled)
 
@@ -284,6 +315,9 @@ def reconcile(
             if record.status == LabStatus.ACTING:
                 record = _interrupt_action(plane, record)
                 report.actions_interrupted.append(record.lab_id)
+            if record.status == LabStatus.UPDATING:
+                record = _interrupt_update(plane, record)
+                report.updates_interrupted.append(record.lab_id)
             if record.status in IN_PROGRESS:
                 _fail_deployment(plane, record, RESTARTED_ERROR, "control plane restarted")
                 report.failed.append(record.lab_id)
