@@ -330,3 +330,47 @@ def test_given_a_status_health_and_probe_when_decided_then_the_verdict(
     record = ready_lab(health=health).model_copy(update={"status": status})
 
     assert decide(record, probe, 1000.0, POLICY).verdict == verdict
+
+
+@pytest.mark.parametrize(
+    ("recovery", "probe", "actions", "wanted"),
+    [
+        ("start", Probe(healthy=False, answered=True, reason="answered 503"), True, "start"),
+        ("start", DOWN, True, "restart"),
+        ("start", Probe(healthy=False, answered=True, reason="answered 503"), False, "restart"),
+        ("restart", Probe(healthy=False, answered=True, reason="answered 503"), True, "restart"),
+        ("none", DOWN, True, None),
+    ],
+)
+def test_given_a_recovery_policy_when_a_lab_degrades_then_the_recovery_chosen(
+    recovery, probe, actions, wanted
+):
+    from ads.watch_recovery import recovery_for
+
+    policy = WatchPolicy(**{**POLICY.__dict__, "recovery": recovery})
+    record = ready_lab() if actions else ready_lab().model_copy(update={"plan": {}})
+
+    assert recovery_for(record, probe, policy) == wanted
+
+
+@pytest.mark.parametrize(
+    ("answer", "healthy", "answered"),
+    [
+        ((200, '{"status": "ok", "lab_id": "hello-web-0001"}'), True, True),
+        ((200, "not json"), True, True),
+        ((200, '{"lab_id": "another-lab"}'), False, False),
+        ((503, "starting"), False, True),
+        ((None, "connection refused"), False, False),
+    ],
+)
+def test_given_an_agent_answer_when_probed_then_healthy_only_for_a_200_naming_this_lab(
+    monkeypatch, answer, healthy, answered
+):
+    from ads import health_watch
+
+    monkeypatch.setattr(health_watch, "probe_health", lambda url, timeout: answer)
+
+    probe = health_watch.probe_lab(ready_lab(), 1.0)
+
+    assert (probe.healthy, probe.answered) == (healthy, answered)
+    assert healthy or probe.reason.startswith("GET http://127.0.0.1:9/health")
