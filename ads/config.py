@@ -40,6 +40,11 @@ DEFAULT_WATCH_FAILURES = 3
 DEFAULT_WATCH_DEADLINE_S = 1800
 WatchRecovery = Literal["start", "restart", "none"]
 WatchDeadlinePolicy = Literal["fail", "destroy"]
+# The sweep (ads/sweep.py): how often it runs, and how old a VM or a stuck record must be
+# before it is touched (a lab being created has its instance before its record names it:
+# at least the create step's timeout plus the launch grace).
+DEFAULT_SWEEP_INTERVAL_S = 3600
+DEFAULT_SWEEP_GRACE_S = 900
 # How students reach a lab's application (see ads/providers/ec2_access.py).
 LAB_ACCESS_MODES = ("private", "public", "load-balancer")
 LabAccessMode = Literal["private", "public", "load-balancer"]
@@ -138,6 +143,13 @@ class AdsConfig(BaseModel):
     watch_recovery: WatchRecovery = "start"
     watch_on_deadline: WatchDeadlinePolicy = "fail"
     watch_concurrency: int = Field(default=8, ge=1, le=64)
+    # the sweep: the local plane's timer runs it (report and apply) every sweep_interval_s
+    # when sweep_enabled (on AWS the CDK app's schedule does); the api Lambda invokes
+    # sweep_function_name for the admin route (empty: the sweep runs in the api itself)
+    sweep_enabled: bool = True
+    sweep_interval_s: int = Field(default=DEFAULT_SWEEP_INTERVAL_S, ge=1, le=7 * 86_400)
+    sweep_grace_s: int = Field(default=DEFAULT_SWEEP_GRACE_S, ge=0, le=7 * 86_400)
+    sweep_function_name: str = ""
     # lab access: private (SSM only), public (public IP + ingress), load-balancer (shared ALB)
     lab_access: LabAccessMode = "private"
     lab_ingress_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
@@ -154,6 +166,27 @@ class AdsConfig(BaseModel):
     quota_admin_max_hourly_usd: float | None = Field(default=None, ge=0)
     # owner group ARN (or a principal ARN, or "*") -> the instance types its labs may use
     quota_instance_types: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # leases (ads/leases.py): durations such as 30m, 4h, 2d; "none" as the default means
+    # labs never expire unless asked; lease_min_s lets tests ask for leases of seconds
+    lease_default: str = "8h"
+    lease_max: str = "7d"
+    lease_warning: str = "15m"
+    lease_min_s: int = Field(default=60, ge=1, le=86_400)
+    # EventBridge Scheduler (ads/lab_schedules.py): the group of the labs' schedules, the
+    # role Scheduler assumes and the lab_timer function it invokes; empty: nothing fires
+    schedule_group: str = ""
+    scheduler_role_arn: str = ""
+    lab_timer_function_arn: str = ""
+
+    @field_validator("lease_default", "lease_max", "lease_warning")
+    @classmethod
+    def _duration(cls, value: str, info: Any) -> str:
+        from ads.lease_terms import NO_EXPIRY, duration_seconds
+
+        value = value.strip().lower()
+        if not (value == NO_EXPIRY and info.field_name == "lease_default"):
+            duration_seconds(value)
+        return value
 
     @field_validator("quota_instance_types", mode="before")
     @classmethod
@@ -235,6 +268,10 @@ class AdsConfig(BaseModel):
             "watch_recovery": ("ADS_WATCH_RECOVERY",),
             "watch_on_deadline": ("ADS_WATCH_ON_DEADLINE",),
             "watch_concurrency": ("ADS_WATCH_CONCURRENCY",),
+            "sweep_enabled": ("ADS_SWEEP_ENABLED",),
+            "sweep_interval_s": ("ADS_SWEEP_INTERVAL_S",),
+            "sweep_grace_s": ("ADS_SWEEP_GRACE_S",),
+            "sweep_function_name": ("ADS_SWEEP_FUNCTION_NAME",),
             "lab_access": ("ADS_LAB_ACCESS",),
             "lab_ingress_cidrs": ("ADS_LAB_INGRESS_CIDRS",),
             "public_subnet_ids": ("ADS_PUBLIC_SUBNET_IDS",),
@@ -248,6 +285,13 @@ class AdsConfig(BaseModel):
             "quota_admin_max_labs": ("ADS_QUOTA_ADMIN_MAX_LABS",),
             "quota_admin_max_hourly_usd": ("ADS_QUOTA_ADMIN_MAX_HOURLY_USD",),
             "quota_instance_types": ("ADS_QUOTA_INSTANCE_TYPES",),
+            "lease_default": ("ADS_LEASE_DEFAULT",),
+            "lease_max": ("ADS_LEASE_MAX",),
+            "lease_warning": ("ADS_LEASE_WARNING",),
+            "lease_min_s": ("ADS_LEASE_MIN_S",),
+            "schedule_group": ("ADS_SCHEDULE_GROUP",),
+            "scheduler_role_arn": ("ADS_SCHEDULER_ROLE_ARN",),
+            "lab_timer_function_arn": ("ADS_LAB_TIMER_FUNCTION_ARN",),
         }
         source: dict[str, str] = {}
         for field_name, names in mapping.items():

@@ -18,7 +18,7 @@ from ads.observability import logger
 SOURCE = "ads"
 # The detail-type of every lifecycle event, by the transition it announces: the one table
 # publishers take their event's name from (a new transition adds its line here, and
-# docs/workflow.md's event list).
+# docs/api.md's event list: tests/unit/test_lifecycle_events.py holds them together).
 EVENTS: dict[str, str] = {
     "ready": "Lab Ready",
     "failed": "Lab Failed",
@@ -39,6 +39,9 @@ EVENTS: dict[str, str] = {
     # previous one after a failed update (its cause in the detail).
     "updated": "Lab Updated",
     "update_failed": "Lab Update Failed",
+    # The sweep (ads.sweep): a stuck lab settled, a resource no live lab owns removed.
+    "swept": "Lab Swept",
+    "orphan_terminated": "Orphan Terminated",
 }
 # The event a status announces when no transition names another.
 DETAIL_TYPES = {
@@ -83,12 +86,18 @@ class LifecyclePublisher:
         """Put the event of ``record``'s transition; ``extra`` joins its detail (an
         action's run, the health watch's findings)."""
         detail_type = detail_type or DETAIL_TYPES.get(record.status)
-        if not self._bus or detail_type is None:
+        if detail_type is None:
+            return False
+        return self.publish_detail(detail_type, {**event_detail(record), **(extra or {})})
+
+    def publish_detail(self, detail_type: str, detail: dict[str, Any]) -> bool:
+        """Put one event with this detail (the sweep's, about resources with no record)."""
+        if not self._bus:
             return False
         entry = {
             "Source": SOURCE,
             "DetailType": detail_type,
-            "Detail": json.dumps({**event_detail(record), **(extra or {})}),
+            "Detail": json.dumps(detail),
             "EventBusName": self._bus,
             "Resources": [],
         }

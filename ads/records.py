@@ -363,6 +363,63 @@ class LabRepository:
             lab_id, current.status.value, to.value, [s.value for s in allowed]
         )
 
+    def transition_if_unchanged(
+        self, seen: LabRecord, to: LabStatus | str, *, note: str = "", **fields: Any
+    ) -> LabRecord:
+        """Move the lab to ``to`` only while it is still exactly as ``seen`` (same status,
+        same ``updated_at``): any write made since, a live transition included, wins and
+        this raises :class:`IllegalTransitionError`. The sweep settles stuck labs so."""
+        from botocore.exceptions import ClientError
+
+        to = LabStatus(to)
+        if seen.status not in ALLOWED_FROM[to]:
+            raise IllegalTransitionError(
+                seen.lab_id, seen.status.value, to.value, [s.value for s in ALLOWED_FROM[to]]
+            )
+        now = iso(self._clock())
+        if to == LabStatus.DESTROYED and "expires_at" not in fields:
+            fields["expires_at"] = int((self._clock() + DESTROYED_RETENTION).timestamp())
+        names, values, sets = self._assignments(fields, now)
+        names.update({"#status": "status", "#seen_at": "updated_at"})
+        change = StatusChange(status=to, at=now, note=note).model_dump(mode="json")
+        values.update(
+            {
+                ":to": to.value,
+                ":seen": seen.status.value,
+                ":seen_at": seen.updated_at,
+                ":history": [change],
+                ":empty": [],
+            }
+        )
+        history = "status_history = list_append(if_not_exists(status_history, :empty), :history)"
+        try:
+            response = self._table.update_item(
+                Key={"lab_id": seen.lab_id},
+                UpdateExpression="SET " + ", ".join([*sets, "#status = :to", history]),
+                ConditionExpression="attribute_exists(lab_id) AND #status = :seen "
+                "AND #seen_at = :seen_at",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_dynamo(values),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            current = self.get(seen.lab_id)
+            raise IllegalTransitionError(
+                seen.lab_id,
+                current.status.value if current else None,
+                to.value,
+                [f"{seen.status.value} unchanged since {seen.updated_at}"],
+            ) from exc
+        record = LabRecord.model_validate(from_dynamo(response["Attributes"]))
+        if record.status in QUOTA_RELEASED_AT and record.quota_hold:
+            hold = record.quota_hold
+            self.quota_usage.release(
+                str(hold["owner"]), record.lab_id, Decimal(str(hold["hourly_usd"]))
+            )
+        return record
+
     def update_fields(
         self, lab_id: str, *, only_if_status: Iterable[LabStatus] | None = None, **fields: Any
     ) -> LabRecord:
