@@ -8,6 +8,7 @@ allowed, so the app can print one line instead of a traceback.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -107,6 +108,30 @@ class Settings:
     watch_deadline_minutes: int = 30
     watch_recovery: str = "start"
     watch_on_deadline: str = "fail"
+    # Quotas (ads/quotas.py; ADS_QUOTA_* on the api and CI trigger Lambdas): None is no
+    # limit; admins are exempt unless quota_admin_* give them their own.
+    quota_max_labs: int | None = None
+    quota_max_hourly_usd: float | None = None
+    quota_admin_max_labs: int | None = None
+    quota_admin_max_hourly_usd: float | None = None
+    # owner group ARN (or "*") -> the instance types its labs may use
+    quota_instance_types: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def quota_environment(self) -> dict[str, str]:
+        """The ADS_QUOTA_* variables of the Lambdas that request labs (unset: no limit)."""
+        values = {
+            "ADS_QUOTA_MAX_LABS": self.quota_max_labs,
+            "ADS_QUOTA_MAX_HOURLY_USD": self.quota_max_hourly_usd,
+            "ADS_QUOTA_ADMIN_MAX_LABS": self.quota_admin_max_labs,
+            "ADS_QUOTA_ADMIN_MAX_HOURLY_USD": self.quota_admin_max_hourly_usd,
+        }
+        environment = {name: str(value) for name, value in values.items() if value is not None}
+        if self.quota_instance_types:
+            environment["ADS_QUOTA_INSTANCE_TYPES"] = json.dumps(
+                {group: list(types) for group, types in self.quota_instance_types},
+                separators=(",", ":"),
+            )
+        return environment
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -225,6 +250,11 @@ class Settings:
             watch_on_deadline=_choice(
                 get, "watch_on_deadline", defaults.watch_on_deadline, ("fail", "destroy")
             ),
+            quota_max_labs=_limit(get, "quota_max_labs", whole=True),
+            quota_max_hourly_usd=_limit(get, "quota_max_hourly_usd", whole=False),
+            quota_admin_max_labs=_limit(get, "quota_admin_max_labs", whole=True),
+            quota_admin_max_hourly_usd=_limit(get, "quota_admin_max_hourly_usd", whole=False),
+            quota_instance_types=_instance_type_policy(get, "quota_instance_types"),
         )
         _check_lab_access(settings)
         if settings.lifecycle_bus_name == "default":
@@ -337,6 +367,58 @@ def _bounded(get: Callable[[str], Any], key: str, default: int, low: int, high: 
     if number is None or not low <= number <= high:
         raise ContextError(key, value, f"a whole number of seconds from {low} to {high}")
     return number
+
+
+def _limit(get: Callable[[str], Any], key: str, *, whole: bool) -> Any:
+    """A quota limit: unset (no limit), or a number from 0 (whole for a count of labs)."""
+    value = get(key)
+    if _missing(value):
+        return None
+    allowed = "a whole number from 0 to 100000" if whole else "a number of USD per hour from 0"
+    if isinstance(value, bool):
+        raise ContextError(key, value, allowed)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ContextError(key, value, allowed) from None
+    if whole:
+        if not number.is_integer() or not 0 <= number <= 100_000:
+            raise ContextError(key, value, allowed)
+        return int(number)
+    if not 0 <= number < float("inf"):
+        raise ContextError(key, value, allowed)
+    return number
+
+
+_INSTANCE_TYPE_GROUPS = (
+    'an object of owner group ARN (a role or user ARN, or "*") to a list of instance types, '
+    'e.g. {"arn:aws:iam::123456789012:role/students": ["t3.micro", "t3.small"]}'
+)
+
+
+def _instance_type_policy(
+    get: Callable[[str], Any], key: str
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    value = get(key)
+    if _missing(value):
+        return ()
+    if isinstance(value, str):  # `-c quota_instance_types='{"*": [...]}'`
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise ContextError(key, value, _INSTANCE_TYPE_GROUPS) from None
+    if not isinstance(value, Mapping):
+        raise ContextError(key, value, _INSTANCE_TYPE_GROUPS)
+    policy: list[tuple[str, tuple[str, ...]]] = []
+    for group, types in value.items():
+        if group != "*" and not _PRINCIPAL_ARN.match(str(group)):
+            raise ContextError(key, group, _INSTANCE_TYPE_GROUPS)
+        if not isinstance(types, list) or not all(
+            isinstance(t, str) and _INSTANCE_TYPE.match(t) for t in types
+        ):
+            raise ContextError(key, types, "a list of EC2 instance types such as t3.micro")
+        policy.append((str(group), tuple(types)))
+    return tuple(policy)
 
 
 def _check_lab_access(settings: Settings) -> None:

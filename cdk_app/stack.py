@@ -51,6 +51,8 @@ class AdsStack(Stack):
             )
         if settings.admin_principals:
             common_environment["ADS_ADMIN_PRINCIPALS"] = ",".join(settings.admin_principals)
+        # Quotas are checked where labs are requested (api, CI trigger); unset: no limit.
+        common_environment.update(settings.quota_environment())
         factory = LambdaFactory(
             self, "Functions", settings=settings, common_environment=common_environment
         )
