@@ -247,13 +247,6 @@ def record_update(
     )
 
 
-def lost_cause(lab_id: str, repository: LabRepository) -> str:
-    """The cause of the last update, as Mark Failed records it."""
-    record = repository.require(lab_id)
-    last = record.revisions[-1] if record.revisions else {}
-    return str(last.get("cause") or "the update and the restore of the previous revision failed")
-
-
 def _already_recorded(record: LabRecord) -> UpdateStepResult:
     last = record.revisions[-1] if record.revisions else {}
     return UpdateStepResult(

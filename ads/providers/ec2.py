@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from ads.config import LAB_ID_TAG, AdsConfig
 from ads.lab.os_catalogue import find_release
-from ads.providers import ec2_actions, ec2_bootstrap, ec2_launch, ec2_power
+from ads.providers import ec2_actions, ec2_bootstrap, ec2_launch, ec2_power, ec2_update
 from ads.providers.base import (
     ComputeNeeds,
     DestroyFailed,
@@ -35,6 +35,7 @@ from ads.providers.consistency import LAUNCHED_AT, launch_time_detail
 from ads.providers.ec2_access import Ec2LabAccess, LaunchAccess
 from ads.providers.failure_output import failure_tail, find_failing_command
 from ads.providers.throttling import call, client_config, error_code, error_message
+from ads.providers.vm_update import UpdateStatus, VmUpdateRequest
 
 if TYPE_CHECKING:
     from ads.lab.plan import DeploymentPlan
@@ -445,6 +446,22 @@ class Ec2Provider:
 
     def action_status(self, vm: VmInfo, command_id: str) -> InitStatus:
         return ec2_actions.action_status(self._call, self._ssm, vm.vm_id, command_id)
+
+    # -- update in place (ads.providers.ec2_update) ----------------------------------------
+
+    def start_update(self, lab_id: str, vm: VmInfo, request: VmUpdateRequest) -> str:
+        return ec2_update.send_update(
+            self._call,
+            self._ssm,
+            lab_id=lab_id,
+            vm_id=vm.vm_id,
+            request=request,
+            prefix=self._prefix,
+            timeout_s=self._config.init_timeout_s,
+        )
+
+    def update_status(self, vm: VmInfo, command_id: str) -> UpdateStatus:
+        return ec2_update.update_status(self._call, self._ssm, vm.vm_id, command_id)
 
 
 def _plain(plan: DeploymentPlan | Mapping[str, Any]) -> Mapping[str, Any]:

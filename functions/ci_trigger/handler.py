@@ -37,6 +37,8 @@ from ads.observability import logger
 
 SOURCE = "ads.ci"
 DETAIL_TYPE = "Lab Deployment Requested"
+# An update in place of a lab the CI role owns (ads.lab_updates): detail {lab_id, ref, labspec?}.
+UPDATE_DETAIL_TYPE = "Lab Update Requested"
 
 _config: AdsConfig = get_config()
 _context: deployments.DeploymentContext | None = None
@@ -88,10 +90,11 @@ def handle_ci_event(ctx: deployments.DeploymentContext, event: dict[str, Any]) -
     except ValidationError as exc:
         problems = [p.model_dump() for p in field_problems(exc.errors())]
         return _rejected(problems, event.get("id"), "not an EventBridge event")
-    if envelope.source != SOURCE or envelope.detail_type != DETAIL_TYPE:
+    if envelope.source != SOURCE or envelope.detail_type not in (DETAIL_TYPE, UPDATE_DETAIL_TYPE):
         found = f"{envelope.source} / {envelope.detail_type}"
-        problem = {"path": "source", "found": found, "allowed": f"{SOURCE} / {DETAIL_TYPE}"}
-        return _rejected([problem], envelope.id, "not a deployment request")
+        allowed = f"{SOURCE} / {DETAIL_TYPE} or {UPDATE_DETAIL_TYPE}"
+        problem = {"path": "source", "found": found, "allowed": allowed}
+        return _rejected([problem], envelope.id, "not a deployment or update request")
     admitted = ctx.config.ci_accounts
     if admitted and envelope.account not in admitted:
         problem = {
@@ -100,6 +103,12 @@ def handle_ci_event(ctx: deployments.DeploymentContext, event: dict[str, Any]) -
             "allowed": f"an account of the configured CI principals: {', '.join(admitted)}",
         }
         return _rejected([problem], envelope.id, "not from a CI account")
+    if envelope.detail_type == UPDATE_DETAIL_TYPE:
+        from functions.ci_trigger.update_event import handle_update_event
+
+        return handle_update_event(
+            ctx, envelope.id, envelope.detail, ci_owner(envelope.account, ctx.config)
+        )
     try:
         request = CiDeploymentRequest.model_validate(envelope.detail)
     except ValidationError as exc:
