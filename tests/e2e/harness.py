@@ -50,12 +50,17 @@ def user_env(home: Path) -> dict[str, str]:
 
 
 def run_ads(
-    home: Path, *args: str, timeout: float = COMMAND_TIMEOUT_S, cwd: Path = REPO_ROOT
+    home: Path,
+    *args: str,
+    timeout: float = COMMAND_TIMEOUT_S,
+    cwd: Path = REPO_ROOT,
+    extra_env: dict[str, str] | None = None,
 ) -> CommandResult:
     completed = subprocess.run(
         [str(ADS), *args],
         cwd=cwd,
-        env=user_env(home),
+        # extra_env: ADS_* settings of a plane of its own (a quota, say) on top of a user's.
+        env={**user_env(home), **(extra_env or {})},
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
