@@ -39,6 +39,8 @@ from cdk_app.storage_construct import Storage
 
 CI_EVENT_SOURCE = "ads.ci"
 CI_DETAIL_TYPE = "Lab Deployment Requested"
+# Update in place of a lab the CI role owns (functions.ci_trigger.handler).
+CI_UPDATE_DETAIL_TYPE = "Lab Update Requested"
 MAX_EVENT_AGE = Duration.hours(2)
 RETRY_ATTEMPTS = 8
 # Lambda's own retries of a failed asynchronous invocation (its maximum) before the
@@ -197,10 +199,10 @@ class CiTrigger(Construct):
         self.rule = events.Rule(
             self,
             "Rule",
-            description="ADS: CI deployment requests to the ci_trigger Lambda",
+            description="ADS: CI deployment and update requests to the ci_trigger Lambda",
             event_bus=self.ci_bus.bus,
             event_pattern=events.EventPattern(
-                source=[CI_EVENT_SOURCE], detail_type=[CI_DETAIL_TYPE]
+                source=[CI_EVENT_SOURCE], detail_type=[CI_DETAIL_TYPE, CI_UPDATE_DETAIL_TYPE]
             ),
         )
         self.rule.add_target(

@@ -15,8 +15,10 @@ from cdk_app.compute_construct import AGENT_PORT, AgentBundle, LabInstanceRole, 
 from cdk_app.monitoring_construct import Monitoring
 from cdk_app.network_construct import Network
 from cdk_app.power_construct import Power
+from cdk_app.redeploy_construct import Redeploy
 from cdk_app.settings import Settings
 from cdk_app.storage_construct import Storage
+from cdk_app.watch_construct import Watch
 from cdk_app.workflow_construct import Workflow
 
 
@@ -84,7 +86,24 @@ class AdsStack(Stack):
             lifecycle_bus=lifecycle.bus,
         )
         actions = Actions(
-            self, "Actions", settings=settings, factory=factory, storage=storage, network=network
+            self,
+            "Actions",
+            settings=settings,
+            factory=factory,
+            storage=storage,
+            network=network,
+            lifecycle_bus=lifecycle.bus,
+        )
+        redeploy = Redeploy(
+            self,
+            "Redeploy",
+            settings=settings,
+            factory=factory,
+            storage=storage,
+            network=network,
+            destroy_vm=workflow.destroy_vm,
+            record_status=workflow.record_status,
+            lifecycle_bus=lifecycle.bus,
         )
         # Only the front doors start executions; the steps never need these ARNs, which
         # keeps the machine -> step Lambda references free of cycles.
@@ -105,10 +124,12 @@ class AdsStack(Stack):
                 **machine_environment,
                 "ADS_POWER_STATE_MACHINE_ARN": power.machine.state_machine_arn,
                 "ADS_ACTION_STATE_MACHINE_ARN": actions.machine.state_machine_arn,
+                "ADS_REDEPLOY_STATE_MACHINE_ARN": redeploy.machine.state_machine_arn,
             },
         )
         power.grant_requests(api.function)
         actions.grant_requests(api.function)
+        redeploy.grant_requests(api.function, sid="FollowRedeployExecutions")
         # After the API: the CI role is granted calls to its routes.
         ci_trigger = CiTrigger(
             self,
@@ -118,7 +139,30 @@ class AdsStack(Stack):
             storage=storage,
             deploy_machine=workflow.deploy_machine,
             rest_api=api.rest_api,
-            environment=machine_environment,
+            environment={
+                **machine_environment,
+                "ADS_REDEPLOY_STATE_MACHINE_ARN": redeploy.machine.state_machine_arn,
+            },
+        )
+        # Lab Update Requested: the CI role updates the labs it owns.
+        redeploy.grant_requests(ci_trigger.function, sid="FollowRedeployExecutions")
+        # Before Monitoring: the watcher's errors alarm with the other front doors'.
+        Watch(
+            self,
+            "Watch",
+            settings=settings,
+            factory=factory,
+            storage=storage,
+            network=network,
+            lifecycle_bus=lifecycle.bus,
+            machines={
+                "ADS_POWER_STATE_MACHINE_ARN": (power.machine, power.machine_name),
+                "ADS_ACTION_STATE_MACHINE_ARN": (actions.machine, actions.machine_name),
+                "ADS_DESTROY_STATE_MACHINE_ARN": (
+                    workflow.destroy_machine,
+                    workflow.destroy_machine_name,
+                ),
+            },
         )
         monitoring = Monitoring(
             self,
@@ -129,6 +173,7 @@ class AdsStack(Stack):
                 "DestroyLab": workflow.destroy_machine,
                 "PowerLab": power.machine,
                 "ActionLab": actions.machine,
+                "RedeployLab": redeploy.machine,
             },
             functions=factory.functions,
             dead_letter_queue=ci_trigger.dead_letter_queue,
@@ -144,6 +189,7 @@ class AdsStack(Stack):
         CfnOutput(self, "DestroyStateMachineArn", value=workflow.destroy_machine.state_machine_arn)
         CfnOutput(self, "PowerStateMachineArn", value=power.machine.state_machine_arn)
         CfnOutput(self, "ActionStateMachineArn", value=actions.machine.state_machine_arn)
+        CfnOutput(self, "RedeployStateMachineArn", value=redeploy.machine.state_machine_arn)
         CfnOutput(self, "TableName", value=storage.table.table_name)
         CfnOutput(self, "LifecycleEventBusName", value=lifecycle.bus.event_bus_name)
         CfnOutput(self, "LifecycleEventBusArn", value=lifecycle.bus.event_bus_arn)

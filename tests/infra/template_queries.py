@@ -14,8 +14,10 @@ ADS_FUNCTIONS = (
     "record_status",
     "power_vm",
     "run_action",
+    "redeploy_vm",
     "api",
     "ci_trigger",
+    "watch_labs",
 )
 
 

@@ -71,7 +71,9 @@ def test_given_run_action_when_synthesized_then_run_command_is_the_shell_documen
         "ssm:SendCommand",
         "ssm:GetCommandInvocation",
     }
-    assert not [a for a in granted if a.startswith("events:")]
+    # Its events (Lab Action Started / Succeeded / Failed) go on the lifecycle bus only.
+    (put,) = statements_with_action(statements, "events:PutEvents")
+    assert len(resources_of(put)) == 1 and "Lifecycle" in text(resources_of(put)[0])
 
 
 def test_given_the_api_when_synthesized_then_it_knows_actionlab_and_follows_never_stops_it(

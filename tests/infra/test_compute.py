@@ -101,7 +101,9 @@ def test_given_a_function_when_synthesized_then_it_gets_the_configuration_variab
     assert "AWS_REGION" not in variables
     starts_executions = name in ("api", "ci_trigger")
     assert ("ADS_DEPLOY_STATE_MACHINE_ARN" in variables) is starts_executions
-    assert ("ADS_DESTROY_STATE_MACHINE_ARN" in variables) is starts_executions
+    # The health watch starts DestroyLab too (its destroy policy), never DeployLab.
+    destroys = starts_executions or name == "watch_labs"
+    assert ("ADS_DESTROY_STATE_MACHINE_ARN" in variables) is destroys
     assert ("ADS_AGENT_BUNDLE_KEY" in variables) is (name == "init_vm")
 
 

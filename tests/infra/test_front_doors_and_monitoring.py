@@ -82,12 +82,17 @@ def test_given_the_api_stage_when_synthesized_then_it_has_access_logs_throttling
 def test_given_the_ci_rule_when_synthesized_then_ci_events_reach_the_trigger_with_retries_and_a_dead_letter_queue(
     synthesis,
 ):
-    (rule,) = of_type(synthesis.template, "AWS::Events::Rule").values()
+    # The rules that match events (the health watch's schedule is the other kind).
+    (rule,) = [
+        r
+        for r in of_type(synthesis.template, "AWS::Events::Rule").values()
+        if "EventPattern" in r["Properties"]
+    ]
     props = rule["Properties"]
     assert "EventBusName" in props  # the CI bus (tests/infra/test_ci_bus.py), not the default
     assert props["EventPattern"] == {
         "source": ["ads.ci"],
-        "detail-type": ["Lab Deployment Requested"],
+        "detail-type": ["Lab Deployment Requested", "Lab Update Requested"],
     }
     (target,) = props["Targets"]
     assert target["Arn"] == {

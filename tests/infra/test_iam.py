@@ -142,9 +142,12 @@ def test_given_init_vm_when_synthesized_then_send_command_is_limited_to_the_shel
     [
         ("ec2:RunInstances", {"create_vm"}),
         ("ec2:TerminateInstances", {"destroy_vm"}),
-        ("ssm:SendCommand", {"init_vm", "power_vm", "run_action"}),
+        ("ssm:SendCommand", {"init_vm", "power_vm", "run_action", "redeploy_vm"}),
         ("iam:PassRole", {"create_vm"}),
-        ("events:PutEvents", {"record_status", "power_vm"}),
+        (
+            "events:PutEvents",
+            {"record_status", "power_vm", "run_action", "watch_labs", "redeploy_vm"},
+        ),
         ("ssm:DescribeInstanceInformation", {"wait_running", "power_vm"}),
         ("states:StopExecution", {"api"}),
     ],
@@ -193,8 +196,10 @@ def test_given_the_api_when_synthesized_then_it_starts_both_machines_and_follows
     names = sorted(
         m["Properties"]["StateMachineName"]
         for m in machines.values()
-        # PowerLab's and ActionLab's are followed, never stopped (test_power, test_actions).
-        if m["Properties"]["StateMachineName"] not in ("ads-power-lab", "ads-action-lab")
+        # PowerLab's, ActionLab's and RedeployLab's are followed, never stopped
+        # (test_power, test_actions, test_redeploy).
+        if m["Properties"]["StateMachineName"]
+        not in ("ads-power-lab", "ads-action-lab", "ads-redeploy-lab")
     )
     followed = sorted(text(r) for r in resources_of(follow))
     assert len(followed) == 2
@@ -202,7 +207,9 @@ def test_given_the_api_when_synthesized_then_it_starts_both_machines_and_follows
         assert f":execution:{name}:*" in resource
 
 
-def test_given_the_ci_trigger_when_synthesized_then_it_may_start_only_the_deploy_machine(synthesis):
+def test_given_the_ci_trigger_when_synthesized_then_it_may_start_only_deploy_and_redeploy(
+    synthesis,
+):
     machines = {
         m["Properties"]["StateMachineName"]: logical_id
         for logical_id, m in of_type(synthesis.template, "AWS::StepFunctions::StateMachine").items()
@@ -211,7 +218,10 @@ def test_given_the_ci_trigger_when_synthesized_then_it_may_start_only_the_deploy
         _statements(synthesis, "ci_trigger"), "states:StartExecution"
     )
     started = [r for s in statements for r in resources_of(s)]
-    assert started == [{"Ref": machines["ads-deploy-lab"]}]
+    # Lab Deployment Requested and Lab Update Requested.
+    assert sorted(map(text, started)) == sorted(
+        text({"Ref": machines[name]}) for name in ("ads-deploy-lab", "ads-redeploy-lab")
+    )
 
 
 @pytest.mark.parametrize("name", ADS_FUNCTIONS)

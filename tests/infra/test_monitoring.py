@@ -26,6 +26,7 @@ MACHINE_LABELS = {
     "DestroyLab": "destroy_lab",
     "PowerLab": "power_lab",
     "ActionLab": "action_lab",
+    "RedeployLab": "redeploy_lab",
 }
 
 Watched = tuple[str, str, tuple[tuple[str, str], ...]]

@@ -87,9 +87,10 @@ def test_given_default_context_when_synthesized_then_only_the_agent_callers_run_
         for name, (_, props) in ads_functions(synthesis.template).items()
         if "VpcConfig" in props
     }
-    # Only the functions that call a lab's agent on its private ip: Check Health, and
-    # power_vm's wait for a restarted agent. Every other function stays out of the VPC.
-    assert in_vpc == {"health_check", "power_vm"}
+    # Only the functions that call a lab's agent on its private ip: Check Health,
+    # power_vm's wait for a restarted agent, the health watch, and redeploy_vm's health
+    # check after an update. Every other function stays out of the VPC.
+    assert in_vpc == {"health_check", "power_vm", "watch_labs", "redeploy_vm"}
 
 
 def _lab_subnet_ids(template):

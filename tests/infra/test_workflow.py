@@ -51,8 +51,9 @@ def test_given_an_asl_file_when_compared_with_the_substitutions_then_every_place
 
 def test_given_the_placeholder_table_when_read_then_it_names_each_workflow_step_once():
     # power_vm is PowerLab's own step (cdk_app/power_construct.py, tests/infra/test_power.py),
-    # run_action ActionLab's (cdk_app/action_construct.py, tests/infra/test_actions.py).
-    assert set(PLACEHOLDERS) == {*DEPLOY_STEPS, "power_vm", "run_action"}
+    # run_action ActionLab's (cdk_app/action_construct.py, tests/infra/test_actions.py),
+    # redeploy_vm RedeployLab's (cdk_app/redeploy_construct.py, tests/infra/test_redeploy.py).
+    assert set(PLACEHOLDERS) == {*DEPLOY_STEPS, "power_vm", "run_action", "redeploy_vm"}
     assert set(DEPLOY_STEPS) >= set(DESTROY_STEPS)
     assert len(set(PLACEHOLDERS.values())) == len(PLACEHOLDERS)
 
@@ -61,7 +62,7 @@ def test_given_the_stack_when_synthesized_then_both_machines_exist_by_name_as_st
     synthesis,
 ):
     machines = _machines(synthesis)
-    assert set(machines) == {*MACHINES, "ads-power-lab", "ads-action-lab"}
+    assert set(machines) == {*MACHINES, "ads-power-lab", "ads-action-lab", "ads-redeploy-lab"}
     for _, props in machines.values():
         assert props["StateMachineType"] == "STANDARD"
 
