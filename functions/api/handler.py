@@ -118,7 +118,14 @@ def post_plans() -> Response:
 
     request = request_input.body(app.current_event, PlanRequest)
     plan = deployments.request_plan(request.labspec, request.options, get_config())
-    return _json(200, DeploymentPlan.model_validate(plan).model_dump(mode="json", by_alias=True))
+    answer = DeploymentPlan.model_validate(plan).model_dump(mode="json", by_alias=True)
+    from ads.plan_quota import plan_quota
+
+    # Whether the caller's quotas leave room for it now (None when none applies to them).
+    fit = plan_quota(deployment_context(), plan, _caller())
+    if fit is not None:
+        answer["quota"] = fit
+    return _json(200, answer)
 
 
 @app.get("/labs")

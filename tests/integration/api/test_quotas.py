@@ -194,3 +194,32 @@ def test_given_a_course_with_characters_aws_refuses_when_posted_then_400_names_c
 
     assert answer.status == 400
     assert [p["path"] for p in answer.body["problems"]] == ["course"]
+
+
+def test_given_quotas_when_a_plan_is_asked_then_it_says_whether_the_lab_fits_now(
+    call_api, control_plane, quota
+):
+    unlimited = call_api(load_event("api/post_plans"))
+    quota(ADS_QUOTA_MAX_LABS="1")
+    fits = call_api(load_event("api/post_plans"))
+    _post(call_api)
+
+    full = call_api(load_event("api/post_plans"))
+
+    assert "quota" not in unlimited.body
+    assert fits.body["quota"]["fits"] is True
+    assert full.status == 200
+    assert full.body["quota"]["fits"] is False
+    assert full.body["quota"]["labs_held"] == 1 and full.body["quota"]["max_labs"] == 1
+    assert full.body["quota"]["refusal"]["details"]["quota"] == "labs_per_owner"
+
+
+def test_given_an_instance_type_policy_when_a_plan_is_asked_then_the_refusal_is_shown(
+    call_api, quota
+):
+    quota(ADS_QUOTA_INSTANCE_TYPES='{"*": ["t3.nano"]}')
+
+    answer = call_api(load_event("api/post_plans"))
+
+    assert answer.body["quota"]["fits"] is False
+    assert answer.body["quota"]["refusal"]["error"] == "instance_type_not_allowed"
