@@ -62,4 +62,5 @@ BY_STEP: tuple[LabMetric, ...] = (LabMetric.LABS_FAILED, LabMetric.DESTROYS_FAIL
 # a failure worth an alarm. The step Lambdas are not among them: they raise VmNotReady,
 # InitInProgress, HealthCheckPending or DestroyFailed for the state machine to retry, and
 # Lambda counts each such raise in `Errors` during every healthy deployment.
-LAMBDA_ERRORS_ARE_FAILURES: tuple[str, ...] = ("api", "ci_trigger", "record_status")
+# The health watch (watch_labs) raises only when it could not run at all.
+LAMBDA_ERRORS_ARE_FAILURES: tuple[str, ...] = ("api", "ci_trigger", "record_status", "watch_labs")
