@@ -46,8 +46,9 @@ def local_control_plane_file(env: Mapping[str, str]) -> Path:
     return Path(home).expanduser() / "local" / "control-plane.json"
 
 
-def local_api_credentials(env: Mapping[str, str]) -> Any:
-    """The local control plane's user credential (botocore form), or None without one."""
+def local_api_credentials(env: Mapping[str, str], *, admin: bool = False) -> Any:
+    """The local control plane's user credential (botocore form), or None without one;
+    ``admin``: its admin credential (admin operations such as ``ads sweep``)."""
     import botocore.credentials
 
     from ads.local.api_auth import credentials_file, read_credentials
@@ -55,8 +56,9 @@ def local_api_credentials(env: Mapping[str, str]) -> Any:
     found = read_credentials(credentials_file(local_control_plane_file(env).parent))
     if found is None:
         return None
+    credential = found.admin if admin else found.user
     return botocore.credentials.ReadOnlyCredentials(
-        found.user.access_key_id, found.user.secret_access_key, None
+        credential.access_key_id, credential.secret_access_key, None
     )
 
 

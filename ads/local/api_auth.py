@@ -39,6 +39,9 @@ from ads.local.private_files import write_private
 
 LOCAL_ACCOUNT_ID = "123456789012"
 LOCAL_PRINCIPAL = f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:user/local"
+# The principal the admin credential acts as for admin operations (``ads sweep``): the
+# local plane lists it in ADS_ADMIN_PRINCIPALS, so only the admin credential is an admin.
+LOCAL_ADMIN_PRINCIPAL = f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:user/local-admin"
 CREDENTIALS_FILE_NAME = "api-credentials.json"
 SERVICE = "execute-api"
 ALGORITHM = "AWS4-HMAC-SHA256"

@@ -28,6 +28,7 @@ class WatchTimer:
         interval_s: float,
         *,
         on_error: Callable[[str], None] | None = None,
+        name: str = "ads-health-watch",
     ) -> None:
         if interval_s <= 0:
             raise ValueError(f"interval_s: found {interval_s}; allowed: more than 0")
@@ -36,11 +37,12 @@ class WatchTimer:
         self._on_error = on_error or (lambda _text: None)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._name = name  # the thread's (the sweep's timer is one of these too)
         self.runs = 0
 
     def start(self) -> WatchTimer:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="ads-health-watch", daemon=True)
+            self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
             self._thread.start()
         return self
 
