@@ -37,6 +37,9 @@ class HealthCheckResult(StepResult):
     url: str
     status_code: int
     agent_version: str | None = None
+    # The commit the agent reports the lab's checkout at (git sources), recorded as the
+    # lab's first revision.
+    revision: str | None = None
 
 
 class DestroyVmResult(StepResult):

@@ -207,6 +207,30 @@ def health_check(
     except json.JSONDecodeError:
         document = {}
     version = document.get("agent_version") if isinstance(document, dict) else None
+    revision = _first_revision(repository, record, document)
     return HealthCheckResult(
-        healthy=True, url=url, status_code=code, agent_version=str(version) if version else None
+        healthy=True,
+        url=url,
+        status_code=code,
+        agent_version=str(version) if version else None,
+        revision=revision,
     )
+
+
+def _first_revision(repository: LabRepository, record: LabRecord, document: Any) -> str | None:
+    """Record the commit a git-sourced lab was first deployed at, as its agent reports it."""
+    reported = document.get("source_revision") if isinstance(document, dict) else None
+    sha = str(reported) if reported and reported != "none" else None
+    if sha is None or record.revision or not (record.source or {}).get("git"):
+        return sha
+    from ads.revisions import first_deploy
+
+    history = first_deploy(
+        record.revisions,
+        ref=(record.source or {}).get("ref"),
+        sha=sha,
+        requested_by=record.owner,
+        at=record.created_at,
+    )
+    advance(repository, record.lab_id, LabStatus.HEALTH_CHECKING, revision=sha, revisions=history)
+    return sha

@@ -181,6 +181,8 @@ class AgentRequestHandler(BaseHTTPRequestHandler):
             "status": status,
             "lab_id": lab.get("lab_id"),
             "agent_version": AGENT_VERSION,
+            # The commit the lab's checkout is at (the install's, or the last update's).
+            "source_revision": lab.get("source_revision"),
             "uptime_s": self._uptime(),
             "checks": checks,
         }

@@ -77,9 +77,14 @@ def versioned_repo() -> Iterator[tuple[Path, dict[str, str]]]:
 
 @pytest.fixture
 def lab_at_v1(driver: WorkflowDriver, versioned_repo: tuple[Path, dict[str, str]]) -> Outcome:
-    repo, _ = versioned_repo
+    repo, shas = versioned_repo
     outcome = driver.deploy(versioned_labspec(), source=repo)
     assert outcome.record.status == LabStatus.READY, outcome.record.cause
+    # The first deploy's commit, as the agent reported it to Check Health.
+    assert outcome.record.revision == shas["v1"]
+    assert [(r["outcome"], r["sha"]) for r in outcome.record.revisions] == [
+        ("deployed", shas["v1"])
+    ]
     return outcome
 
 
