@@ -20,6 +20,9 @@ OPENAPI_PACKAGE = "functions.api"
 OPENAPI_FILE = "openapi.json"
 _METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 _TEMPLATE_PARAMETER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# The operation extension that marks an admin operation (the sweep): functions.api.openapi
+# sets it, and only admins' grants may include such a route.
+ADMIN_EXTENSION = "x-ads-admin"
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class Route:
     path: str  # the resource template, e.g. "/labs/{lab_id}"
     method: str  # upper case, e.g. "GET"
     path_parameters: tuple[str, ...]
+    admin: bool = False  # an admin operation (ADMIN_EXTENSION)
 
 
 def openapi_document() -> dict[str, Any]:
@@ -45,14 +49,26 @@ def routes() -> tuple[Route, ...]:
         for method in operations:
             if method not in _METHODS:
                 continue  # "parameters", "summary"... of the path item, not methods
-            found.append(Route(path, method.upper(), tuple(_TEMPLATE_PARAMETER.findall(path))))
+            parameters = tuple(_TEMPLATE_PARAMETER.findall(path))
+            admin = bool(operations[method].get(ADMIN_EXTENSION))
+            found.append(Route(path, method.upper(), parameters, admin))
     return tuple(found)
 
 
-def invoke_routes() -> tuple[tuple[str, str], ...]:
+def invoke_routes(*, include_admin: bool = True) -> tuple[tuple[str, str], ...]:
     """Every route as ``(method, path)`` for an ``execute-api:Invoke`` resource: each path
-    parameter becomes ``*`` (it is one segment, generated at run time)."""
-    return tuple((route.method, _TEMPLATE_PARAMETER.sub("*", route.path)) for route in routes())
+    parameter becomes ``*`` (it is one segment, generated at run time). Without
+    ``include_admin``, the admin operations are left out."""
+    return tuple(
+        (route.method, _TEMPLATE_PARAMETER.sub("*", route.path))
+        for route in routes()
+        if include_admin or not route.admin
+    )
+
+
+def admin_routes() -> tuple[tuple[str, str], ...]:
+    """The admin operations as ``(method, path)``."""
+    return tuple((r.method, r.path) for r in routes() if r.admin)
 
 
 def resources_in_order() -> tuple[str, ...]:

@@ -50,12 +50,13 @@ _ACCOUNT_OF_ARN = re.compile(r"^arn:[^:]+:iam::(\d{12}):")
 
 
 def ci_api_routes() -> tuple[tuple[str, str], ...]:
-    """(method, path) the CI role may call: every route of the API. Each one acts only on
-    the caller's own labs (or plans a lab), and the CI role owns the labs it requests, so
-    a pipeline may request, plan, follow, power, run actions on and destroy them. Taken
-    from the one route table; tests/infra/test_ci_role.py pins the set, so a route added
-    later fails it until the grant is decided."""
-    return api_routes.invoke_routes()
+    """(method, path) the CI role may call: every route of the API but the admin
+    operations (the sweep). Each one acts only on the caller's own labs (or plans a lab),
+    and the CI role owns the labs it requests, so a pipeline may request, plan, follow,
+    power, run actions on and destroy them. Taken from the one route table;
+    tests/infra/test_ci_role.py pins the set, so a route added later fails it until the
+    grant is decided."""
+    return api_routes.invoke_routes(include_admin=False)
 
 
 class LifecycleBus(Construct):
