@@ -276,3 +276,28 @@ def test_given_a_destroy_whose_execution_failed_when_swept_then_vm_destroyed_and
     assert (
         record.cause == "sweep: execution lab-undestroyed-destroy-1 ended ABORTED while DESTROYING"
     )
+
+
+def test_given_a_lease_hook_that_finds_a_missing_schedule_when_swept_then_it_is_reported(
+    plant: Plant,
+) -> None:
+    plant.record("lab-ready", LabStatus.PROVISIONING, LabStatus.HEALTH_CHECKING, LabStatus.READY)
+    asked: list[tuple[str, bool]] = []
+
+    def hook(record: Any, apply: bool) -> str | None:
+        asked.append((record.lab_id, apply))
+        return f"ads-expiry-{record.lab_id}"
+
+    publisher = RecordingPublisher()
+    sweep = plant.sweep(publisher)
+    sweep._lease_hook = hook
+
+    planned = sweep.run(apply=False)
+    applied = sweep.run(apply=True)
+
+    assert [(f.kind, f.resource, f.outcome) for f in planned.findings] == [
+        ("lease", "ads-expiry-lab-ready", "planned")
+    ]
+    assert [f.outcome for f in applied.findings] == ["done"]
+    assert asked == [("lab-ready", False), ("lab-ready", True)]
+    assert [t for t, _ in publisher.events] == ["Lab Swept"]
