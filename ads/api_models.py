@@ -110,6 +110,20 @@ class DeploymentRequest(BaseModel):
         description="the course or cohort the lab belongs to: its resources carry it as the "
         "ads:course cost-allocation tag (letters, digits, spaces and _ . : / = + - @)",
     )
+    lease: str | None = Field(
+        default=None,
+        max_length=16,
+        description="how long the lab may live before ADS destroys it: 30m, 4h, 2d (within "
+        "the configured maximum; the configured default when absent); 'none' (admins only) "
+        "for no expiry",
+    )
+    schedule: str | None = Field(
+        default=None,
+        max_length=128,
+        description="working hours: the lab is started at the first time and stopped at the "
+        "second on the given days, in the IANA time zone, e.g. 'Mon-Fri 08:00-20:00 "
+        "Asia/Kolkata'",
+    )
 
     @field_validator("labspec")
     @classmethod
@@ -176,6 +190,18 @@ class StatusChangeView(BaseModel):
     note: str = ""
 
 
+class LeaseView(BaseModel):
+    """A lab's lease as the API shows it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    requested: str = Field(description="the lease asked for (4h, 2d, none)")
+    expires_at: str | None = Field(default=None, description="when ADS destroys the lab")
+    warn_at: str | None = Field(default=None, description="when 'Lab Expiring' is sent")
+    warned_at: str | None = None
+    renewed_at: str | None = None
+
+
 class LabSummary(BaseModel):
     lab_id: str
     lab_name: str = ""
@@ -189,6 +215,7 @@ class LabSummary(BaseModel):
     access: str | None = None
     failed_step: str | None = None
     cause: str | None = None
+    lease: LeaseView | None = None
 
 
 class LabPage(BaseModel):
@@ -196,6 +223,29 @@ class LabPage(BaseModel):
 
     labs: list[LabSummary]
     next_token: str | None = None
+
+
+class LeaseRenewal(BaseModel):
+    """Body of ``POST /labs/{lab_id}/lease``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    duration: str = Field(
+        min_length=1,
+        max_length=16,
+        description="the new lease, counted from now: 30m, 4h, 2d (within the configured "
+        "maximum); 'none' (admins only) for no expiry",
+    )
+
+
+class LeaseRenewed(BaseModel):
+    """Answer of ``POST /labs/{lab_id}/lease``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lab_id: str
+    status: str
+    lease: LeaseView
 
 
 class LabView(BaseModel):
@@ -233,6 +283,12 @@ class LabView(BaseModel):
         "its root volume's storage while it exists (stopped time costs storage only)",
     )
     course: str | None = None
+    lease: LeaseView | None = Field(
+        default=None, description="when the lab expires (expires_at null: never)"
+    )
+    working_hours: dict[str, Any] | None = Field(
+        default=None, description="the working hours the lab is started and stopped by"
+    )
 
 
 class StateError(BaseModel):

@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ads import quotas
+from ads import leases, quotas
 from ads.api_models import (
     DeploymentAccepted,
     DeploymentOptions,
@@ -200,6 +200,7 @@ def request_deployment(
     )
     if problems:
         raise InvalidInputError(problems, subject="request")
+    terms = leases.terms_for_request(request.lease, request.schedule, owner, config)
     plan = quotas.checked_plan(
         request_plan(request.labspec, request.options, config), owner, config
     )
@@ -247,6 +248,7 @@ def request_deployment(
         requester_uid=requester_uid,
         course=request.course,
         quota_hold={"owner": owner, "hourly_usd": float(share)} if share is not None else None,
+        **terms.record_fields(),
     )
     via = f" by {requested_via}" if requested_via else ""
     record.status_history[0].note = f"requested through {requested_by}{via}"
@@ -287,6 +289,7 @@ def request_deployment(
     except Exception:
         # The workflow runs either way; only the link from the record is missing.
         logger.exception("execution ARN not stored", execution_arn=execution_arn, **log)
+    leases.schedule_lab(ctx, record)
     logger.info("deployment requested", execution_arn=execution_arn, **log)
     return _accepted(record, replay=False)
 
@@ -314,8 +317,11 @@ def _stop_deploy(ctx: DeploymentContext, record: LabRecord, caller: str) -> None
         logger.exception("deploy execution not stopped", lab_id=record.lab_id)
 
 
-def request_destroy(ctx: DeploymentContext, lab_id: str, *, caller: str) -> dict[str, Any]:
+def request_destroy(
+    ctx: DeploymentContext, lab_id: str, *, caller: str, reason: str | None = None
+) -> dict[str, Any]:
     """Move the lab to DESTROYING and start DestroyLab; returns the 202 answer.
+    ``reason`` (``"lease expired"``) is kept as the record's cause and history note.
 
     Destroying a lab that is DESTROYED is an illegal state change (409). A lab that is
     DESTROYING with its DestroyLab running (or done) answers the same 202 again, so
@@ -347,7 +353,10 @@ def request_destroy(ctx: DeploymentContext, lab_id: str, *, caller: str) -> dict
         number = previous + 1
         was = record.status
         ctx.repository.transition(
-            lab_id, LabStatus.DESTROYING, note=f"destroy requested by {caller}"
+            lab_id,
+            LabStatus.DESTROYING,
+            note=reason or f"destroy requested by {caller}",
+            **({"cause": reason} if reason else {}),
         )
         if was in IN_PROGRESS:
             _stop_deploy(ctx, record, caller)

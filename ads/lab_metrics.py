@@ -63,4 +63,13 @@ BY_STEP: tuple[LabMetric, ...] = (LabMetric.LABS_FAILED, LabMetric.DESTROYS_FAIL
 # InitInProgress, HealthCheckPending or DestroyFailed for the state machine to retry, and
 # Lambda counts each such raise in `Errors` during every healthy deployment.
 # The health watch (watch_labs) raises only when it could not run at all.
-LAMBDA_ERRORS_ARE_FAILURES: tuple[str, ...] = ("api", "ci_trigger", "record_status", "watch_labs")
+# The sweep raises only when it could not run at all (a finding's failure is in its report).
+LAMBDA_ERRORS_ARE_FAILURES: tuple[str, ...] = (
+    "api",
+    "ci_trigger",
+    "record_status",
+    "watch_labs",
+    "sweep",
+    # An expiry, a lease warning or a working-hours stop/start that did not run.
+    "lab_timer",
+)

@@ -161,6 +161,12 @@ class LabRecord(BaseModel):
     quota_hold: dict[str, Any] | None = None
     # The course or cohort the request named (a cost-allocation tag on its resources).
     course: str | None = None
+    # The lease (ads.leases): {"requested", "expires_at" (ISO, None: never), "warn_at",
+    # "warned_at", "renewed_at"}. Not ``expires_at`` below, which is DynamoDB's TTL of a
+    # DESTROYED record and never set on a live lab.
+    lease: dict[str, Any] | None = None
+    # Working hours (ads.working_hours): {"spec", "days", "start", "end", "timezone"}.
+    working_hours: dict[str, Any] | None = None
     failed_step: str | None = None
     cause: str | None = None
     status_history: list[StatusChange] = Field(default_factory=list)

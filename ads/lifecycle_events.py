@@ -42,6 +42,8 @@ EVENTS: dict[str, str] = {
     # The sweep (ads.sweep): a stuck lab settled, a resource no live lab owns removed.
     "swept": "Lab Swept",
     "orphan_terminated": "Orphan Terminated",
+    # Leases (ads.lab_timers): the lease ends soon (its expires_at in the detail).
+    "expiring": "Lab Expiring",
 }
 # The event a status announces when no transition names another.
 DETAIL_TYPES = {

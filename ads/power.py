@@ -62,9 +62,15 @@ def _execution_name(record: LabRecord, operation: str, *, again: bool) -> str:
 
 
 def request_power(
-    ctx: DeploymentContext, lab_id: str, operation: str, *, caller: str
+    ctx: DeploymentContext,
+    lab_id: str,
+    operation: str,
+    *,
+    caller: str,
+    reason: str | None = None,
 ) -> dict[str, Any]:
-    """Move the lab to the operation's status and start PowerLab; the 202 answer."""
+    """Move the lab to the operation's status and start PowerLab; the 202 answer.
+    ``reason`` (working hours, for instance) names who asked in the status history."""
     if operation not in OPERATION_STATUS:
         raise ValueError(f"operation: found {operation!r}; allowed: {', '.join(OPERATIONS)}")
     record = readable_record(ctx, lab_id, caller)
@@ -88,7 +94,7 @@ def request_power(
     else:
         # The conditional write is the lock: of two concurrent requests one gets 409.
         record = ctx.repository.transition(
-            lab_id, wanted, note=f"{operation} requested by {caller}"
+            lab_id, wanted, note=f"{operation} requested by {reason or caller}"
         )
     name = _execution_name(record, operation, again=again)
     try:

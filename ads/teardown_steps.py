@@ -11,6 +11,8 @@ from typing import Any
 
 from ads.failure_causes import FAIL_CAUSE_LIMIT, failure_cause
 from ads.lab_record import LabRecord, LabStatus
+from ads.lab_schedules import LabSchedules
+from ads.leases import forget_lab
 from ads.lifecycle_events import LifecyclePublisher
 from ads.observability import logger
 from ads.outcome_metrics import count_outcome
@@ -97,6 +99,7 @@ def record_status(
     error: dict[str, Any] | None = None,
     destroy_error: dict[str, Any] | None = None,
     provider: ComputeProvider | None = None,
+    schedules: LabSchedules | None = None,
 ) -> RecordStatusResult:
     """Final bookkeeping of a workflow: READY, FAILED, DESTROYED (with their event), or
     DESTROYING with the cause of a destroy that failed (no event: nothing finished)."""
@@ -141,6 +144,8 @@ def record_status(
         if before not in DESTROY_STATES:
             repository.transition(lab_id, LabStatus.DESTROYING, note="destroying")
         record = repository.transition(lab_id, LabStatus.DESTROYED, note="destroyed")
+        # Its lease and working-hours schedules go with it (ads.leases).
+        forget_lab(lab_id, schedules)
     else:
         raise ValueError(
             f"status: found {status.value}; allowed: READY, FAILED, DESTROYING, DESTROYED"

@@ -13,7 +13,8 @@ from constructs import Construct
 from pydantic import BaseModel
 
 from ads import api_routes
-from ads.api_models import DeploymentRequest, PlanRequest
+from ads.api_models import DeploymentRequest, LeaseRenewal, PlanRequest
+from ads.lab_updates import RedeployRequest
 from cdk_app.compute_construct import FunctionSpec, LambdaFactory
 from cdk_app.nag import acknowledge, managed_policy_finding, nag_text
 from cdk_app.request_schemas import draft4_schema
@@ -29,6 +30,8 @@ ROUTES = tuple((r.path, r.method, r.path_parameters) for r in api_routes.routes(
 REQUEST_BODIES: dict[tuple[str, str], type[BaseModel]] = {
     ("/labs", "POST"): DeploymentRequest,
     ("/plans", "POST"): PlanRequest,
+    ("/labs/{lab_id}/redeploy", "POST"): RedeployRequest,
+    ("/labs/{lab_id}/lease", "POST"): LeaseRenewal,
 }
 # What API Gateway answers for a body its model refuses: the ADS error shape. Gateway
 # response templates are plain substitution (no VTL, no escaping): validationErrorString

@@ -108,6 +108,11 @@ class Settings:
     watch_deadline_minutes: int = 30
     watch_recovery: str = "start"
     watch_on_deadline: str = "fail"
+    # The sweep (cdk_app/sweep_construct.py; ADS_SWEEP_* on its Lambda): its schedule, and
+    # how old a VM or a stuck record must be before it is touched.
+    sweep_enabled: bool = True
+    sweep_interval_minutes: int = 60
+    sweep_grace_minutes: int = 15
     # Quotas (ads/quotas.py; ADS_QUOTA_* on the api and CI trigger Lambdas): None is no
     # limit; admins are exempt unless quota_admin_* give them their own.
     quota_max_labs: int | None = None
@@ -116,6 +121,18 @@ class Settings:
     quota_admin_max_hourly_usd: float | None = None
     # owner group ARN (or "*") -> the instance types its labs may use
     quota_instance_types: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Leases (cdk_app/lease_construct.py; ADS_LEASE_* on the Lambdas that request labs):
+    # durations such as 30m, 4h, 2d; lease_default may be "none" (labs never expire).
+    lease_default: str = "8h"
+    lease_max: str = "7d"
+    lease_warning: str = "15m"
+
+    def lease_environment(self) -> dict[str, str]:
+        return {
+            "ADS_LEASE_DEFAULT": self.lease_default,
+            "ADS_LEASE_MAX": self.lease_max,
+            "ADS_LEASE_WARNING": self.lease_warning,
+        }
 
     def quota_environment(self) -> dict[str, str]:
         """The ADS_QUOTA_* variables of the Lambdas that request labs (unset: no limit)."""
@@ -250,11 +267,21 @@ class Settings:
             watch_on_deadline=_choice(
                 get, "watch_on_deadline", defaults.watch_on_deadline, ("fail", "destroy")
             ),
+            sweep_enabled=_flag(get, "sweep_enabled", defaults.sweep_enabled),
+            sweep_interval_minutes=_bounded(
+                get, "sweep_interval_minutes", defaults.sweep_interval_minutes, 1, 7 * 1440
+            ),
+            sweep_grace_minutes=_bounded(
+                get, "sweep_grace_minutes", defaults.sweep_grace_minutes, 1, 7 * 1440
+            ),
             quota_max_labs=_limit(get, "quota_max_labs", whole=True),
             quota_max_hourly_usd=_limit(get, "quota_max_hourly_usd", whole=False),
             quota_admin_max_labs=_limit(get, "quota_admin_max_labs", whole=True),
             quota_admin_max_hourly_usd=_limit(get, "quota_admin_max_hourly_usd", whole=False),
             quota_instance_types=_instance_type_policy(get, "quota_instance_types"),
+            lease_default=_duration(get, "lease_default", defaults.lease_default, none=True),
+            lease_max=_duration(get, "lease_max", defaults.lease_max),
+            lease_warning=_duration(get, "lease_warning", defaults.lease_warning),
         )
         _check_lab_access(settings)
         if settings.lifecycle_bus_name == "default":
@@ -272,6 +299,22 @@ class Settings:
     @classmethod
     def from_mapping(cls, context: Mapping[str, Any]) -> Settings:
         return cls.from_context(context.get)
+
+
+_DURATION = re.compile(r"^\d{1,6}[smhd]$")
+
+
+def _duration(get: Callable[[str], Any], key: str, default: str, *, none: bool = False) -> str:
+    """A lease duration (30m, 4h, 2d); ``none`` also admits "none" (never expires)."""
+    value = get(key)
+    if _missing(value):
+        return default
+    text = str(value).strip().lower()
+    if (none and text == "none") or (_DURATION.match(text) and int(text[:-1]) > 0):
+        return text
+    raise ContextError(
+        key, value, "a duration such as 30m, 4h or 2d" + (", or none" if none else "")
+    )
 
 
 def _missing(value: object) -> bool:

@@ -12,12 +12,14 @@ from cdk_app.action_construct import Actions
 from cdk_app.api_construct import Api
 from cdk_app.ci_trigger_construct import CiTrigger, LifecycleBus
 from cdk_app.compute_construct import AGENT_PORT, AgentBundle, LabInstanceRole, LambdaFactory
+from cdk_app.lease_construct import Leases
 from cdk_app.monitoring_construct import Monitoring
 from cdk_app.network_construct import Network
 from cdk_app.power_construct import Power
 from cdk_app.redeploy_construct import Redeploy
 from cdk_app.settings import Settings
 from cdk_app.storage_construct import Storage
+from cdk_app.sweep_construct import Sweep
 from cdk_app.watch_construct import Watch
 from cdk_app.workflow_construct import Workflow
 
@@ -146,6 +148,26 @@ class AdsStack(Stack):
         )
         # Lab Update Requested: the CI role updates the labs it owns.
         redeploy.grant_requests(ci_trigger.function, sid="FollowRedeployExecutions")
+        # Leases and working hours: the schedules the front doors write, lab_timer they fire.
+        leases = Leases(
+            self,
+            "Leases",
+            settings=settings,
+            factory=factory,
+            storage=storage,
+            lifecycle_bus=lifecycle.bus,
+            machines={
+                "ADS_DESTROY_STATE_MACHINE_ARN": (
+                    workflow.destroy_machine,
+                    workflow.destroy_machine_name,
+                ),
+                "ADS_POWER_STATE_MACHINE_ARN": (power.machine, power.machine_name),
+            },
+            deploy_machine_name=workflow.deploy_machine_name,
+        )
+        leases.grant_requests(api.function)
+        leases.grant_requests(ci_trigger.function)
+        leases.grant_delete(workflow.record_status)
         # Before Monitoring: the watcher's errors alarm with the other front doors'.
         Watch(
             self,
@@ -164,6 +186,26 @@ class AdsStack(Stack):
                 ),
             },
         )
+        # Before Monitoring too: the sweep's errors alarm with the watcher's.
+        sweep = Sweep(
+            self,
+            "Sweep",
+            settings=settings,
+            factory=factory,
+            storage=storage,
+            lifecycle_bus=lifecycle.bus,
+            machine_names=(
+                workflow.deploy_machine_name,
+                workflow.destroy_machine_name,
+                power.machine_name,
+                actions.machine_name,
+                redeploy.machine_name,
+            ),
+            lab_access=settings.lab_access,
+        )
+        sweep.grant_invoke(api.function)
+        # A live lab's missing expiry schedule is re-created by the sweep.
+        leases.grant_requests(sweep.function)
         monitoring = Monitoring(
             self,
             "Monitoring",

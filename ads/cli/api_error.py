@@ -42,9 +42,16 @@ class ApiError(CommandError):
 QUOTA_ERRORS = frozenset({"quota_exceeded", "instance_type_not_allowed", "quota_unpriced"})
 
 
+# A lease beyond the maximum, or no expiry asked by a non-admin (ads.lease_terms): the
+# request is wrong, not the credentials.
+LEASE_ERRORS = frozenset({"lease_refused"})
+
+
 def exit_code_for_status(status: int, error: str | None = None) -> int:
     if error in QUOTA_ERRORS:
         return exit_codes.QUOTA
+    if error in LEASE_ERRORS:
+        return exit_codes.INVALID_INPUT
     if status == 400:
         return exit_codes.INVALID_INPUT
     if status == 404:

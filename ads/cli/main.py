@@ -20,10 +20,12 @@ from ads.cli import (
     cost_cmd,
     exit_codes,
     lab_cmds,
+    lease_cmd,
     local_cmds,
     plan_cmd,
     power_cmds,
     redeploy_cmd,
+    sweep_cmd,
 )
 from ads.errors import AdsError, InvalidInputError
 
@@ -38,10 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (
         plan_cmd,
         lab_cmds,
+        lease_cmd,
         power_cmds,
         action_cmds,
         redeploy_cmd,
         cost_cmd,
+        sweep_cmd,
         connect_cmd,
         local_cmds,
     ):

@@ -104,19 +104,29 @@ def render_destroy_answer(answer: dict[str, Any]) -> str:
 _VM_GONE = ("FAILED", "DESTROYING", "DESTROYED")
 
 
+def expiry(lease: Any) -> str:
+    """When a lab's lease ends: a time (UTC), "never", or "-" when it has none."""
+    if not isinstance(lease, dict) or not lease:
+        return EMPTY
+    if not lease.get("expires_at"):
+        return "never"
+    return format_time(lease["expires_at"])
+
+
 def render_lab_list(labs: list[dict[str, Any]], next_token: str | None) -> str:
     if not labs:
         out = "No labs."
     else:
         # The lab's own page says more to a person than the agent's endpoint, when known.
         out = table(
-            ["LAB ID", "NAME", "STATUS", "CREATED", "URL"],
+            ["LAB ID", "NAME", "STATUS", "CREATED", "EXPIRES", "URL"],
             [
                 (
                     lab.get("lab_id"),
                     lab.get("lab_name"),
                     lab.get("status"),
                     format_time(lab.get("created_at")),
+                    None if lab.get("status") in _VM_GONE else expiry(lab.get("lease")),
                     None
                     if lab.get("status") in _VM_GONE
                     else lab.get("app_url") or lab.get("endpoint"),
@@ -162,6 +172,8 @@ def render_record(record: dict[str, Any]) -> str:
             ("Agent", agent),
             ("Source", source),
             ("Options", options),
+            ("Expires", expiry(record.get("lease"))),
+            ("Working hours", (record.get("working_hours") or {}).get("spec")),
             ("Failed step", record.get("failed_step")),
             ("Cause", record.get("cause")),
             ("Execution", record.get("console_url") or record.get("execution_arn")),

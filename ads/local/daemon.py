@@ -226,6 +226,10 @@ def serve(home: Path, port: int, time_scale: float, stop: threading.Event) -> in
         log.exception("reconciling the records failed; serving them as they are")
     if plane.start_health_watch():
         log.info("health watch started", interval_s=plane.config.watch_interval_s)
+    if plane.start_sweep():
+        log.info("sweep started", interval_s=plane.config.sweep_interval_s)
+    if plane.start_lab_schedules():
+        log.info("lab schedules started", group=plane.config.schedule_group)
     try:
         server.start()
         state = ControlPlaneState(

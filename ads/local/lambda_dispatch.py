@@ -30,7 +30,7 @@ ACCOUNT_ID = "123456789012"
 WORKFLOW_FUNCTIONS: dict[str, str] = STEP_FUNCTION_PLACEHOLDERS
 FRONT_DOOR_FUNCTIONS = ("api", "ci_trigger")
 # Handlers a schedule invokes (an EventBridge schedule on AWS, a timer locally).
-SCHEDULED_FUNCTIONS = ("watch_labs",)
+SCHEDULED_FUNCTIONS = ("watch_labs", "lab_timer", "sweep")
 # What a Lambda context reports locally; the benchmark prices invocations at this size.
 LAMBDA_MEMORY_MB = 256
 

@@ -35,6 +35,7 @@ from typing import Any
 
 from ads.asl_placeholders import PARTITION_PLACEHOLDER, fill_placeholders
 from ads.local import execution_reader, moto_patches, moto_serial
+from ads.local.api_auth import LOCAL_ADMIN_PRINCIPAL
 from ads.local.lambda_dispatch import (
     ACCOUNT_ID,
     FRONT_DOOR_FUNCTIONS,
@@ -78,6 +79,10 @@ DESTROY_STATE_MACHINE = "DestroyLab"
 POWER_STATE_MACHINE = "PowerLab"
 ACTION_STATE_MACHINE = "ActionLab"
 REDEPLOY_STATE_MACHINE = "RedeployLab"
+# The EventBridge Scheduler group of the labs' schedules (ads.lab_schedules) and the role
+# its targets run as; fired by ads.local.schedule_timer.
+SCHEDULE_GROUP = "ads-labs"
+SCHEDULER_ROLE_NAME = "ads-local-scheduler"
 # ARNs in the ASL name their partition through ${Partition}; moto answers for "aws".
 LOCAL_PARTITION = "aws"
 
@@ -140,6 +145,10 @@ class LocalControlPlane:
         self._mock: Any = None
         # The health watch's timer (ads.local.watch_timer), once start_health_watch ran.
         self._watch_timer: Any = None
+        # The labs' schedules' timer (ads.local.schedule_timer), once start_lab_schedules ran.
+        self._schedule_timer: Any = None
+        # The sweep's timer (ads.local.watch_timer.WatchTimer), once start_sweep ran.
+        self._sweep_timer: Any = None
         self._saved_env: dict[str, str | None] = {}
         self._restore: list[Callable[[], None]] = []
         self._started = False
@@ -206,6 +215,16 @@ class LocalControlPlane:
                 "ADS_ACTION_STATE_MACHINE_ARN": self.action_state_machine_arn,
                 "ADS_REDEPLOY_STATE_MACHINE_ARN": self.redeploy_state_machine_arn,
                 "ADS_EVENT_BUS_NAME": EVENT_BUS_NAME,
+                # The admin credential's principal for admin operations (ads sweep).
+                "ADS_ADMIN_PRINCIPALS": ",".join(
+                    dict.fromkeys([*_split_env("ADS_ADMIN_PRINCIPALS"), LOCAL_ADMIN_PRINCIPAL])
+                ),
+                "ADS_SCHEDULE_GROUP": SCHEDULE_GROUP,
+                "ADS_SCHEDULER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT_ID}:role/{SCHEDULER_ROLE_NAME}",
+                "ADS_LAB_TIMER_FUNCTION_ARN": (
+                    f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:"
+                    + function_name("lab_timer")
+                ),
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_DISABLED": "true",
                 "POWERTOOLS_SERVICE_NAME": "ads",
@@ -272,6 +291,19 @@ class LocalControlPlane:
                 Timeout=60,
             )
             substitutions[placeholder] = response["FunctionArn"]
+        lambda_client.create_function(
+            FunctionName=function_name("lab_timer"),
+            Runtime="python3.13",
+            Architectures=["arm64"],
+            Role=role_arn,
+            Handler="handler.handler",
+            Code={"ZipFile": package.getvalue()},
+            MemorySize=LAMBDA_MEMORY_MB,
+            Timeout=60,
+        )
+        boto3.client("scheduler", region_name=self.region).create_schedule_group(
+            Name=SCHEDULE_GROUP
+        )
         sfn = boto3.client("stepfunctions", region_name=self.region)
         for name, file in (
             (DEPLOY_STATE_MACHINE, "deploy_lab.asl.json"),
@@ -294,6 +326,12 @@ class LocalControlPlane:
             if self._watch_timer is not None:
                 self._watch_timer.stop()
                 self._watch_timer = None
+            if self._schedule_timer is not None:
+                self._schedule_timer.stop()
+                self._schedule_timer = None
+            if self._sweep_timer is not None:
+                self._sweep_timer.stop()
+                self._sweep_timer = None
             if self._started:
                 with contextlib.suppress(Exception):
                     self._stop_running_executions()
@@ -334,6 +372,40 @@ class LocalControlPlane:
             lambda event: self.lambdas.invoke_scheduled(WATCH_HANDLER, event, RUN_TIMEOUT_S),
             self.config.watch_interval_s,
             on_error=_report_watch_error,
+        ).start()
+        return True
+
+    def start_sweep(self) -> bool:
+        """Run the sweep (applied) every ``ADS_SWEEP_INTERVAL_S`` unless ADS_SWEEP_ENABLED
+        is false; the daemon starts it once recovery has reconciled the records."""
+        from ads.local.watch_timer import RUN_TIMEOUT_S, WatchTimer
+
+        if not self._started or self._sweep_timer is not None or not self.config.sweep_enabled:
+            return False
+        self._sweep_timer = WatchTimer(
+            lambda event: self.lambdas.invoke_scheduled(
+                "sweep", {**event, "apply": True}, RUN_TIMEOUT_S
+            ),
+            self.config.sweep_interval_s,
+            on_error=_report_sweep_error,
+            name="ads-sweep",
+        ).start()
+        return True
+
+    def start_lab_schedules(self, clock: Callable[[], Any] | None = None) -> bool:
+        """Fire the labs' EventBridge Scheduler schedules when due (leases, working
+        hours); the daemon starts it once recovery has run. ``clock``: tests move time."""
+        from ads.lab_record import utc_now
+        from ads.local.schedule_timer import RUN_TIMEOUT_S, TIMER_HANDLER, ScheduleTimer
+
+        if not self._started or self._schedule_timer is not None:
+            return False
+        self._schedule_timer = ScheduleTimer(
+            self.client("scheduler"),
+            SCHEDULE_GROUP,
+            lambda event: self.lambdas.invoke_scheduled(TIMER_HANDLER, event, RUN_TIMEOUT_S),
+            clock=clock or utc_now,
+            on_error=_report_schedule_error,
         ).start()
         return True
 
@@ -449,6 +521,18 @@ class LocalControlPlane:
     def invoke_api(self, event: dict[str, Any]) -> dict[str, Any]:
         """Call the REST API handler in-process with an API Gateway proxy event."""
         return self.lambdas.invoke_api(event)
+
+
+def _report_schedule_error(text: str) -> None:
+    sys.stderr.write(f"ads-local: a lab schedule failed: {text}")
+
+
+def _split_env(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+def _report_sweep_error(text: str) -> None:
+    sys.stderr.write(f"ads-local: the sweep failed: {text}")
 
 
 def _report_watch_error(text: str) -> None:

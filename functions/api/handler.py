@@ -201,6 +201,18 @@ def post_lab_restart(lab_id: str) -> Response:
     return _power(lab_id, "restart")
 
 
+@app.post("/labs/<lab_id>/lease")
+def post_lab_lease(lab_id: str) -> Response:
+    from ads import leases
+    from ads.api_models import LeaseRenewal, LeaseRenewed
+    from functions.api import request_input
+
+    lab_id = request_input.lab_id(lab_id)
+    request = request_input.body(app.current_event, LeaseRenewal)
+    body = leases.renew_lease(deployment_context(), lab_id, request.duration, caller=_caller())
+    return _json(200, LeaseRenewed.model_validate(body).model_dump(mode="json"))
+
+
 @app.post("/labs/<lab_id>/actions/<name>")
 def post_lab_action(lab_id: str, name: str) -> Response:
     from ads import lab_actions
@@ -208,6 +220,17 @@ def post_lab_action(lab_id: str, name: str) -> Response:
 
     lab_id = request_input.lab_id(lab_id)
     body = lab_actions.request_action(deployment_context(), lab_id, name, caller=_caller())
+    return _json(202, body)
+
+
+@app.post("/labs/<lab_id>/redeploy")
+def post_lab_redeploy(lab_id: str) -> Response:
+    from ads import lab_updates
+    from functions.api import request_input
+
+    lab_id = request_input.lab_id(lab_id)
+    request = request_input.body(app.current_event, lab_updates.RedeployRequest)
+    body = lab_updates.request_update(deployment_context(), lab_id, request, caller=_caller())
     return _json(202, body)
 
 
@@ -235,6 +258,24 @@ def get_costs() -> Response:
         next_token=query.next_token,
     )
     return _json(200, cost_report.CostReport.model_validate(report).model_dump(mode="json"))
+
+
+@app.get("/sweep")
+def get_sweep() -> Response:
+    from ads import sweep_requests
+
+    return _json(
+        200, sweep_requests.request_sweep(deployment_context(), caller=_caller(), apply=False)
+    )
+
+
+@app.post("/sweep")
+def post_sweep() -> Response:
+    from ads import sweep_requests
+
+    return _json(
+        200, sweep_requests.request_sweep(deployment_context(), caller=_caller(), apply=True)
+    )
 
 
 # -- errors -------------------------------------------------------------------------

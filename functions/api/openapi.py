@@ -25,14 +25,19 @@ from ads.api_models import (
     LabHistory,
     LabPage,
     LabView,
+    LeaseRenewal,
+    LeaseRenewed,
     PlanRequest,
 )
+from ads.api_routes import ADMIN_EXTENSION
 from ads.cost_report import MAX_COST_PAGE, CostReport
 from ads.lab.lab_id import MAX_LAB_ID_LENGTH
 from ads.lab.plan import DeploymentPlan
 from ads.lab_actions import ActionAccepted, LabActions
 from ads.lab_queries import MAX_PAGE
+from ads.lab_updates import RedeployAccepted, RedeployRequest
 from ads.power import PowerAccepted
+from ads.sweep_model import SweepReport
 
 API_TITLE = "ADS - Auto Deployment Service"
 API_VERSION = "1.0"
@@ -40,20 +45,27 @@ API_VERSION = "1.0"
 declared = APIGatewayRestResolver(enable_validation=True)
 # The routes below only declare; a call reaching one is a wiring mistake.
 SERVED_BY_HANDLER = "declared for the OpenAPI document; functions.api.handler serves it"
+# An operation only admins may call (ads.api_routes.ADMIN_EXTENSION): no other principal
+# is granted it, the CI role included (cdk_app.ci_trigger_construct).
+ADMIN_ONLY = {ADMIN_EXTENSION: True}
 
 
 def _errors(*codes: int) -> dict[int, Any]:
     meaning = {
         400: "invalid input: the problems say which field, what was found, what is allowed",
-        403: "the request carries no caller identity; for POST /labs also an instance type "
+        403: "the request carries no caller identity; for POST /labs and POST "
+        "/labs/{lab_id}/lease also a lease beyond the maximum or 'none' from a non-admin "
+        "(lease_refused, naming the maximum); for POST /labs also an instance type "
         "the owner's group may not use (instance_type_not_allowed) or a spend quota that "
-        "cannot price the lab (quota_unpriced); for GET /costs another owner's costs",
+        "cannot price the lab (quota_unpriced); for GET /costs another owner's costs; for "
+        "/sweep a caller who is not an admin (admin_only)",
         429: "a quota would be exceeded (quota_exceeded): details name the quota, the use "
         "and the limit; nothing was created",
         404: "no such lab (or not yours)",
         409: "illegal state change (destroying a lab twice); for POST /labs also an "
         "Idempotency-Key still in progress or already used for a different request",
-        502: "Step Functions refused the request; nothing was left half-created",
+        502: "Step Functions refused the request; nothing was left half-created (for "
+        "/sweep: the sweep function could not be invoked or failed)",
         413: f"the request body is over {api_input.MAX_BODY_BYTES} bytes",
         503: "Step Functions is unavailable or not configured; retry later",
     }
@@ -209,6 +221,22 @@ def post_lab_restart(lab_id: LabId) -> Response[PowerAccepted]:
     raise NotImplementedError(SERVED_BY_HANDLER)
 
 
+@declared.post(
+    "/labs/<lab_id>/lease",
+    summary="Renew a lab's lease: the duration counts from now, within the maximum",
+    responses={
+        200: {
+            "description": "the new lease (its schedules moved)",
+            "content": {"application/json": {"model": LeaseRenewed}},
+        },
+        **_errors(400, 403, 404, 409, 503),
+    },
+)
+def post_lab_lease(lab_id: LabId, request: Annotated[LeaseRenewal, Body()]) -> LeaseRenewed:
+    """Declared for the document; :mod:`functions.api.handler` serves it."""
+    raise NotImplementedError(SERVED_BY_HANDLER)
+
+
 ActionName = Annotated[
     str,
     Path(
@@ -276,6 +304,58 @@ def get_costs(
         str | None, Query(description="the next_token of the previous page")
     ] = None,
 ) -> CostReport:
+    """Declared for the document; :mod:`functions.api.handler` serves it."""
+    raise NotImplementedError(SERVED_BY_HANDLER)
+
+
+@declared.post(
+    "/labs/<lab_id>/redeploy",
+    summary="Update a READY lab in place to another ref of its git source (UPDATING, then READY)",
+    responses={
+        202: {
+            "description": "the lab is UPDATING and RedeployLab started",
+            "content": {"application/json": {"model": RedeployAccepted}},
+        },
+        **_errors(400, 403, 404, 409, 413, 502, 503),
+    },
+)
+def post_lab_redeploy(
+    lab_id: LabId, request: Annotated[RedeployRequest, Body()]
+) -> Response[RedeployAccepted]:
+    """Declared for the document; :mod:`functions.api.handler` serves it."""
+    raise NotImplementedError(SERVED_BY_HANDLER)
+
+
+@declared.get(
+    "/sweep",
+    openapi_extensions=ADMIN_ONLY,
+    summary="What the sweep would do now: orphans and stuck labs (admins only; changes nothing)",
+    responses={
+        200: {
+            "description": "the findings, each with kind, resource, lab id, reason and action",
+            "content": {"application/json": {"model": SweepReport}},
+        },
+        **_errors(403, 502),
+    },
+)
+def get_sweep() -> SweepReport:
+    """Declared for the document; :mod:`functions.api.handler` serves it."""
+    raise NotImplementedError(SERVED_BY_HANDLER)
+
+
+@declared.post(
+    "/sweep",
+    openapi_extensions=ADMIN_ONLY,
+    summary="Run the sweep: terminate orphans, settle stuck labs (admins only)",
+    responses={
+        200: {
+            "description": "what the sweep found and did (each finding's outcome)",
+            "content": {"application/json": {"model": SweepReport}},
+        },
+        **_errors(403, 502),
+    },
+)
+def post_sweep() -> SweepReport:
     """Declared for the document; :mod:`functions.api.handler` serves it."""
     raise NotImplementedError(SERVED_BY_HANDLER)
 

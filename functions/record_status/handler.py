@@ -5,7 +5,9 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from ads import steps, teardown_steps
+from ads.config import get_config
 from ads.lab_record import LabStatus
+from ads.lab_schedules import schedules_for
 from ads.step_results import RecordStatusResult
 from functions.step_handler import step_handler
 from functions.step_input import StepInput
@@ -40,6 +42,7 @@ def record_status(request: RecordStatusInput, deps: steps.StepDependencies) -> R
         error=request.error.model_dump() if request.error else None,
         destroy_error=request.destroy_error.model_dump() if request.destroy_error else None,
         provider=deps.provider,
+        schedules=schedules_for(get_config()),
     )
 
 

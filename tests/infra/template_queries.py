@@ -18,6 +18,8 @@ ADS_FUNCTIONS = (
     "api",
     "ci_trigger",
     "watch_labs",
+    "sweep",
+    "lab_timer",
 )
 
 

@@ -11,7 +11,7 @@ from tests.infra.conftest import cdk_json_context
 from tests.infra.template_queries import ads_functions, of_type, statements_of_role
 
 # What a pipeline needs on the labs it owns: request and plan them, follow them, stop,
-# start and restart them, run and list their actions, destroy them. Pinned here so a
+# start and restart them, run and list their actions, update them in place, destroy them. Pinned here so a
 # route added to the API fails this file until its grant to CI is decided.
 PIPELINE_ROUTES = {
     ("GET", "/labs"),
@@ -25,6 +25,10 @@ PIPELINE_ROUTES = {
     ("POST", "/labs/*/restart"),
     ("POST", "/labs/*/actions/*"),
     ("GET", "/labs/*/actions"),
+    # Update in place (the REST twin of its Lab Update Requested event).
+    ("POST", "/labs/*/redeploy"),
+    # A pipeline renews the lease of a lab it still needs (within the maximum).
+    ("POST", "/labs/*/lease"),
     # What its labs have cost (its own only: GET /costs answers an owner's own).
     ("GET", "/costs"),
 }
@@ -108,9 +112,21 @@ def test_given_the_ci_role_when_synthesized_then_its_grant_is_the_api_route_tabl
     from ads.api_routes import routes
 
     role_id, _ = ci_role
-    table = {(r.method, re.sub(r"\{[^}]+\}", "*", r.path)) for r in routes()}
+    table = {(r.method, re.sub(r"\{[^}]+\}", "*", r.path)) for r in routes() if not r.admin}
 
     assert _granted_routes(synthesis.template, role_id) == table
+
+
+def test_given_the_admin_routes_when_the_ci_role_is_synthesized_then_it_may_not_invoke_them(
+    synthesis, ci_role
+):
+    from ads.api_routes import admin_routes
+
+    role_id, _ = ci_role
+
+    # The sweep is an admin operation: a pipeline must not terminate other owners' VMs.
+    assert set(admin_routes()) == {("GET", "/sweep"), ("POST", "/sweep")}
+    assert not set(admin_routes()) & _granted_routes(synthesis.template, role_id)
 
 
 def test_given_the_ci_role_grant_when_compared_with_the_api_then_every_route_exists():

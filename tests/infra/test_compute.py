@@ -12,6 +12,7 @@ from tests.infra.template_queries import (
     ADS_FUNCTIONS,
     ads_functions,
     of_type,
+    resources_of,
     statements_of_function,
     statements_of_role,
     statements_with_action,
@@ -102,7 +103,8 @@ def test_given_a_function_when_synthesized_then_it_gets_the_configuration_variab
     starts_executions = name in ("api", "ci_trigger")
     assert ("ADS_DEPLOY_STATE_MACHINE_ARN" in variables) is starts_executions
     # The health watch starts DestroyLab too (its destroy policy), never DeployLab.
-    destroys = starts_executions or name == "watch_labs"
+    # So does lab_timer (a lease's expiry).
+    destroys = starts_executions or name in ("watch_labs", "lab_timer")
     assert ("ADS_DESTROY_STATE_MACHINE_ARN" in variables) is destroys
     assert ("ADS_AGENT_BUNDLE_KEY" in variables) is (name == "init_vm")
 
@@ -243,10 +245,14 @@ def test_given_the_lab_instance_role_when_synthesized_then_only_create_vm_may_pa
         )
         == "ec2.amazonaws.com"
     ]
+    role_arn = {"Fn::GetAtt": [role_id, "Arn"]}
     passers = {
         name
         for name in ADS_FUNCTIONS
-        if statements_with_action(_statements(synthesis, name), "iam:PassRole")
+        if any(
+            role_arn in resources_of(s) or "*" in resources_of(s)
+            for s in statements_with_action(_statements(synthesis, name), "iam:PassRole")
+        )
     }
     assert passers == {"create_vm"}
     (statement,) = statements_with_action(_statements(synthesis, "create_vm"), "iam:PassRole")

@@ -141,15 +141,26 @@ def test_given_init_vm_when_synthesized_then_send_command_is_limited_to_the_shel
     ("action", "allowed"),
     [
         ("ec2:RunInstances", {"create_vm"}),
-        ("ec2:TerminateInstances", {"destroy_vm"}),
+        # The sweep: only instances tagged ads:managed=true (tests/infra/test_sweep.py).
+        ("ec2:TerminateInstances", {"destroy_vm", "sweep"}),
         ("ssm:SendCommand", {"init_vm", "power_vm", "run_action", "redeploy_vm"}),
-        ("iam:PassRole", {"create_vm"}),
+        # The front doors pass the Scheduler role to Scheduler only (tests/infra/test_leases.py).
+        ("iam:PassRole", {"create_vm", "api", "ci_trigger", "sweep"}),
         (
             "events:PutEvents",
-            {"record_status", "power_vm", "run_action", "watch_labs", "redeploy_vm"},
+            {
+                "record_status",
+                "power_vm",
+                "run_action",
+                "watch_labs",
+                "redeploy_vm",
+                "sweep",
+                "lab_timer",
+            },
         ),
         ("ssm:DescribeInstanceInformation", {"wait_running", "power_vm"}),
-        ("states:StopExecution", {"api"}),
+        # An expiry while the lab deploys stops its DeployLab execution, as DELETE does.
+        ("states:StopExecution", {"api", "lab_timer"}),
     ],
 )
 def test_given_a_sensitive_action_when_synthesized_then_only_its_step_may_call_it(

@@ -26,8 +26,10 @@ from functions.step_input import StepInput
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/handler.py"))
-# Every handler but the two front doors and the scheduled health watch is a workflow step.
-STEP_HANDLERS = [name for name in HANDLERS if name not in ("api", "ci_trigger", "watch_labs")]
+# Every handler but the two front doors and the scheduled ones (the health watch, the
+# sweep, the labs' schedules) is a workflow step.
+NOT_STEPS = ("api", "ci_trigger", "watch_labs", "sweep", "lab_timer")
+STEP_HANDLERS = [name for name in HANDLERS if name not in NOT_STEPS]
 
 
 class Context:

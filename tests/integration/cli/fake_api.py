@@ -233,6 +233,8 @@ class FakeAdsApi:
             "destroy_console_url": None,
             "course": None,
             "accrued_cost": None,
+            "lease": None,
+            "working_hours": None,
         }
         lab.update(fields)
         lab["cost"] = _cost(lab)
@@ -469,6 +471,10 @@ def _answer_model(method: str, path: str, status: int) -> type[BaseModel]:
         from ads.cost_report import CostReport
 
         return CostReport
+    if parts == ["sweep"]:
+        from ads.sweep_model import SweepReport
+
+        return SweepReport
     if parts == ["labs"]:
         return DeploymentAccepted if method == "POST" else LabPage
     if parts[2:] == ["history"]:

@@ -351,7 +351,7 @@ def test_given_labs_when_listed_then_a_table_shows_id_name_status_and_endpoint(
 
     assert code == exit_codes.OK
     lines = out.splitlines()
-    assert lines[0].split() == ["LAB", "ID", "NAME", "STATUS", "CREATED", "URL"]
+    assert lines[0].split() == ["LAB", "ID", "NAME", "STATUS", "CREATED", "EXPIRES", "URL"]
     assert any(
         ready["lab_id"] in line and "READY" in line and "http://127.0.0.1:8080/" in line
         for line in lines
