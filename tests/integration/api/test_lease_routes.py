@@ -206,3 +206,43 @@ def test_given_a_bad_duration_when_renewed_then_400_naming_duration(
 
     assert answer.status == 400
     assert answer.body["problems"][0]["path"] == "duration"
+
+
+def _throttled(*_args, **_kwargs):
+    from ads.lab_schedules import SchedulerUnavailableError
+
+    raise SchedulerUnavailableError(
+        "EventBridge Scheduler refused CreateSchedule of x (ThrottlingException: Rate exceeded)"
+    )
+
+
+def test_given_scheduler_throttling_when_a_lab_is_requested_then_it_runs_and_the_record_says_so(
+    call_api, control_plane, scheduler, monkeypatch
+):
+    from ads.lab_schedules import LabSchedules
+
+    monkeypatch.setattr(LabSchedules, "put_one_time", _throttled)
+
+    answer = _post_lab(call_api, lease="1h")
+
+    assert answer.status == 202
+    record = control_plane.repo.require(answer.body["lab_id"])
+    assert "ThrottlingException" in record.lease["schedule_error"]
+    assert record.lease["expires_at"]
+    assert len(control_plane.executions(control_plane.deploy_arn)) == 1
+
+
+def test_given_scheduler_throttling_when_a_lease_is_renewed_then_503_and_the_old_lease_stands(
+    call_api, control_plane, scheduler, monkeypatch
+):
+    from ads.lab_schedules import LabSchedules
+
+    lab_id = _post_lab(call_api, lease="1h").body["lab_id"]
+    lease = control_plane.repo.require(lab_id).lease
+    monkeypatch.setattr(LabSchedules, "put_one_time", _throttled)
+
+    answer = _renew(call_api, lab_id, "2h")
+
+    assert answer.status == 503
+    assert answer.body["error"] == "scheduler_unavailable"
+    assert control_plane.repo.require(lab_id).lease == lease

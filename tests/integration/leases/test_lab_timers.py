@@ -213,3 +213,21 @@ def test_given_the_local_timer_when_time_passes_then_due_schedules_fire_once(pla
     assert timer.run_due() == []
     assert [event["action"] for event in fired] == ["expire", "stop"]
     assert schedules.exists("lab-1", "stop")
+
+
+def test_given_a_lab_whose_expiry_schedule_is_missing_when_the_sweep_hook_applies_then_it_is_recreated(
+    plane, monkeypatch
+):
+    from ads import leases
+
+    ctx, schedules = plane
+    lab_id = _lab(ctx, *READY)
+    monkeypatch.setattr(leases, "schedules_for", lambda _config: schedules)
+    hook = leases.expiry_schedule_hook(ctx.config)
+    record = ctx.repository.require(lab_id)
+
+    assert hook(record, False) == f"{lab_id}-expire"
+    assert not schedules.exists(lab_id, "expire")
+    assert hook(record, True) == f"{lab_id}-expire"
+    assert schedules.exists(lab_id, "expire")
+    assert hook(record, True) is None
