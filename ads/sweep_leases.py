@@ -5,10 +5,10 @@ The sweep calls the hook once per live lab (:data:`ads.sweep.LEASED_STATUSES`) w
 (or the lab has no lease), else the name of the schedule it re-created (``apply``) or
 would re-create (a report).
 
-Leases (per-lab EventBridge Scheduler one-time schedules, created at request, moved on
-renew, deleted on destroy) are not part of ADS yet, so no lab has a schedule to miss and
-:func:`ensure_lease_schedule` answers None for every lab. When leases land, this module
-calls their ensure-the-schedule function and the sweep reports what it re-created.
+The sweep of a control plane (:func:`ads.sweep_wiring.sweep_for`) uses the leases' own
+hook, :func:`ads.leases.expiry_schedule_hook` (EventBridge Scheduler's GetSchedule, then
+the lease's schedules put again). :func:`ensure_lease_schedule` is the hook of a sweep
+built without leases: it finds nothing missing, and the sweep then lists no leases.
 """
 
 from __future__ import annotations
@@ -21,6 +21,6 @@ LeaseScheduleHook = Callable[[LabRecord, bool], str | None]
 
 
 def ensure_lease_schedule(record: LabRecord, apply: bool) -> str | None:
-    """No lab has a lease schedule yet: nothing is missing, nothing is re-created."""
+    """Without leases no lab has a schedule to miss: nothing is re-created."""
     del record, apply
     return None

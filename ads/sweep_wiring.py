@@ -1,6 +1,6 @@
 """The sweep with its real dependencies: the labs table, the provider's inventory, Step
-Functions and the lifecycle bus of ``config`` (the ``sweep`` Lambda, the api's admin
-route when it runs the sweep itself, the local plane)."""
+Functions, the lifecycle bus and the leases' schedules of ``config`` (the ``sweep``
+Lambda, the api's admin route when it runs the sweep itself, the local plane)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ def inventory_for(config: AdsConfig, provider: Any, session: Any = None) -> Swee
 def sweep_for(config: AdsConfig) -> Sweep:
     from ads.deployment_context import DeploymentContext
     from ads.executions import execution_status
+    from ads.leases import expiry_schedule_hook
     from ads.steps import dependencies_for
 
     deps = dependencies_for(config)
@@ -54,4 +55,5 @@ def sweep_for(config: AdsConfig) -> Sweep:
         deps.publisher,
         stuck,
         grace_s=config.sweep_grace_s,
+        lease_hook=expiry_schedule_hook(config),
     )
