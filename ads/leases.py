@@ -174,3 +174,23 @@ def expiry_schedule_hook(config: AdsConfig) -> Any:
         return schedule_name(record.lab_id, "expire")
 
     return hook
+
+
+def restore_schedules(repository: Any, schedules: LabSchedules) -> list[str]:
+    """Re-create the schedules of every live lab whose schedules are missing (the local
+    plane after a restart: its emulated Scheduler starts empty, its records do not).
+    Returns the labs whose schedules were written."""
+    live = [s for s in LabStatus if s not in (LabStatus.DESTROYING, LabStatus.DESTROYED)]
+    restored = []
+    for record in repository.labs_in_status(*live):
+        if not record.lease and not record.working_hours:
+            continue
+        if (record.lease or {}).get("expires_at") and schedules.exists(record.lab_id, "expire"):
+            continue
+        if ensure_expiry_schedule(record, schedules) or record.working_hours:
+            if record.working_hours:
+                hours = parse_working_hours(record.working_hours["spec"])
+                for kind in ("stop", "start"):
+                    schedules.put_recurring(record.lab_id, kind, hours.cron(kind), hours.timezone)
+            restored.append(record.lab_id)
+    return restored

@@ -400,6 +400,13 @@ class LocalControlPlane:
 
         if not self._started or self._schedule_timer is not None:
             return False
+        from ads.lab_schedules import schedules_for
+        from ads.leases import restore_schedules
+
+        schedules = schedules_for(self.config)
+        if schedules is not None:
+            # Records restored from the records file come back without their schedules.
+            restore_schedules(self.repository(), schedules)
         self._schedule_timer = ScheduleTimer(
             self.client("scheduler"),
             SCHEDULE_GROUP,

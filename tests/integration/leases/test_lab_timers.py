@@ -231,3 +231,25 @@ def test_given_a_lab_whose_expiry_schedule_is_missing_when_the_sweep_hook_applie
     assert hook(record, True) == f"{lab_id}-expire"
     assert schedules.exists(lab_id, "expire")
     assert hook(record, True) is None
+
+
+def test_given_live_labs_without_their_schedules_when_restored_then_they_are_recreated(plane):
+    from ads.leases import restore_schedules
+
+    ctx, schedules = plane
+    leased = _lab(ctx, *READY, lab_id="lab-leased")
+    ctx.repository.create(
+        ctx.repository.new_record(
+            "lab-hours",
+            OWNER,
+            lease={"requested": "none", "expires_at": None},
+            working_hours={"spec": "Mon-Fri 08:00-20:00 UTC"},
+        )
+    )
+    _lab(ctx, "DESTROYING", "DESTROYED", lab_id="lab-gone")
+
+    assert sorted(restore_schedules(ctx.repository, schedules)) == ["lab-hours", "lab-leased"]
+    assert schedules.exists(leased, "expire")
+    assert schedules.exists("lab-hours", "stop") and schedules.exists("lab-hours", "start")
+    assert not schedules.exists("lab-gone", "expire")
+    assert restore_schedules(ctx.repository, schedules) == ["lab-hours"]
