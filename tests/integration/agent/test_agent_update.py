@@ -180,3 +180,30 @@ def test_given_a_previous_revision_that_fails_too_when_updated_then_both_causes_
     assert result["outcome"] == "restore_failed"
     assert result["cause"].startswith("build exited 2")
     assert result["restore_cause"].startswith("build exited 4")
+
+
+def test_given_a_lab_stopped_by_the_caller_and_an_unknown_ref_then_the_previous_revision_starts_again(
+    deployed,
+):
+    repo, state_dir, lab_dir, shas = deployed
+    old_server = _server_pid(lab_dir)
+    update.stop_lab_processes(state_dir)  # as the local provider does from outside
+    assert not _alive(old_server)
+
+    run = _agent(
+        state_dir,
+        lab_dir,
+        "update",
+        "--source-git",
+        str(repo),
+        "--source-ref",
+        "v9",
+        "--already-stopped",
+    )
+
+    assert run.returncode == update.EXIT_ROLLED_BACK, run.stdout + run.stderr
+    result = _result(run.stdout)
+    assert result["outcome"] == "rolled_back" and result["failed_step"] == "fetch"
+    assert result["previous_revision"] == shas["v1"]
+    assert _alive(_server_pid(lab_dir)), "the previous revision must serve again"
+    assert (lab_dir / "page.txt").read_text().strip() == "v1"
