@@ -18,3 +18,54 @@ def test_given_the_event_table_when_the_docs_are_read_then_every_detail_type_is_
 def test_given_the_status_events_when_read_then_each_is_one_of_the_table():
     assert set(DETAIL_TYPES.values()) <= set(EVENTS.values())
     assert len(set(EVENTS.values())) == len(EVENTS), "two transitions share a detail-type"
+
+
+def _sample(name: str) -> dict:
+    import json
+
+    return json.loads((DOCS.parent / "events" / "ci" / f"{name}.json").read_text())
+
+
+def _record(detail: dict, **fields):
+    from ads.lab_record import LabRecord
+
+    return LabRecord(
+        lab_id=detail["lab_id"],
+        owner=detail["owner"],
+        status=detail["status"],
+        created_at="2026-12-01T10:00:00.000Z",
+        updated_at="2026-12-01T10:15:00.000Z",
+        **fields,
+    )
+
+
+def test_given_the_lab_degraded_sample_when_built_as_the_watch_builds_it_then_the_detail_matches():
+    from ads.health_watch import HealthState, _event_health
+    from ads.lifecycle_events import event_detail
+
+    sample = _sample("lab_degraded")
+    detail = sample["detail"]
+    record = _record(detail, cause=detail["cause"])
+    health = HealthState(
+        failures=3,
+        last_failure=detail["health"]["last_failure"],
+        degraded_at=detail["health"]["degraded_at"],
+        degraded_epoch=1.0,
+    )
+
+    assert sample["detail-type"] == EVENTS["degraded"]
+    assert {**event_detail(record), "health": _event_health(health)} == detail
+
+
+def test_given_the_lab_action_failed_sample_when_built_as_record_action_builds_it_then_the_detail_matches():
+    from ads.action_runs import ActionRun
+    from ads.action_steps import action_event_detail
+    from ads.lifecycle_events import event_detail
+
+    sample = _sample("lab_action_failed")
+    detail = sample["detail"]
+    record = _record(detail, endpoint=detail["endpoint"])
+    run = ActionRun(started_at="2026-12-01T11:02:09.000Z", **detail["action"])
+
+    assert sample["detail-type"] == EVENTS["action_failed"]
+    assert {**event_detail(record), "action": action_event_detail(run)} == detail
