@@ -17,7 +17,9 @@ from ads.cli.plan_cmd import UnreadableLabspec, read_labspec_argument
 from ads.errors import InvalidInputError
 
 LABSPEC_ALLOWED = (
-    "a labspec.json file, a lab checkout directory holding scripts/labspec.json, or - for stdin"
+    "a labspec.json file, a lab checkout directory holding scripts/labspec.json, - for stdin, "
+    "or a repository: GIT_URL[@REF] (https://, file://) or PATH@REF, whose "
+    "scripts/labspec.json at that ref is read"
 )
 SOURCE_ALLOWED = (
     "git:URL or git:URL@REF (an https:// URL; a branch, tag or commit), or s3://bucket/key"
@@ -50,6 +52,23 @@ def load_labspec(argument: str) -> dict[str, Any]:
             exit_code=exit_codes.INVALID_INPUT,
         ) from None
     return document
+
+
+def repository_source(argument: str) -> dict[str, str] | None:
+    """The source a repository LABSPEC argument names (``GIT_URL[@REF]``, ``PATH[@REF]``,
+    a repository's top-level directory), for a deploy given no --source."""
+    from ads.cli.repo_labspec import RepositoryLabspecError, classify
+
+    try:
+        repository = classify(argument)
+    except RepositoryLabspecError:
+        return None  # load_labspec reported it already
+    if repository is None:
+        return None
+    source = {"git": repository.git}
+    if repository.ref:
+        source["ref"] = repository.ref
+    return source
 
 
 def _one_line(message: str) -> str:

@@ -30,7 +30,13 @@ from ads.api_models import (
 from ads.cli import exit_codes, render
 from ads.cli.api_error import ApiError
 from ads.cli.client import AdsApiClient
-from ads.cli.deploy_input import LABSPEC_ALLOWED, SOURCE_ALLOWED, load_labspec, parse_source
+from ads.cli.deploy_input import (
+    LABSPEC_ALLOWED,
+    SOURCE_ALLOWED,
+    load_labspec,
+    parse_source,
+    repository_source,
+)
 from ads.cli.exit_codes import CommandError
 from ads.lab.os_catalogue import OS_POLICIES
 from ads.lab_record import LabStatus
@@ -241,7 +247,7 @@ def _output(
 
 def deploy_command(args: argparse.Namespace) -> int:
     body: dict[str, Any] = {"labspec": load_labspec(args.labspec)}
-    source = parse_source(args.source)
+    source = parse_source(args.source) or repository_source(args.labspec)
     if source:
         body["source"] = source
     options = {"os_policy": args.os_policy, "arch": args.arch, "region": args.deploy_region}

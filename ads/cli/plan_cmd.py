@@ -52,7 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "labspec",
         metavar="LABSPEC",
-        help="a labspec.json file, a lab checkout (its scripts/labspec.json is read), or - for stdin",
+        help="a labspec.json file, a lab checkout (its scripts/labspec.json is read), - for "
+        "stdin, or a repository GIT_URL[@REF] / PATH@REF (its scripts/labspec.json at REF)",
     )
     # Checked by PlanOptions rather than argparse `choices`, so a wrong value gets the
     # same one-line "found ...; allowed ..." error as --arch and --region.
@@ -88,7 +89,18 @@ def _read_bounded(stream: BinaryIO, name: str) -> bytes:
 
 
 def read_labspec_argument(argument: str) -> tuple[bytes, str]:
-    """The labspec bytes and a name for messages; ``-`` reads standard input."""
+    """The labspec bytes and a name for messages; ``-`` reads standard input, a
+    repository (``GIT_URL[@REF]``, ``PATH@REF``) its scripts/labspec.json at that ref."""
+    from ads.cli.repo_labspec import RepositoryLabspecError, classify
+
+    try:
+        repository = classify(argument)
+    except RepositoryLabspecError as exc:
+        raise UnreadableLabspec(str(exc)) from None
+    if repository is not None and repository.labspec is not None:
+        if len(repository.labspec) > MAX_LABSPEC_BYTES:
+            raise UnreadableLabspec(f"{repository.name}: the labspec is larger than 1 MiB")
+        return repository.labspec, f"{repository.name}:{LABSPEC_IN_CHECKOUT}"
     if argument == "-":
         try:
             return _read_bounded(sys.stdin.buffer, "<stdin>"), "<stdin>"
