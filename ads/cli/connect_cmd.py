@@ -5,8 +5,9 @@ needs no inbound rule, no key pair and no public address, only the AWS CLI with 
 Session Manager plugin and IAM permission to start a session on the instance. Without
 both tools on PATH (or with --print) the command is printed instead of run.
 
-A local lab (``ads local up``) has no instance: its application already answers on
-127.0.0.1, so the command says where.
+A local lab (``ads local up``) has no instance: the command opens a shell in the lab's
+sandbox as the lab's user (:mod:`ads.cli.connect_local`), runs one command there with
+``--command``, or with ``--port`` prints where the lab's port answers on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -48,6 +49,12 @@ def register(subparsers: Any) -> None:
                      help="print the command instead of running it")  # fmt: skip
     how.add_argument("--exec", dest="mode", action="store_const", const="exec",
                      help="run the command (fails when the tools are missing)")  # fmt: skip
+    parser.add_argument(
+        "--command",
+        metavar="CMD",
+        help="local labs: run this one command in the lab's sandbox (sh -c) instead of a shell; "
+        "its exit status is ads connect's",
+    )
     parser.add_argument("--endpoint", metavar="URL", help="the ADS API URL")
     parser.add_argument("--profile", metavar="P", help="AWS profile (signs and starts the session)")
     parser.add_argument("--region", metavar="R", help="AWS region to sign requests for")
@@ -124,12 +131,29 @@ def _check_connectable(record: dict[str, Any]) -> None:
         )
 
 
+def _connect_local(record: dict[str, Any], args: argparse.Namespace) -> int:
+    from ads.cli import connect_local
+
+    if args.port is not None:
+        print(connect_local.local_port_address(record, args.port))
+        return exit_codes.OK
+    if args.mode == "print":
+        print(_local_answer(record))
+        return exit_codes.OK
+    return connect_local.open_local_shell(record, args.command)
+
+
 def connect_command(args: argparse.Namespace) -> int:
     record = AdsApiClient.from_args(args).get_lab(args.lab_id)
     _check_connectable(record)
     if record.get("provider") == "local":
-        print(_local_answer(record))
-        return exit_codes.OK
+        return _connect_local(record, args)
+    if args.command:
+        raise CommandError(
+            "--command: runs in a local lab's sandbox only; for an ec2 lab open a session "
+            "(ads connect LAB) and run it there",
+            exit_code=exit_codes.INVALID_INPUT,
+        )
     command = session_command(record, args.port, args.profile)
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if args.mode == "exec" and missing:

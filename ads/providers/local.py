@@ -244,22 +244,31 @@ class LocalProvider:
         self.book.save(lab_id, data)
         return command_id
 
+    def wrap_for_lab(
+        self, argv: list[str], data: dict[str, Any]
+    ) -> tuple[list[str], dict[str, Any]]:
+        """``argv`` wrapped in the lab's namespaces, and the Popen privileges (the lab's
+        uid) it runs with; unchanged, and no privileges, when labs run as ADS's user."""
+        run_as = run_as_of(data)
+        if not run_as.drops_privileges:
+            return argv, {}
+        privileges: dict[str, Any] = {"user": run_as.uid, "group": run_as.gid, "extra_groups": []}
+        wrapped = wrap_command(
+            argv,
+            self._isolation_of(data),
+            layout_of(data),
+            int(run_as.uid or 0),
+            int(run_as.gid or 0),
+            # A path the lab's uid cannot reach is hidden already; bwrap, which runs as
+            # that uid, could not even mount over it (ADS_HOME under a 0700 /root).
+            [p for p in self._hidden_paths(data["python"]) if reachable_by(p, run_as)],
+        )
+        return wrapped, privileges
+
     def _spawn(self, argv: list[str], data: dict[str, Any], log_path: Path) -> subprocess.Popen:
         run_as = run_as_of(data)
         layout = layout_of(data)
-        privileges: dict[str, Any] = {}
-        if run_as.drops_privileges:
-            privileges = {"user": run_as.uid, "group": run_as.gid, "extra_groups": []}
-            argv = wrap_command(
-                argv,
-                self._isolation_of(data),
-                layout,
-                int(run_as.uid or 0),
-                int(run_as.gid or 0),
-                # A path the lab's uid cannot reach is hidden already; bwrap, which runs as
-                # that uid, could not even mount over it (ADS_HOME under a 0700 /root).
-                [p for p in self._hidden_paths(data["python"]) if reachable_by(p, run_as)],
-            )
+        argv, privileges = self.wrap_for_lab(argv, data)
         # ads/init is ours and out of the lab's reach; O_NOFOLLOW all the same.
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
         fd = os.open(log_path, flags, 0o640)

@@ -149,17 +149,56 @@ def test_given_a_destroyed_lab_when_connecting_then_there_is_nothing_to_connect_
     assert "is DESTROYED: there is no VM to connect to" in err
 
 
-def test_given_a_local_lab_when_connecting_then_it_says_where_the_app_answers(
+def test_given_a_local_lab_when_connecting_with_print_then_it_says_where_the_app_answers(
     api, capsys, no_tools
 ):
     lab = api.add_lab("READY", app_url="http://127.0.0.1:43211/")
 
-    code, out, _ = run(capsys, "connect", lab["lab_id"], "--endpoint", api.url)
+    code, out, _ = run(capsys, "connect", lab["lab_id"], "--print", "--endpoint", api.url)
 
     assert code == exit_codes.OK
     assert "runs on this machine" in out
     assert "http://127.0.0.1:43211/" in out
     assert "start-session" not in out
+
+
+def test_given_a_local_lab_when_connecting_to_its_port_then_the_local_address_is_printed(
+    api, capsys, no_tools
+):
+    lab = api.add_lab("READY", app_url="http://127.0.0.1:23456/", lab_ports=[80])
+
+    for port in ("80", "23456"):
+        code, out, _ = run(capsys, "connect", lab["lab_id"], "--port", port, "--endpoint", api.url)
+        assert (code, out) == (exit_codes.OK, "127.0.0.1:23456\n")
+
+    code, out, err = run(capsys, "connect", lab["lab_id"], "--port", "81", "--endpoint", api.url)
+    assert code == exit_codes.INVALID_INPUT
+    assert "--port: found 81" in err and "allowed: 80, 23456" in err
+
+
+def test_given_a_caller_other_than_root_when_opening_a_local_shell_then_one_line_says_why(
+    api, capsys, no_tools, monkeypatch
+):
+    lab = api.add_lab("READY", app_url="http://127.0.0.1:23456/")
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+
+    code, out, err = run(
+        capsys, "connect", lab["lab_id"], "--command", "id -u", "--endpoint", api.url
+    )
+
+    assert code == exit_codes.FAILED
+    assert out == ""
+    assert "only root" in err and "sudo" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_given_an_ec2_lab_when_connecting_with_a_command_then_it_is_refused(api, capsys, no_tools):
+    lab = ec2_lab(api)
+
+    code, _, err = run(capsys, "connect", lab["lab_id"], "--command", "ls", "--endpoint", api.url)
+
+    assert code == exit_codes.INVALID_INPUT
+    assert "--command: runs in a local lab's sandbox only" in err
 
 
 def test_given_a_bad_port_when_connecting_then_argparse_names_it(api, capsys):
