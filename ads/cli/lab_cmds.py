@@ -122,6 +122,18 @@ def register(subparsers: Any) -> None:
         help="the course or cohort of the lab: its AWS resources carry it as the ads:course "
         "cost-allocation tag",
     )
+    deploy.add_argument(
+        "--lease",
+        metavar="D",
+        help="destroy the lab after D (30m, 4h, 2d; within the control plane's maximum; "
+        "default: its default lease); 'none' (admins only): never",
+    )
+    deploy.add_argument(
+        "--schedule",
+        metavar="HOURS",
+        help="working hours: start and stop the lab by them, e.g. "
+        "'Mon-Fri 08:00-20:00 Asia/Kolkata'",
+    )
     add_wait(deploy, DEFAULT_DEPLOY_TIMEOUT_S, "READY or FAILED")
     deploy.set_defaults(func=deploy_command)
 
@@ -254,6 +266,10 @@ def deploy_command(args: argparse.Namespace) -> int:
     body["options"] = {k: v for k, v in options.items() if v}
     if args.course:
         body["course"] = args.course
+    if args.lease:
+        body["lease"] = args.lease
+    if args.schedule:
+        body["schedule"] = args.schedule
 
     client = AdsApiClient.from_args(args)
     # One key per invocation: the client's own retries (a timeout, a 503) then replay the

@@ -72,3 +72,24 @@ def test_given_a_destroyed_lab_when_renewed_then_exit_4(
 
     assert code == exit_codes.CONFLICT
     assert "DESTROYED" in err
+
+
+def test_given_a_lease_and_working_hours_when_deploying_then_the_request_carries_them(
+    api: FakeAdsApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _run(
+        capsys,
+        "deploy",
+        "events/labs/hello-web",
+        "--lease",
+        "2m",
+        "--schedule",
+        "Mon-Fri 08:00-20:00 Asia/Kolkata",
+        "--endpoint",
+        api.url,
+    )
+
+    assert code == exit_codes.OK, err
+    (post,) = [r for r in api.received if r.method == "POST" and r.path == "/labs"]
+    assert post.body["lease"] == "2m"
+    assert post.body["schedule"] == "Mon-Fri 08:00-20:00 Asia/Kolkata"
