@@ -1,4 +1,4 @@
-"""``python3 -m ads_agent serve|supervise|deploy|action|update``: the agent's command line."""
+"""``python3 -m ads_agent serve|supervise|deploy|action|update|logs``: the agent's command line."""
 
 from __future__ import annotations
 
@@ -93,7 +93,31 @@ def build_parser() -> argparse.ArgumentParser:
             f"(default: the install's --timeout kept in lab.json, else {DEFAULT_TIMEOUT_S:g})",
         )
     _add_update_parser(commands, common)
+    _add_logs_parser(commands, common)
     return parser
+
+
+def _add_logs_parser(commands: Any, common: Any) -> None:
+    text = "print the output of the deploy's steps or of an action's newest run, as JSON"
+    sub = commands.add_parser("logs", help=text, description=text)
+    common(sub)
+    which = sub.add_mutually_exclusive_group()
+    which.add_argument("--step", help="one deploy step (default: every step of the deploy)")
+    which.add_argument("--action", help="the newest run of this action")
+    sub.add_argument("--offset", type=_offset, default=0, help="byte offset in that output")
+    sub.add_argument("--max-bytes", type=_max_bytes, default=16_000, help="bytes of output at most")
+
+
+def _offset(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"found {text!r}, allowed a byte offset >= 0")
+    return int(text)
+
+
+def _max_bytes(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 64_000:
+        raise argparse.ArgumentTypeError(f"found {text!r}, allowed 1-64000")
+    return int(text)
 
 
 def _add_update_parser(commands: Any, common: Any) -> None:
@@ -132,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
 
         command = serve_command(args.host, args.port, state_dir, lab_dir, args.log_file)
         return Supervisor(command, state_dir, JsonLog.open(args.log_file)).run()
+    if args.command == "logs":
+        from ads_agent.run_logs import print_logs
+
+        return print_logs(state_dir, args)
     return _run_lab_commands(args, state_dir, lab_dir)
 
 

@@ -24,6 +24,7 @@ from typing import IO, Any
 
 from ads_agent import state
 from ads_agent.history import HistoryStore
+from ads_agent.run_logs import MAX_RUN_LOG_BYTES, RunIndex
 
 DEFAULT_TIMEOUT_S = 1800.0
 MAX_TIMEOUT_S = 7 * 24 * 3600.0
@@ -165,7 +166,7 @@ def run_one_command(
         if code < 0:
             code = 128 - code  # killed by a signal: report it the way a shell would
         output.seek(0)
-        _copy(output, run_log)
+        _copy(output, run_log, MAX_RUN_LOG_BYTES - run_log.tell())
     if timed_out:
         # Said in the output itself, so whoever reads only the tail (a failure cause
         # in the lab record) learns which command hung and for how long.
@@ -194,11 +195,19 @@ def _stop_process_group(process: subprocess.Popen) -> None:
             continue
 
 
-def _copy(source: IO[bytes], target: IO[bytes]) -> None:
+def _copy(source: IO[bytes], target: IO[bytes], limit: int | None = None) -> None:
+    """Copy ``source`` to ``target``, at most ``limit`` bytes (a run log stays bounded)."""
+    left = limit
     while True:
         chunk = source.read(65536)
         if not chunk:
             return
+        if left is not None:
+            if len(chunk) > left:
+                target.write(chunk[: max(0, left)])
+                target.write(b"\n[output truncated: the run log keeps at most 8 MiB]\n")
+                return
+            left -= len(chunk)
         target.write(chunk)
 
 
@@ -234,10 +243,13 @@ def run_sequence(
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
         log_path = logs_dir / f"action-{stamp}-{os.getpid()}-{_safe(action)}.log"
         env = context.environment()
+        index = RunIndex(context.state_dir, action, log_path, outcome.started)
         with log_path.open("wb") as run_log:
             for step, command in commands:
                 limit = (timeouts or {}).get(step, context.timeout_s)
+                index.command_started(step, command, run_log.tell())
                 result = run_one_command(context, command, run_log, env, limit)
+                index.command_ended(run_log.tell(), result.exit_code)
                 outcome.commands.append(result)
                 if result.exit_code != 0:
                     outcome.exit_code = result.exit_code
@@ -247,6 +259,7 @@ def run_sequence(
                     outcome.timeout_s = result.timeout_s if result.timed_out else None
                     break
         outcome.ended = utc_now()
+        index.run_ended(outcome.ended, outcome.exit_code)
         outcome.output_tail = _tail(log_path)
         HistoryStore(context.state_dir / state.HISTORY_FILE).append(outcome.record())
         _prune_run_logs(logs_dir)
