@@ -19,7 +19,14 @@ from botocore.exceptions import ClientError
 
 from ads.config import LAB_ID_TAG, AdsConfig
 from ads.lab.os_catalogue import find_release
-from ads.providers import ec2_actions, ec2_bootstrap, ec2_launch, ec2_power, ec2_update
+from ads.providers import (
+    ec2_actions,
+    ec2_bootstrap,
+    ec2_launch,
+    ec2_logs,
+    ec2_power,
+    ec2_update,
+)
 from ads.providers.base import (
     ComputeNeeds,
     DestroyFailed,
@@ -35,6 +42,7 @@ from ads.providers.consistency import LAUNCHED_AT, launch_time_detail
 from ads.providers.ec2_access import Ec2LabAccess, LaunchAccess
 from ads.providers.failure_output import failure_tail, find_failing_command
 from ads.providers.throttling import call, client_config, error_code, error_message
+from ads.providers.vm_logs import LogsRequest
 from ads.providers.vm_update import UpdateStatus, VmUpdateRequest
 
 if TYPE_CHECKING:
@@ -446,6 +454,18 @@ class Ec2Provider:
 
     def action_status(self, vm: VmInfo, command_id: str) -> InitStatus:
         return ec2_actions.action_status(self._call, self._ssm, vm.vm_id, command_id)
+
+    # -- logs (ads.providers.ec2_logs) -----------------------------------------------------
+
+    def read_logs(self, lab_id: str, vm: VmInfo, request: LogsRequest) -> dict[str, Any]:
+        return ec2_logs.read_logs(
+            self._call,
+            self._ssm,
+            lab_id=lab_id,
+            vm_id=vm.vm_id,
+            prefix=self._prefix,
+            request=request,
+        )
 
     # -- update in place (ads.providers.ec2_update) ----------------------------------------
 

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from ads.config import AdsConfig
 from ads.processes import alive, remember_child
-from ads.providers import local_actions, local_power, local_update
+from ads.providers import local_actions, local_logs, local_power, local_update
 from ads.providers.base import (
     DestroyFailed,
     InitFailed,
@@ -65,6 +65,7 @@ from ads.providers.local_vm_book import (
     run_as_of,
     vm_id_of,
 )
+from ads.providers.vm_logs import LogsRequest
 from ads.providers.vm_update import UpdateStatus, VmUpdateRequest
 
 if TYPE_CHECKING:
@@ -355,6 +356,11 @@ class LocalProvider:
 
     def action_status(self, vm: VmInfo, command_id: str) -> InitStatus:
         return local_actions.action_status(self, vm, command_id)
+
+    # Logs (ads.providers.local_logs): the agent's logs command in the sandbox.
+
+    def read_logs(self, _lab_id: str, vm: VmInfo, request: LogsRequest) -> dict[str, Any]:
+        return local_logs.read_logs(self, vm.vm_id, request)
 
     # Update in place (ads.providers.local_update): the agent's update in the sandbox.
 

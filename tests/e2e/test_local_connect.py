@@ -11,6 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from ads.config import AdsConfig
+from ads.providers.local import LocalProvider
+from ads.providers.vm_logs import LogsRequest
+
 pytestmark = pytest.mark.e2e
 
 HELLO_WEB = Path("events/labs/hello-web")
@@ -39,6 +43,14 @@ def tagged_repo(tmp_path: Path) -> Path:
     ):
         subprocess.run(command, cwd=repo, env=GIT_ENV, check=True)
     return repo
+
+
+def _provider_logs(home: Path, vm_id: str, request: LogsRequest) -> dict:
+    """The local provider's logs of a lab, read as the plane reads them."""
+    provider = LocalProvider(AdsConfig(provider="local", local_root=str(home / "local" / "labs")))
+    vm = provider.vm_info(vm_id)
+    assert vm is not None
+    return provider.read_logs("", vm, request)
 
 
 def test_given_two_labs_from_a_tag_when_connecting_with_a_command_then_it_runs_as_the_lab_alone(
@@ -73,6 +85,10 @@ def test_given_two_labs_from_a_tag_when_connecting_with_a_command_then_it_runs_a
 
         failed = local_plane.ads("connect", first["lab_id"], "--command", "exit 7")
         assert failed.returncode == 7, failed.explain()
+
+        logs = _provider_logs(local_plane.home, first["vm_id"], LogsRequest(step="start"))
+        assert (logs["status"], logs["steps"]) == ("succeeded", [{"step": "start", "exit_code": 0}])
+        assert logs["lines"] and logs["lines"][0].startswith("$ ")
 
         port = local_plane.ads("connect", first["lab_id"], "--port", "80")
         assert port.returncode == 0, port.explain()
