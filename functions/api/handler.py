@@ -243,6 +243,17 @@ def get_lab_actions(lab_id: str) -> Response:
     return _json(200, lab_actions.list_actions(deployment_context(), lab_id, caller=_caller()))
 
 
+@app.get("/labs/<lab_id>/logs")
+def get_lab_logs(lab_id: str) -> Response:
+    from ads import lab_logs
+    from functions.api import request_input
+
+    lab_id = request_input.lab_id(lab_id)
+    query = request_input.logs_query(app.current_event)
+    body = lab_logs.read_lab_logs(deployment_context(), lab_id, query, caller=_caller())
+    return _json(200, body)
+
+
 @app.get("/costs")
 def get_costs() -> Response:
     from ads import cost_report

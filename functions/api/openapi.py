@@ -34,6 +34,7 @@ from ads.cost_report import MAX_COST_PAGE, CostReport
 from ads.lab.lab_id import MAX_LAB_ID_LENGTH
 from ads.lab.plan import DeploymentPlan
 from ads.lab_actions import ActionAccepted, LabActions
+from ads.lab_logs import MAX_PAGE_BYTES, NAME_PATTERN, LabLogs
 from ads.lab_queries import MAX_PAGE
 from ads.lab_updates import RedeployAccepted, RedeployRequest
 from ads.power import PowerAccepted
@@ -275,6 +276,38 @@ def post_lab_action(lab_id: LabId, name: ActionName) -> Response[ActionAccepted]
     },
 )
 def get_lab_actions(lab_id: LabId) -> LabActions:
+    """Declared for the document; :mod:`functions.api.handler` serves it."""
+    raise NotImplementedError(SERVED_BY_HANDLER)
+
+
+@declared.get(
+    "/labs/<lab_id>/logs",
+    summary="The output of a lab's deploy steps (all, or one) or of an action's newest run",
+    responses={
+        200: {
+            "description": "one page of the run's output, whole lines, and its exit codes",
+            "content": {"application/json": {"model": LabLogs}},
+        },
+        **_errors(400, 403, 404, 409, 503),
+    },
+)
+def get_lab_logs(
+    lab_id: LabId,
+    step: Annotated[
+        str | None,
+        Query(max_length=64, pattern=NAME_PATTERN, description="one deploy step (default: all)"),
+    ] = None,
+    action: Annotated[
+        str | None,
+        Query(max_length=64, pattern=NAME_PATTERN, description="an action's newest run"),
+    ] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_PAGE_BYTES, description="bytes of output at most")
+    ] = MAX_PAGE_BYTES,
+    next_token: Annotated[
+        str | None, Query(max_length=64, description="the next_token of the previous page")
+    ] = None,
+) -> LabLogs:
     """Declared for the document; :mod:`functions.api.handler` serves it."""
     raise NotImplementedError(SERVED_BY_HANDLER)
 

@@ -102,6 +102,13 @@ def cost_query(event: Any) -> CostQuery:
     return _validated(CostQuery, _query(event, tuple(CostQuery.model_fields)))
 
 
+def logs_query(event: Any) -> Any:
+    """The query of GET /labs/{lab_id}/logs (an ads.lab_logs.LogsQuery)."""
+    from ads.lab_logs import LogsQuery
+
+    return _validated(LogsQuery, _query(event, tuple(LogsQuery.model_fields)))
+
+
 def _query(event: Any, names: tuple[str, ...]) -> dict[str, Any]:
     multi = event.multi_value_query_string_parameters or {}
     single = event.query_string_parameters or {}

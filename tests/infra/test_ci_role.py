@@ -11,8 +11,9 @@ from tests.infra.conftest import cdk_json_context
 from tests.infra.template_queries import ads_functions, of_type, statements_of_role
 
 # What a pipeline needs on the labs it owns: request and plan them, follow them, stop,
-# start and restart them, run and list their actions, update them in place, destroy them. Pinned here so a
-# route added to the API fails this file until its grant to CI is decided.
+# start and restart them, run and list their actions, read their logs, update them in
+# place, destroy them. Pinned here so a route added to the API fails this file until its
+# grant to CI is decided.
 PIPELINE_ROUTES = {
     ("GET", "/labs"),
     ("GET", "/labs/*"),
@@ -25,6 +26,7 @@ PIPELINE_ROUTES = {
     ("POST", "/labs/*/restart"),
     ("POST", "/labs/*/actions/*"),
     ("GET", "/labs/*/actions"),
+    ("GET", "/labs/*/logs"),
     # Update in place (the REST twin of its Lab Update Requested event).
     ("POST", "/labs/*/redeploy"),
     # A pipeline renews the lease of a lab it still needs (within the maximum).

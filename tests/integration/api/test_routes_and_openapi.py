@@ -73,6 +73,7 @@ def test_given_the_document_when_read_then_it_has_every_route_and_requires_sigv4
         ("/labs/{lab_id}/start", "post"),
         ("/labs/{lab_id}/restart", "post"),
         ("/labs/{lab_id}/actions", "get"),
+        ("/labs/{lab_id}/logs", "get"),
         ("/labs/{lab_id}/actions/{name}", "post"),
         ("/labs/{lab_id}/redeploy", "post"),
         ("/labs/{lab_id}/lease", "post"),
