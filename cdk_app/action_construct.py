@@ -62,7 +62,8 @@ class Actions(Construct):
         if lifecycle_bus is not None:
             # Lab Action Started / Succeeded / Failed.
             lifecycle_bus.grant_put_events_to(self.run_action)
-        self._grant_run_command(StepGrants(self, network))
+        self._grants = StepGrants(self, network)
+        self._grant_run_command(self._grants)
         self.machine_name = f"{settings.name_prefix}-action-lab"
         self.machine = asl_state_machine(
             self,
@@ -78,6 +79,15 @@ class Actions(Construct):
         grant_start_and_follow(
             self, self.machine, self.machine_name, api_function, sid="FollowActionExecutions"
         )
+
+    def grant_read_logs(self, api_function: lambda_.Function) -> None:
+        """GET /labs/{lab_id}/logs: the api Lambda sends the agent's logs command to an
+        ADS instance through SSM (AWS-RunShellScript, instances tagged ads:managed only)
+        and reads its answer; it stays out of the VPC, no port opens to the instance."""
+        role = api_function.role
+        assert role is not None
+        self._grants.run_commands_on_ads_instances(role)
+        self._grants.acknowledge_run_commands(role)
 
     def _grant_run_command(self, grants: StepGrants) -> None:
         role = self.run_action.role

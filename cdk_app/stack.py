@@ -131,6 +131,7 @@ class AdsStack(Stack):
         )
         power.grant_requests(api.function)
         actions.grant_requests(api.function)
+        actions.grant_read_logs(api.function)  # GET /labs/{lab_id}/logs, through SSM
         redeploy.grant_requests(api.function, sid="FollowRedeployExecutions")
         # After the API: the CI role is granted calls to its routes.
         ci_trigger = CiTrigger(

@@ -95,3 +95,21 @@ def test_given_the_api_when_synthesized_then_it_knows_actionlab_and_follows_neve
         if "ads-action-lab:*" in text(resources_of(s))
     ]
     assert "states:StopExecution" not in actions_of(follow)
+
+
+def test_given_the_api_when_synthesized_then_it_reads_logs_by_run_command_on_tagged_instances_only(
+    synthesis,
+):
+    """GET /labs/{lab_id}/logs: SSM Run Command of the shell document on ADS's instances,
+    and reading the invocation; the api Lambda stays out of the VPC."""
+    api = ads_functions(synthesis.template)["api"][1]
+    assert "VpcConfig" not in api
+    statements = statements_of_role(synthesis.template, role_of(api))
+    sends = statements_with_action(statements, "ssm:SendCommand")
+    by_target = {text(resources_of(s)[0]): s for s in sends}
+    assert len(by_target) == 2 and all(actions_of(s) == ["ssm:SendCommand"] for s in sends)
+    (instances,) = [s for t, s in by_target.items() if ":instance/*" in t]
+    assert instances["Condition"] == {"StringEquals": {"ssm:resourceTag/ads:managed": "true"}}
+    (document,) = [s for t, s in by_target.items() if "document/AWS-RunShellScript" in t]
+    assert "Condition" not in document
+    assert statements_with_action(statements, "ssm:GetCommandInvocation")
