@@ -143,7 +143,7 @@ def test_given_init_vm_when_synthesized_then_send_command_is_limited_to_the_shel
         ("ec2:RunInstances", {"create_vm"}),
         # The sweep: only instances tagged ads:managed=true (tests/infra/test_sweep.py).
         ("ec2:TerminateInstances", {"destroy_vm", "sweep"}),
-        # api: the agent's logs command only (GET /labs/{lab_id}/logs, tests/infra/test_actions.py).
+        # api: for GET /labs/{lab_id}/logs (its code sends only the agent's logs command).
         ("ssm:SendCommand", {"init_vm", "power_vm", "run_action", "redeploy_vm", "api"}),
         # The front doors pass the Scheduler role to Scheduler only (tests/infra/test_leases.py).
         ("iam:PassRole", {"create_vm", "api", "ci_trigger", "sweep"}),
