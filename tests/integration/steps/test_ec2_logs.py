@@ -136,3 +136,27 @@ def test_given_a_request_when_scripted_then_the_agent_gets_its_bounded_arguments
     assert "--state-dir /opt/ads/state --lab-dir /opt/ads/lab" in script
     with pytest.raises(ValueError):
         LogsRequest(max_bytes=24_000)
+
+
+def test_given_a_moto_instance_when_logs_are_read_then_the_agent_command_is_sent_to_it(
+    ec2_world,
+) -> None:
+    """moto runs no agent: its invocation succeeds with no output, which is reported as no
+    document rather than an empty page."""
+    from ads.providers.base import VmInfo
+
+    vm_id = ec2_world.ec2.run_instances(ImageId=ec2_world.image_id, MinCount=1, MaxCount=1)[
+        "Instances"
+    ][0]["InstanceId"]
+    provider = ec2_world.provider()
+    vm = VmInfo(vm_id=vm_id, provider="ec2", private_ip="10.0.0.5", agent_port=9089)
+
+    with pytest.raises(LogsUnreadable, match="without its document: no output"):
+        provider.read_logs("lab-1", vm, LogsRequest(step="build"))
+
+    (command,) = ec2_world.ssm.called("send_command")
+    assert command["InstanceIds"] == [vm_id]
+    assert (
+        "python3 -m ads_agent logs --offset 0 --max-bytes 16000 --step build"
+        in (command["Parameters"]["commands"][0])
+    )
