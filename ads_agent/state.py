@@ -3,7 +3,8 @@
 Layout (see docs/design.md): ``plan.json`` (the deployment plan), ``lab.json`` (lab id,
 source revision, lab port), ``history.jsonl`` (one record per action run),
 ``deploy.json`` (the state of the last deploy sequence), ``agent.json`` / ``agent.pid``
-(the running server), ``supervisor.pid`` and ``logs/``.
+(the running server), ``supervisor.pid``, ``logs/`` and ``runs/`` (the newest run of
+each name, by step: :mod:`ads_agent.run_logs`).
 """
 
 from __future__ import annotations
