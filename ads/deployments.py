@@ -168,6 +168,21 @@ def _same_request(
     return asked == json.loads(json.dumps(kept, default=str))
 
 
+def _link_execution(
+    ctx: DeploymentContext, record: LabRecord, execution_arn: str, log: dict[str, Any]
+) -> LabRecord:
+    """The record as answered, naming the started execution (stored only if Step
+    Functions named it otherwise than the ARN written with the record)."""
+    if execution_arn == record.execution_arn:
+        return record
+    try:
+        ctx.repository.store_fields(record.lab_id, execution_arn=execution_arn)
+    except Exception:
+        # The workflow runs either way; only the link from the record is missing.
+        logger.exception("execution ARN not stored", execution_arn=execution_arn, **log)
+    return record.model_copy(update={"execution_arn": execution_arn})
+
+
 def request_deployment(
     ctx: DeploymentContext,
     request: DeploymentRequest,
@@ -248,6 +263,9 @@ def request_deployment(
         requester_uid=requester_uid,
         course=request.course,
         quota_hold={"owner": owner, "hourly_usd": float(share)} if share is not None else None,
+        # A Standard execution's ARN follows from its machine and name: written with the
+        # record, it needs no second write of the whole item once the execution starts.
+        execution_arn=destroy_arn(config.deploy_state_machine_arn, lab_id),
         **terms.record_fields(),
     )
     via = f" by {requested_via}" if requested_via else ""
@@ -274,6 +292,7 @@ def request_deployment(
             note="workflow not started",
             failed_step="request",
             cause=error.message,
+            execution_arn=None,
         )
         # The key must not pin a request that never started: a retry may succeed.
         if idempotency_key:
@@ -283,12 +302,7 @@ def request_deployment(
     execution_arn = response["executionArn"]
     # The answer is built from the record written above: reading the stored one back
     # (labspec, plan and all) would only return what this request already holds.
-    record = record.model_copy(update={"execution_arn": execution_arn})
-    try:
-        ctx.repository.store_fields(lab_id, execution_arn=execution_arn)
-    except Exception:
-        # The workflow runs either way; only the link from the record is missing.
-        logger.exception("execution ARN not stored", execution_arn=execution_arn, **log)
+    record = _link_execution(ctx, record, execution_arn, log)
     leases.schedule_lab(ctx, record)
     logger.info("deployment requested", execution_arn=execution_arn, **log)
     return _accepted(record, replay=False)

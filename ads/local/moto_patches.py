@@ -5,6 +5,8 @@
 * Every AWS call a handler makes is counted for the lab it works for, and every write
   to the labs table is persisted by the plane's record store (when it has one).
 * moto's execution worker parses a state machine's definition once, not per execution.
+* A cancelled DynamoDB transaction is rolled back item by item instead of from a copy of
+  every table it names (:mod:`ads.local.moto_transactions`).
 
 :func:`install` returns the undo actions; the plane runs them when it stops.
 """
@@ -16,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ads.local import moto_transactions
 from ads.local.record_store import WRITE_OPERATIONS, keys_written
 from ads.local.usage import scope
 
@@ -150,6 +153,8 @@ def install(plane: LocalControlPlane, active: Callable[[], LocalControlPlane | N
     original_time = retrier_decl.time
     setattr(retrier_decl, "time", ScaledTime(plane.time_scale))  # noqa: B010
     undo.append(lambda: setattr(retrier_decl, "time", original_time))
+
+    undo.append(moto_transactions.install())
 
     original_call = botocore.client.BaseClient._make_api_call
     botocore.client.BaseClient._make_api_call = _observed_api_call(original_call, active)
