@@ -9,21 +9,13 @@ on success and on failure, so the invocation's standard output is the action's a
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from ads.providers.base import InitFailed, InitStatus, output_tail
-from ads.providers.throttling import error_code, error_message
+from ads.providers.base import InitStatus
+from ads.providers.ssm_commands import Call, read_invocation, send_shell_script
 
 # How long SSM may take to deliver the command to the instance's agent.
 ACTION_DELIVERY_TIMEOUT_S = 600
-IN_PROGRESS = frozenset({"Pending", "InProgress", "Delayed"})
-# SSM's ResponseCode when the command did not run to an exit (timed out, cancelled).
-NO_EXIT_CODE = -1
-
-Call = Callable[..., Any]
 
 
 def action_script(prefix: str, name: str) -> str:
@@ -40,47 +32,28 @@ def send_action(
     call: Call, ssm: Any, *, lab_id: str, vm_id: str, name: str, prefix: str, timeout_s: int
 ) -> str:
     """Send action ``name`` to the instance; the command id to follow."""
-    try:
-        response = call(
-            ssm,
-            "send_command",
-            InstanceIds=[vm_id],
-            DocumentName="AWS-RunShellScript",
-            Comment=f"ADS action {name} {lab_id}"[:100],
-            Parameters={
-                "commands": [action_script(prefix, name)],
-                "executionTimeout": [str(timeout_s)],
-            },
-            TimeoutSeconds=ACTION_DELIVERY_TIMEOUT_S,
-        )
-    except ClientError as exc:
-        raise InitFailed(
-            f"SendCommand (action {name}) to {vm_id} refused: {error_code(exc)}: "
-            f"{error_message(exc)}"
-        ) from exc
-    return str(response["Command"]["CommandId"])
+    return send_shell_script(
+        call,
+        ssm,
+        vm_id=vm_id,
+        what=f"action {name}",
+        script=action_script(prefix, name),
+        comment=f"ADS action {name} {lab_id}",
+        execution_timeout_s=timeout_s,
+        delivery_timeout_s=ACTION_DELIVERY_TIMEOUT_S,
+    )
 
 
 def action_status(call: Call, ssm: Any, vm_id: str, command_id: str) -> InitStatus:
-    try:
-        response = call(ssm, "get_command_invocation", CommandId=command_id, InstanceId=vm_id)
-    except ClientError as exc:
-        # Right after SendCommand the invocation may not be visible yet.
-        if error_code(exc) == "InvocationDoesNotExist":
-            return InitStatus(state="in_progress", detail="invocation not visible yet")
-        raise
-    status = str(response.get("Status", ""))
-    if status in IN_PROGRESS:
-        return InitStatus(state="in_progress", detail=status)
-    stdout = str(response.get("StandardOutputContent") or "")
-    stderr = str(response.get("StandardErrorContent") or "")
-    tail = output_tail("\n".join(part for part in (stdout, stderr) if part.strip()))
-    if status == "Success":
-        return InitStatus(state="success", exit_code=0, output_tail=tail, detail=status)
-    code = response.get("ResponseCode")
+    invocation = read_invocation(call, ssm, vm_id, command_id)
+    if invocation.progress is not None:
+        return InitStatus(state="in_progress", detail=invocation.progress)
+    tail = invocation.output_tail
+    if invocation.status == "Success":
+        return InitStatus(state="success", exit_code=0, output_tail=tail, detail="Success")
     return InitStatus(
         state="failed",
-        exit_code=int(code) if isinstance(code, int) and code != NO_EXIT_CODE else None,
+        exit_code=invocation.exit_code,
         output_tail=tail,
-        detail=str(response.get("StatusDetails") or status),
+        detail=invocation.detail,
     )

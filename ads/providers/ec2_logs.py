@@ -14,10 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from ads.providers.ec2_actions import IN_PROGRESS
-from ads.providers.throttling import error_code, error_message
+from ads.providers.ssm_commands import Call, Invocation, read_invocation, send_shell_script
 from ads.providers.vm_logs import (
     LogsNotReady,
     LogsRequest,
@@ -32,8 +29,6 @@ DELIVERY_TIMEOUT_S = 30
 EXECUTION_TIMEOUT_S = 30
 WAIT_S = 20.0
 POLL_S = 0.5
-
-Call = Callable[..., Any]
 
 
 def logs_script(prefix: str, request: LogsRequest) -> str:
@@ -59,29 +54,22 @@ def read_logs(
     clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, Any]:
     """Send the logs command to the instance and wait (at most ``wait_s``) for its answer."""
-    try:
-        sent = call(
-            ssm,
-            "send_command",
-            InstanceIds=[vm_id],
-            DocumentName="AWS-RunShellScript",
-            Comment=f"ADS logs {lab_id}"[:100],
-            Parameters={
-                "commands": [logs_script(prefix, request)],
-                "executionTimeout": [str(EXECUTION_TIMEOUT_S)],
-            },
-            TimeoutSeconds=DELIVERY_TIMEOUT_S,
-        )
-    except ClientError as exc:
-        raise LogsUnreadable(
-            f"SendCommand (logs) to {vm_id} refused: {error_code(exc)}: {error_message(exc)}"
-        ) from exc
-    command_id = str(sent["Command"]["CommandId"])
+    command_id = send_shell_script(
+        call,
+        ssm,
+        vm_id=vm_id,
+        what="logs",
+        script=logs_script(prefix, request),
+        comment=f"ADS logs {lab_id}",
+        execution_timeout_s=EXECUTION_TIMEOUT_S,
+        delivery_timeout_s=DELIVERY_TIMEOUT_S,
+        refused=LogsUnreadable,
+    )
     deadline = clock() + wait_s
     while True:
-        answer = _invocation(call, ssm, vm_id, command_id)
-        if answer is not None:
-            return _document(answer, vm_id)
+        invocation = read_invocation(call, ssm, vm_id, command_id)
+        if invocation.progress is None:
+            return _document(invocation, vm_id)
         if clock() >= deadline:
             raise LogsNotReady(
                 f"{vm_id} did not answer the logs command {command_id} within {wait_s:g} s"
@@ -89,31 +77,18 @@ def read_logs(
         sleep(POLL_S)
 
 
-def _invocation(call: Call, ssm: Any, vm_id: str, command_id: str) -> dict[str, Any] | None:
-    """The finished invocation, or None while it is not visible or still running."""
-    try:
-        response = call(ssm, "get_command_invocation", CommandId=command_id, InstanceId=vm_id)
-    except ClientError as exc:
-        if error_code(exc) == "InvocationDoesNotExist":
-            return None
-        raise
-    return None if str(response.get("Status", "")) in IN_PROGRESS else dict(response)
-
-
-def _document(response: dict[str, Any], vm_id: str) -> dict[str, Any]:
-    status = str(response.get("Status", ""))
-    stdout = str(response.get("StandardOutputContent") or "")
+def _document(invocation: Invocation, vm_id: str) -> dict[str, Any]:
+    stdout = invocation.stdout
     if len(stdout) >= SSM_OUTPUT_LIMIT:
         raise LogsUnreadable(
             f"{vm_id}: the logs answer was cut at SSM's {SSM_OUTPUT_LIMIT} characters"
         )
-    code = response.get("ResponseCode")
-    if status == "Success":
+    code = invocation.exit_code
+    if invocation.status == "Success":
         return parse_agent_answer(0, stdout, vm_id)
-    if status == "Failed" and isinstance(code, int) and code >= 0:
+    if invocation.status == "Failed" and code is not None and code >= 0:
         return parse_agent_answer(code, stdout, vm_id)
-    details = str(response.get("StatusDetails") or status)
-    raise LogsUnreadable(f"{vm_id}: the logs command ended {details} without an answer")
+    raise LogsUnreadable(f"{vm_id}: the logs command ended {invocation.detail} without an answer")
 
 
 __all__ = ["LogsNotReady", "LogsUnreadable", "UnknownLogs", "logs_script", "read_logs"]

@@ -19,7 +19,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ads.providers.base import InitFailed, VmNotRunning, VmState
+from ads.providers.base import VmNotRunning, VmState
+from ads.providers.ssm_commands import send_shell_script
 from ads.providers.throttling import error_code, error_message
 
 BETWEEN_STATES_ERRORS = frozenset({"IncorrectInstanceState"})
@@ -48,7 +49,7 @@ def change_power(call: Call, ec2: Any, operation: str, vm_id: str, describe: Des
     return describe(vm_id)
 
 
-def start_action_script(prefix: str) -> str | None:
+def start_action_script(prefix: str) -> str:
     """The shell script that runs the lab's ``start`` action with the installed agent."""
     quoted = shlex.quote(prefix)
     return (
@@ -72,25 +73,16 @@ def start_lab(
     """Send the lab's start action to the instance; None when it defines none."""
     if not (plan.get("actions") or {}).get(START_ACTION):
         return None
-    try:
-        response = call(
-            ssm,
-            "send_command",
-            InstanceIds=[vm_id],
-            DocumentName="AWS-RunShellScript",
-            Comment=f"ADS start {lab_id}"[:100],
-            Parameters={
-                "commands": [start_action_script(prefix)],
-                "executionTimeout": [str(timeout_s)],
-            },
-            TimeoutSeconds=START_DELIVERY_TIMEOUT_S,
-        )
-    except ClientError as exc:
-        raise InitFailed(
-            f"SendCommand (start action) to {vm_id} refused: {error_code(exc)}: "
-            f"{error_message(exc)}"
-        ) from exc
-    return str(response["Command"]["CommandId"])
+    return send_shell_script(
+        call,
+        ssm,
+        vm_id=vm_id,
+        what="start action",
+        script=start_action_script(prefix),
+        comment=f"ADS start {lab_id}",
+        execution_timeout_s=timeout_s,
+        delivery_timeout_s=START_DELIVERY_TIMEOUT_S,
+    )
 
 
 def _api_name(operation: str) -> str:

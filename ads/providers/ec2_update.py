@@ -15,11 +15,8 @@ import json
 import shlex
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from ads.providers.base import InitFailed, output_tail
-from ads.providers.ec2_actions import ACTION_DELIVERY_TIMEOUT_S, IN_PROGRESS, NO_EXIT_CODE, Call
-from ads.providers.throttling import error_code, error_message
+from ads.providers.ec2_actions import ACTION_DELIVERY_TIMEOUT_S
+from ads.providers.ssm_commands import Call, read_invocation, send_shell_script
 from ads.providers.vm_update import UpdateStatus, VmUpdateRequest, parse_update_result
 
 
@@ -52,45 +49,26 @@ def send_update(
     timeout_s: int,
 ) -> str:
     """Send the update to the instance; the command id to follow."""
-    try:
-        response = call(
-            ssm,
-            "send_command",
-            InstanceIds=[vm_id],
-            DocumentName="AWS-RunShellScript",
-            Comment=f"ADS update {lab_id}"[:100],
-            Parameters={
-                "commands": [update_script(prefix, request)],
-                "executionTimeout": [str(timeout_s)],
-            },
-            TimeoutSeconds=ACTION_DELIVERY_TIMEOUT_S,
-        )
-    except ClientError as exc:
-        raise InitFailed(
-            f"SendCommand (update) to {vm_id} refused: {error_code(exc)}: {error_message(exc)}"
-        ) from exc
-    return str(response["Command"]["CommandId"])
+    return send_shell_script(
+        call,
+        ssm,
+        vm_id=vm_id,
+        what="update",
+        script=update_script(prefix, request),
+        comment=f"ADS update {lab_id}",
+        execution_timeout_s=timeout_s,
+        delivery_timeout_s=ACTION_DELIVERY_TIMEOUT_S,
+    )
 
 
 def update_status(call: Call, ssm: Any, vm_id: str, command_id: str) -> UpdateStatus:
-    try:
-        response = call(ssm, "get_command_invocation", CommandId=command_id, InstanceId=vm_id)
-    except ClientError as exc:
-        # Right after SendCommand the invocation may not be visible yet.
-        if error_code(exc) == "InvocationDoesNotExist":
-            return UpdateStatus(state="in_progress", detail="invocation not visible yet")
-        raise
-    status = str(response.get("Status", ""))
-    if status in IN_PROGRESS:
-        return UpdateStatus(state="in_progress", detail=status)
-    stdout = str(response.get("StandardOutputContent") or "")
-    stderr = str(response.get("StandardErrorContent") or "")
-    tail = output_tail("\n".join(part for part in (stdout, stderr) if part.strip()))
-    code = response.get("ResponseCode")
+    invocation = read_invocation(call, ssm, vm_id, command_id)
+    if invocation.progress is not None:
+        return UpdateStatus(state="in_progress", detail=invocation.progress)
     return UpdateStatus(
-        state="success" if status == "Success" else "failed",
-        exit_code=int(code) if isinstance(code, int) and code != NO_EXIT_CODE else None,
-        output_tail=tail,
-        detail=str(response.get("StatusDetails") or status),
-        result=parse_update_result(stdout),
+        state="success" if invocation.status == "Success" else "failed",
+        exit_code=invocation.exit_code,
+        output_tail=invocation.output_tail,
+        detail=invocation.detail,
+        result=parse_update_result(invocation.stdout),
     )
