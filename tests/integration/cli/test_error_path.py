@@ -41,11 +41,21 @@ def _argv(api: FakeAdsApi, command: str, labspec_path: Path) -> list[str]:
         "show --json": ["show", lab["lab_id"], "--json", *endpoint],
         "history": ["history", lab["lab_id"], *endpoint],
         "destroy": ["destroy", lab["lab_id"], *endpoint],
-        "connect": ["connect", lab["lab_id"], *endpoint],
+        # A local lab's connect opens a shell in its sandbox; --print prints instead.
+        "connect --print": ["connect", lab["lab_id"], "--print", *endpoint],
     }[command]
 
 
-COMMANDS = ["plan", "plan --json", "deploy", "list", "show --json", "history", "destroy", "connect"]
+COMMANDS = [
+    "plan",
+    "plan --json",
+    "deploy",
+    "list",
+    "show --json",
+    "history",
+    "destroy",
+    "connect --print",
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
