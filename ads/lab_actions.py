@@ -12,7 +12,6 @@ a workflow that never started, or ended without recording, may be asked an actio
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -20,13 +19,12 @@ from pydantic import BaseModel, ConfigDict
 
 from ads.action_runs import ActionRun, RunningAction
 from ads.deployment_context import DeploymentContext, readable_record
-from ads.errors import AdsError, IllegalTransitionError
+from ads.errors import AdsError
 from ads.executions import (
     WorkflowUnavailableError,
     console_url,
-    execution_status,
-    start_failure,
 )
+from ads.lab_operation import LabOperation, claim_and_start, refused, stuck
 from ads.lab_record import ALLOWED_FROM, LabRecord, LabStatus, iso, utc_now
 from ads.observability import logger
 
@@ -91,21 +89,12 @@ def list_actions(ctx: DeploymentContext, lab_id: str, *, caller: str) -> dict[st
     ).model_dump(mode="json")
 
 
-def _refused(record: LabRecord) -> IllegalTransitionError:
-    return IllegalTransitionError(
-        record.lab_id,
-        record.status.value,
-        LabStatus.ACTING.value,
-        [s.value for s in ALLOWED_FROM[LabStatus.ACTING]],
-    )
-
-
-def _stuck(ctx: DeploymentContext, record: LabRecord) -> bool:
-    """ACTING with no ActionLab execution running: nothing will move the lab on."""
-    if record.status != LabStatus.ACTING:
-        return False
-    arn = record.action_execution_arn
-    return not arn or execution_status(ctx, arn) not in ("RUNNING", "PENDING_REDRIVE")
+ACTION = LabOperation(
+    status=LabStatus.ACTING,
+    kind="action",
+    workflow="ActionLab",
+    arn_field="action_execution_arn",
+)
 
 
 def request_action(
@@ -127,34 +116,20 @@ def request_action(
     running = RunningAction(
         name=name, requester=caller, started_at=iso(started), started_epoch=time.time()
     ).model_dump(mode="json")
-    again = _stuck(ctx, record)
+    again = stuck(ctx, ACTION, record)
     # READY, or DEGRADED (the health watch's recovery, or an owner repairing the lab).
     if not again and record.status not in ALLOWED_FROM[LabStatus.ACTING]:
-        raise _refused(record)
-    # READY -> ACTING is the lock: of two concurrent requests one gets 409.
-    record = ctx.repository.transition(
-        lab_id,
-        LabStatus.ACTING,
-        note=f"action {name} requested by {caller}"[:200],
-        action_in_progress=running,
+        raise refused(ACTION, record)
+    execution_arn = claim_and_start(
+        ctx,
+        ACTION,
+        lab_id=lab_id,
+        again=again,
+        state_machine=state_machine,
+        note=f"action {name} requested by {caller}",
+        fields={"action_in_progress": running},
+        payload={"lab_id": lab_id, "action": name},
     )
-    execution_name = f"{lab_id}-action-{len(record.status_history)}"
-    if again:
-        execution_name += f"-{int(time.time())}"
-    try:
-        response = ctx.stepfunctions.start_execution(
-            stateMachineArn=state_machine,
-            name=execution_name[:80],
-            input=json.dumps({"lab_id": lab_id, "action": name}),
-        )
-    except Exception as exc:
-        error = start_failure(exc, "the ActionLab workflow")
-        logger.error("action execution not started", lab_id=lab_id, cause=error.message)
-        # The lab stays ACTING with no execution: asking an action again retries.
-        ctx.repository.store_fields(lab_id, cause=error.message)
-        raise error from exc
-    execution_arn = response["executionArn"]
-    ctx.repository.store_fields(lab_id, action_execution_arn=execution_arn)
     logger.info("lab action requested", lab_id=lab_id, action=name, owner=caller)
     return ActionAccepted(
         lab_id=lab_id,

@@ -12,22 +12,19 @@ A lab left UPDATING by a workflow that never started may be asked again.
 
 from __future__ import annotations
 
-import json
-import time
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ads.api_models import DeploymentOptions
 from ads.deployment_context import DeploymentContext, readable_record
-from ads.errors import FieldProblem, IllegalTransitionError, InvalidInputError
+from ads.errors import FieldProblem, InvalidInputError
 from ads.executions import (
     WorkflowUnavailableError,
     console_url,
-    execution_status,
-    start_failure,
 )
-from ads.lab_record import ALLOWED_FROM, LabRecord, LabStatus
+from ads.lab_operation import LabOperation, claim_and_start, refused, stuck
+from ads.lab_record import LabRecord, LabStatus
 from ads.observability import logger
 from ads.source_checks import found
 from ads.update_steps import started_update
@@ -74,21 +71,12 @@ class RedeployAccepted(BaseModel):
     console_url: str | None = None
 
 
-def _refused(record: LabRecord) -> IllegalTransitionError:
-    return IllegalTransitionError(
-        record.lab_id,
-        record.status.value,
-        LabStatus.UPDATING.value,
-        [s.value for s in ALLOWED_FROM[LabStatus.UPDATING]],
-    )
-
-
-def _stuck(ctx: DeploymentContext, record: LabRecord) -> bool:
-    """UPDATING with no RedeployLab execution running: nothing will move the lab on."""
-    if record.status != LabStatus.UPDATING:
-        return False
-    arn = record.update_execution_arn
-    return not arn or execution_status(ctx, arn) not in ("RUNNING", "PENDING_REDRIVE")
+UPDATE = LabOperation(
+    status=LabStatus.UPDATING,
+    kind="update",
+    workflow="RedeployLab",
+    arn_field="update_execution_arn",
+)
 
 
 def _new_plan(ctx: DeploymentContext, record: LabRecord, labspec: dict[str, Any]) -> dict:
@@ -134,9 +122,9 @@ def request_update(
             "(ADS_REDEPLOY_STATE_MACHINE_ARN)",
             http_status=503,
         )
-    again = _stuck(ctx, record)
+    again = stuck(ctx, UPDATE, record)
     if not again and record.status != LabStatus.READY:
-        raise _refused(record)
+        raise refused(UPDATE, record)
     plan = _new_plan(ctx, record, request.labspec) if request.labspec is not None else None
     running = started_update(
         request.ref,
@@ -145,30 +133,16 @@ def request_update(
         labspec=request.labspec,
         previous_revision=record.revision,
     )
-    # READY -> UPDATING is the lock: of two concurrent requests one gets 409.
-    record = ctx.repository.transition(
-        lab_id,
-        LabStatus.UPDATING,
-        note=f"update to {request.ref} requested by {caller}"[:200],
-        update_in_progress=running,
+    execution_arn = claim_and_start(
+        ctx,
+        UPDATE,
+        lab_id=lab_id,
+        again=again,
+        state_machine=state_machine,
+        note=f"update to {request.ref} requested by {caller}",
+        fields={"update_in_progress": running},
+        payload={"lab_id": lab_id, "ref": request.ref},
     )
-    execution_name = f"{lab_id}-update-{len(record.status_history)}"
-    if again:
-        execution_name += f"-{int(time.time())}"
-    try:
-        response = ctx.stepfunctions.start_execution(
-            stateMachineArn=state_machine,
-            name=execution_name[:80],
-            input=json.dumps({"lab_id": lab_id, "ref": request.ref}),
-        )
-    except Exception as exc:
-        error = start_failure(exc, "the RedeployLab workflow")
-        logger.error("update execution not started", lab_id=lab_id, cause=error.message)
-        # The lab stays UPDATING with no execution: asking the update again retries.
-        ctx.repository.store_fields(lab_id, cause=error.message)
-        raise error from exc
-    execution_arn = response["executionArn"]
-    ctx.repository.store_fields(lab_id, update_execution_arn=execution_arn)
     logger.info("lab update requested", lab_id=lab_id, ref=request.ref, owner=caller)
     return RedeployAccepted(
         lab_id=lab_id,
