@@ -216,6 +216,10 @@ class LabSummary(BaseModel):
     failed_step: str | None = None
     cause: str | None = None
     lease: LeaseView | None = None
+    cohort_id: str | None = Field(default=None, description="the cohort the lab was made for")
+    assignee: str | None = Field(
+        default=None, description="the cohort member the lab is assigned to (an IAM principal)"
+    )
 
 
 class LabPage(BaseModel):

@@ -22,6 +22,8 @@ STEP_FUNCTION_PLACEHOLDERS: dict[str, str] = {
     "run_action": "RunActionFunctionArn",
     "redeploy_vm": "RedeployVmFunctionArn",
 }
+# The placeholder of each state machine another one starts (DeployCohort starts DeployLab).
+STATE_MACHINE_PLACEHOLDERS: dict[str, str] = {"DeployLab": "DeployLabStateMachineArn"}
 # The ASL names the partition of its service ARNs through ${Partition}.
 PARTITION_PLACEHOLDER = "Partition"
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")

@@ -90,6 +90,10 @@ class AdsConfig(BaseModel):
     action_state_machine_arn: str = ""
     # RedeployLab (update in place, ads.lab_updates).
     redeploy_state_machine_arn: str = ""
+    # DeployCohort (a lab for every member of a class, ads.cohorts) and the most members
+    # one cohort may have.
+    cohort_state_machine_arn: str = ""
+    cohort_max_members: int = Field(default=200, ge=1, le=1000)
     provider: Literal["ec2", "local"] = "ec2"
     # Empty means the catalogue's default list for the architecture.
     allowed_instance_types: tuple[str, ...] = ()
@@ -235,6 +239,8 @@ class AdsConfig(BaseModel):
             "power_state_machine_arn": ("ADS_POWER_STATE_MACHINE_ARN",),
             "action_state_machine_arn": ("ADS_ACTION_STATE_MACHINE_ARN",),
             "redeploy_state_machine_arn": ("ADS_REDEPLOY_STATE_MACHINE_ARN",),
+            "cohort_state_machine_arn": ("ADS_COHORT_STATE_MACHINE_ARN",),
+            "cohort_max_members": ("ADS_COHORT_MAX_MEMBERS",),
             "provider": ("ADS_PROVIDER",),
             "allowed_instance_types": ("ADS_ALLOWED_INSTANCE_TYPES",),
             "default_os_policy": ("ADS_DEFAULT_OS_POLICY",),

@@ -3,7 +3,9 @@
 The logic gets the lab repository, a Step Functions client and the configuration in a
 :class:`DeploymentContext`, never from event shapes or the environment. A lab exists for
 its owner and for the admins; for anyone else it is absent (404), so lab ids reveal
-nothing.
+nothing. A cohort's lab is also there for the member it is assigned to, for what a
+member may do (read it, run its actions, power and renew it: ``assigned=True``); what
+only its owner may do (destroy, redeploy) is refused to the member with a 403.
 """
 
 from __future__ import annotations
@@ -59,12 +61,42 @@ def require_caller(caller: str) -> str:
     return caller
 
 
-def readable_record(ctx: DeploymentContext, lab_id: str, caller: str) -> LabRecord:
-    """The lab when ``caller`` may see it; otherwise it does not exist for them (404)."""
+class OwnerOnlyError(AdsError):
+    """A cohort member asked for what only the lab's owner (or an admin) may do."""
+
+    code = "owner_only"
+    http_status = 403
+
+    def __init__(self, lab_id: str, owner: str) -> None:
+        super().__init__(
+            f"lab {lab_id!r} is assigned to you, and only its owner ({owner}) or an admin "
+            "may do this; allowed to you: read it, run its actions, stop, start, restart "
+            "and renew it",
+            lab_id=lab_id,
+        )
+
+
+def is_assignee(caller: str, record: LabRecord) -> bool:
+    """Whether ``caller`` is the member the lab is assigned to (or a session of that role)."""
+    return bool(record.assignee) and identity.principal_matches(caller, str(record.assignee))
+
+
+def readable_record(
+    ctx: DeploymentContext, lab_id: str, caller: str, *, assigned: bool = False
+) -> LabRecord:
+    """The lab when ``caller`` may see it; otherwise it does not exist for them (404).
+
+    The member a lab is assigned to sees it too: with ``assigned`` (what a member may do)
+    they get the record, without it they get :class:`OwnerOnlyError` (403).
+    """
     require_caller(caller)
     record = ctx.repository.get(lab_id) if is_valid_lab_id(lab_id) else None
-    if record is None or not (
-        identity.principal_matches(caller, record.owner) or is_admin(caller, ctx.config)
-    ):
+    if record is None:
         raise LabNotFoundError(lab_id)
-    return record
+    if identity.principal_matches(caller, record.owner) or is_admin(caller, ctx.config):
+        return record
+    if is_assignee(caller, record):
+        if assigned:
+            return record
+        raise OwnerOnlyError(lab_id, record.owner)
+    raise LabNotFoundError(lab_id)

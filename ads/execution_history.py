@@ -239,7 +239,7 @@ def summarise_execution(
 
 def lab_history(ctx: DeploymentContext, lab_id: str, *, caller: str) -> dict[str, Any]:
     """The lab's status changes and a summary of each of its workflow executions."""
-    record = readable_record(ctx, lab_id, caller)
+    record = readable_record(ctx, lab_id, caller, assigned=True)
     executions: list[ExecutionSummary] = []
     if record.execution_arn:
         executions.append(summarise_execution(ctx, "deploy", record.execution_arn))

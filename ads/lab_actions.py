@@ -77,7 +77,7 @@ def defined_actions(record: LabRecord) -> list[str]:
 
 def list_actions(ctx: DeploymentContext, lab_id: str, *, caller: str) -> dict[str, Any]:
     """``GET /labs/{lab_id}/actions``: the defined actions, the running one, recent runs."""
-    record = readable_record(ctx, lab_id, caller)
+    record = readable_record(ctx, lab_id, caller, assigned=True)
     return LabActions.model_validate(
         {
             "lab_id": record.lab_id,
@@ -101,7 +101,7 @@ def request_action(
     ctx: DeploymentContext, lab_id: str, name: str, *, caller: str
 ) -> dict[str, Any]:
     """Move the lab to ACTING and start ActionLab for action ``name``; the 202 answer."""
-    record = readable_record(ctx, lab_id, caller)
+    record = readable_record(ctx, lab_id, caller, assigned=True)
     defined = defined_actions(record)
     if name not in defined:
         raise UnknownActionError(lab_id, name, defined)

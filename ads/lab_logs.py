@@ -130,7 +130,7 @@ def read_lab_logs(
             [FieldProblem("step", query.step, "either step or action, not both")],
             subject="request",
         )
-    record = readable_record(ctx, lab_id, caller)
+    record = readable_record(ctx, lab_id, caller, assigned=True)
     if record.status in NO_VM or not record.vm_id:
         raise NoVmError(lab_id, record.status.value)
     _check_names(record, query)

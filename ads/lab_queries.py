@@ -1,6 +1,7 @@
 """Reading labs: a caller's page of labs and one lab's public view.
 
-An admin (``ADS_ADMIN_PRINCIPALS``) sees every lab; anyone else sees only their own.
+An admin (``ADS_ADMIN_PRINCIPALS``) sees every lab; anyone else sees their own, then the
+labs assigned to them as a cohort's member (:mod:`ads.cohorts`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from ads.lab_record import LabStatus, utc_now
 from ads.source_checks import found
 
 MAX_PAGE = 100
+# A listing's token once the owned labs are all listed: the assigned ones follow.
+ASSIGNED_TOKEN = "assigned."
 
 
 def _statuses(value: str | list[str] | None) -> list[LabStatus]:
@@ -55,16 +58,43 @@ def list_labs(
             status=statuses, limit=limit, next_token=next_token
         )
     else:
-        records, token = ctx.repository.list_for_owner(
-            caller, status=statuses, limit=limit, next_token=next_token
-        )
+        records, token = _owned_then_assigned(ctx, caller, statuses, limit, next_token)
     labs = [LabSummary.model_validate(r.model_dump(mode="json")) for r in records]
     return LabPage(labs=labs, next_token=token).model_dump(mode="json")
 
 
+def _owned_then_assigned(
+    ctx: DeploymentContext,
+    caller: str,
+    statuses: list[LabStatus],
+    limit: int,
+    next_token: str | None,
+) -> tuple[list[Any], str | None]:
+    """The caller's own labs, newest first, then those assigned to them, newest first;
+    one token walks both (``assigned.`` marks the second part)."""
+    records: list[Any] = []
+    token: str | None = next_token
+    if not (next_token or "").startswith(ASSIGNED_TOKEN):
+        records, token = ctx.repository.list_for_owner(
+            caller, status=statuses, limit=limit, next_token=next_token
+        )
+        if token:
+            return records, token
+        token = ASSIGNED_TOKEN
+        if len(records) >= limit:
+            return records, token
+    inner = (token or "")[len(ASSIGNED_TOKEN) :] or None
+    assigned, after = ctx.repository.list_for_assignee(
+        caller, status=statuses, limit=limit - len(records), next_token=inner
+    )
+    # A lab the caller owns and is assigned to is listed once.
+    records.extend(r for r in assigned if r.owner != caller)
+    return records, ASSIGNED_TOKEN + after if after else None
+
+
 def get_lab(ctx: DeploymentContext, lab_id: str, *, caller: str) -> dict[str, Any]:
     """The lab record's public view, with links to its executions in the console."""
-    record = readable_record(ctx, lab_id, caller)
+    record = readable_record(ctx, lab_id, caller, assigned=True)
     view = LabView.model_validate(
         dict(
             record.public_view(),

@@ -161,6 +161,12 @@ class LabRecord(BaseModel):
     quota_hold: dict[str, Any] | None = None
     # The course or cohort the request named (a cost-allocation tag on its resources).
     course: str | None = None
+    # A cohort's lab (ads.cohorts): the cohort, and the member it is assigned to (an IAM
+    # principal ARN, with a display name): the member may read it, run its actions, stop,
+    # start and renew it; the owner and admins keep every right.
+    cohort_id: str | None = None
+    assignee: str | None = None
+    assignee_name: str | None = None
     # The lease (ads.leases): {"requested", "expires_at" (ISO, None: never), "warn_at",
     # "warned_at", "renewed_at"}. Not ``expires_at`` below, which is DynamoDB's TTL of a
     # DESTROYED record and never set on a live lab.

@@ -17,6 +17,8 @@ OWNER_INDEX = "owner-index"
 OWNER_GROUP_INDEX = "owner-group-index"
 # Labs by status: the health watch reads the READY and DEGRADED ones without a scan.
 STATUS_INDEX = "status-index"
+# Labs by the member they are assigned to (a cohort's labs): a member lists theirs.
+ASSIGNEE_INDEX = "assignee-index"
 TTL_ATTRIBUTE = "expires_at"
 IDEMPOTENCY_PREFIX = "idempotency#"
 
@@ -39,7 +41,7 @@ def from_dynamo(value: Any) -> Any:
 
 def table_schema(table_name: str) -> dict[str, Any]:
     """The labs table as CreateTable arguments: the same shape the CDK storage construct
-    declares (key, owner, owner-group and status GSIs). The local control plane and the tests create it from here."""
+    declares (key, owner, owner-group, status and assignee GSIs). The local control plane and the tests create it from here."""
     return {
         "TableName": table_name,
         "BillingMode": "PAY_PER_REQUEST",
@@ -49,6 +51,7 @@ def table_schema(table_name: str) -> dict[str, Any]:
             {"AttributeName": "owner_group", "AttributeType": "S"},
             {"AttributeName": "created_at", "AttributeType": "S"},
             {"AttributeName": "status", "AttributeType": "S"},
+            {"AttributeName": "assignee", "AttributeType": "S"},
         ],
         "KeySchema": [{"AttributeName": "lab_id", "KeyType": "HASH"}],
         "GlobalSecondaryIndexes": [
@@ -72,6 +75,14 @@ def table_schema(table_name: str) -> dict[str, Any]:
                 "IndexName": STATUS_INDEX,
                 "KeySchema": [
                     {"AttributeName": "status", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": ASSIGNEE_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "assignee", "KeyType": "HASH"},
                     {"AttributeName": "created_at", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},

@@ -128,7 +128,7 @@ def renew_lease(
 ) -> dict[str, Any]:
     """Extend (or shorten) the lab's lease to ``duration`` from now, within the maximum;
     moves its schedules. 409 for a lab DESTROYING, DESTROYED or FAILED."""
-    record = readable_record(ctx, lab_id, caller)
+    record = readable_record(ctx, lab_id, caller, assigned=True)
     if record.status in NOT_RENEWABLE:
         allowed = [s.value for s in LabStatus if s not in NOT_RENEWABLE]
         raise IllegalTransitionError(lab_id, record.status.value, "renewed", allowed)

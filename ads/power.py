@@ -73,7 +73,7 @@ def request_power(
     ``reason`` (working hours, for instance) names who asked in the status history."""
     if operation not in OPERATION_STATUS:
         raise ValueError(f"operation: found {operation!r}; allowed: {', '.join(OPERATIONS)}")
-    record = readable_record(ctx, lab_id, caller)
+    record = readable_record(ctx, lab_id, caller, assigned=True)
     state_machine = ctx.config.power_state_machine_arn
     if not state_machine:
         raise WorkflowUnavailableError(

@@ -29,6 +29,8 @@ from ads.quotas import QuotaLimits, Usage, exceeded
 
 USAGE_PREFIX = "quota#"
 CONFLICT_ATTEMPTS = 4
+# DynamoDB's limit on the items of one TransactWriteItems.
+MAX_TRANSACTION_ITEMS = 100
 
 
 class QuotaBusyError(AdsError):
@@ -72,71 +74,90 @@ class QuotaUsage:
         Raises :class:`~ads.quotas.QuotaExceededError` when a limit would be passed,
         :class:`IllegalTransitionError` when the record exists already.
         """
+        self.create_counted_many([item], owner, hourly, limits)
+
+    def create_counted_many(
+        self, items: list[dict[str, Any]], owner: str, hourly: Decimal, limits: QuotaLimits
+    ) -> None:
+        """Put the lab records ``items`` (``hourly`` each) and count them all for ``owner``
+        in one transaction: all are recorded, or none. A transaction holds at most
+        :data:`MAX_TRANSACTION_ITEMS` items, the usage item's Update among them (a cohort
+        larger than that is written in several, see :mod:`ads.cohorts`)."""
         from botocore.exceptions import ClientError
 
-        lab_id = str(item["lab_id"])
+        if not 1 <= len(items) < MAX_TRANSACTION_ITEMS:
+            raise ValueError(f"1 to {MAX_TRANSACTION_ITEMS - 1} records per transaction")
+        lab_ids = [str(item["lab_id"]) for item in items]
+        count = len(items)
         conditions = []
         values: dict[str, Any] = {
-            ":one": 1,
+            ":count": count,
             # Floats here: to_dynamo reads them back as the same Decimal digits.
-            ":hourly": float(hourly),
+            ":hourly": float(hourly * count),
             ":now": self._now(),
             ":owner": owner,
         }
         if limits.max_labs is not None:
-            conditions.append("(attribute_not_exists(labs) OR labs < :max_labs)")
-            values[":max_labs"] = limits.max_labs
+            conditions.append("(attribute_not_exists(labs) OR labs <= :room_labs)")
+            values[":room_labs"] = limits.max_labs - count
         if limits.max_hourly_usd is not None:
             conditions.append("(attribute_not_exists(hourly_usd) OR hourly_usd <= :room)")
-            values[":room"] = float(limits.max_hourly_usd - hourly)
+            values[":room"] = float(limits.max_hourly_usd - hourly * count)
         update: dict[str, Any] = {
             "TableName": self._table.name,
             "Key": usage_key(owner),
             "UpdateExpression": "SET updated_at = :now, quota_owner = :owner "
-            "ADD labs :one, hourly_usd :hourly, held :ids",
-            "ExpressionAttributeValues": {**to_dynamo(values), ":ids": {lab_id}},
+            "ADD labs :count, hourly_usd :hourly, held :ids",
+            "ExpressionAttributeValues": {**to_dynamo(values), ":ids": set(lab_ids)},
         }
         if conditions:
             update["ConditionExpression"] = " AND ".join(conditions)
-        put = {
-            "TableName": self._table.name,
-            "Item": item,
-            "ConditionExpression": "attribute_not_exists(lab_id)",
-        }
+        puts = [
+            {
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": item,
+                    "ConditionExpression": "attribute_not_exists(lab_id)",
+                }
+            }
+            for item in items
+        ]
         # The resource's client serialises plain values (Decimal, set) as the Table does.
         client = self._table.meta.client
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
             try:
-                client.transact_write_items(TransactItems=[{"Put": put}, {"Update": update}])
+                client.transact_write_items(TransactItems=[*puts, {"Update": update}])
                 return
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
                 reasons = _reasons(exc)
-                self._refusal(exc, reasons, lab_id, owner, limits, hourly)
-            logger.info("quota transaction cancelled", lab_id=lab_id, reasons=reasons)
+                self._refusal(exc, reasons, lab_ids, owner, limits, hourly)
+            logger.info("quota transaction cancelled", lab_ids=lab_ids[:5], reasons=reasons[-1:])
             self._sleep(0.05 * attempt)
         raise QuotaBusyError(
-            f"concurrent requests of {owner} kept colliding while lab {lab_id} was counted "
+            f"concurrent requests of {owner} kept colliding while lab {lab_ids[0]} was counted "
             "against the quotas; nothing was created, retry in a moment",
-            lab_id=lab_id,
+            lab_id=lab_ids[0],
         )
 
     def _refusal(
         self,
         exc: Exception,
         reasons: list[str],
-        lab_id: str,
+        lab_ids: list[str],
         owner: str,
         limits: QuotaLimits,
         hourly: Decimal,
     ) -> None:
         """Raise what a cancelled transaction means, or return when it is worth another
-        try (a conflict with a concurrent transaction, or a lab released meanwhile)."""
-        if reasons[:1] == ["ConditionalCheckFailed"]:
-            raise IllegalTransitionError(lab_id, "existing", "REQUESTED", []) from exc
-        if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-            error = exceeded(owner, limits, self.usage(owner), hourly)
+        try (a conflict with a concurrent transaction, or a lab released meanwhile).
+        ``reasons`` are the Puts' (one per lab, in order) and the usage Update's, last."""
+        for lab_id, reason in zip(lab_ids, reasons, strict=False):
+            if reason == "ConditionalCheckFailed":
+                raise IllegalTransitionError(lab_id, "existing", "REQUESTED", []) from exc
+        if len(reasons) > len(lab_ids) and reasons[len(lab_ids)] == "ConditionalCheckFailed":
+            error = exceeded(owner, limits, self.usage(owner), hourly, len(lab_ids))
             if error is not None:
                 raise error from None
             return

@@ -194,29 +194,35 @@ def lab_share(plan: dict[str, Any], owner: str, limits: QuotaLimits) -> Decimal:
     return hourly
 
 
-def exceeded(owner: str, limits: QuotaLimits, usage: Usage, hourly: Decimal) -> AdsError | None:
-    """Which quota a new lab of ``hourly`` would exceed given ``usage``, if any."""
-    if limits.max_labs is not None and usage.labs + 1 > limits.max_labs:
+def exceeded(
+    owner: str, limits: QuotaLimits, usage: Usage, hourly: Decimal, count: int = 1
+) -> AdsError | None:
+    """Which quota ``count`` new labs of ``hourly`` each (a cohort's: several at once)
+    would exceed given ``usage``, if any."""
+    if limits.max_labs is not None and usage.labs + count > limits.max_labs:
         return QuotaExceededError(
-            LABS_QUOTA, owner=owner, use=usage.labs, limit=limits.max_labs, requested=1
+            LABS_QUOTA, owner=owner, use=usage.labs, limit=limits.max_labs, requested=count
         )
-    if limits.max_hourly_usd is not None and usage.hourly_usd + hourly > limits.max_hourly_usd:
+    total = hourly * count
+    if limits.max_hourly_usd is not None and usage.hourly_usd + total > limits.max_hourly_usd:
         return QuotaExceededError(
             SPEND_QUOTA,
             owner=owner,
             use=usage.hourly_usd,
             limit=limits.max_hourly_usd,
-            requested=hourly,
+            requested=total,
         )
     return None
 
 
-def fits(owner: str, limits: QuotaLimits, usage: Usage, plan: dict[str, Any]) -> dict[str, Any]:
-    """Whether a plan fits the owner's quotas now (what ``ads plan`` shows; the request
-    itself is checked again, atomically, when the lab is recorded)."""
+def fits(
+    owner: str, limits: QuotaLimits, usage: Usage, plan: dict[str, Any], count: int = 1
+) -> dict[str, Any]:
+    """Whether ``count`` labs of a plan fit the owner's quotas now (what ``ads plan`` shows;
+    the request itself is checked again, atomically, when the labs are recorded)."""
     try:
         hourly = lab_share(plan, owner, limits)
-        error = exceeded(owner, limits, usage, hourly)
+        error = exceeded(owner, limits, usage, hourly, count)
     except AdsError as exc:
         error = exc
     answer: dict[str, Any] = {

@@ -21,10 +21,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from ads import identity
+from ads.cohort_records import CohortStore
 from ads.errors import FieldProblem, IllegalTransitionError, InvalidInputError, LabNotFoundError
 from ads.idempotency_keys import IdempotencyKeys
 from ads.lab_record import ALLOWED_FROM, LabRecord, LabStatus, StatusChange, iso, utc_now
 from ads.labs_table import (
+    ASSIGNEE_INDEX,
     IDEMPOTENCY_PREFIX,
     OWNER_GROUP_INDEX,
     OWNER_INDEX,
@@ -101,6 +103,11 @@ class LabRepository:
     def idempotency_keys(self) -> IdempotencyKeys:
         """The idempotency keys of deployment requests, which share this table."""
         return IdempotencyKeys(self._table, self._clock)
+
+    @property
+    def cohorts(self) -> CohortStore:
+        """The cohorts' items (ads.cohorts), which share this table."""
+        return CohortStore(self._table, self._clock)
 
     # -- creation and reads -------------------------------------------------
 
@@ -197,6 +204,34 @@ class LabRepository:
             extra=mine,
             index_key="owner_group",
             index_value=role,
+        )
+
+    def list_for_assignee(
+        self,
+        assignee: str,
+        *,
+        status: Iterable[LabStatus] | None = None,
+        limit: int = 20,
+        next_token: str | None = None,
+    ) -> tuple[list[LabRecord], str | None]:
+        """The labs assigned to ``assignee`` (a cohort's member), newest first, through the
+        assignee index."""
+        from boto3.dynamodb.conditions import Attr, Key
+
+        kwargs: dict[str, Any] = {
+            "IndexName": ASSIGNEE_INDEX,
+            "KeyConditionExpression": Key("assignee").eq(assignee),
+            "ScanIndexForward": False,
+        }
+        return self._page(
+            self._table.query,
+            kwargs,
+            status,
+            limit,
+            next_token,
+            Attr,
+            index_key="assignee",
+            index_value=assignee,
         )
 
     def list_all(

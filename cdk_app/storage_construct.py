@@ -15,6 +15,8 @@ OWNER_INDEX = "owner-index"
 OWNER_GROUP_INDEX = "owner-group-index"
 # The health watch lists READY and DEGRADED labs through it (ads/labs_table.py).
 STATUS_INDEX = "status-index"
+# A cohort member lists the labs assigned to them through it (ads/labs_table.py).
+ASSIGNEE_INDEX = "assignee-index"
 TTL_ATTRIBUTE = "expires_at"
 
 
@@ -60,6 +62,12 @@ class Storage(Construct):
             sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.ALL,
         )
+        self.table.add_global_secondary_index(
+            index_name=ASSIGNEE_INDEX,
+            partition_key=dynamodb.Attribute(name="assignee", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
 
     def grant_lab_records(self, function: lambda_.Function) -> iam.Grant:
         """Read and write lab records (the table and its owner index)."""
@@ -67,7 +75,7 @@ class Storage(Construct):
         acknowledge(
             function.role,
             f"AwsSolutions-IAM5[Resource::{nag_text(self, self.table.table_arn)}/index/*]",
-            f"Queries the {OWNER_INDEX}, {OWNER_GROUP_INDEX} and {STATUS_INDEX} GSIs of the labs table; the wildcard covers that "
+            f"Queries the {OWNER_INDEX}, {OWNER_GROUP_INDEX}, {STATUS_INDEX} and {ASSIGNEE_INDEX} GSIs of the labs table; the wildcard covers that "
             "table's indexes only.",
         )
         return grant

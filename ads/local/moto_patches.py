@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ads.local import moto_transactions
+from ads.local import moto_sfn_integration, moto_transactions
 from ads.local.record_store import WRITE_OPERATIONS, keys_written
 from ads.local.usage import scope
 
@@ -155,6 +155,8 @@ def install(plane: LocalControlPlane, active: Callable[[], LocalControlPlane | N
     undo.append(lambda: setattr(retrier_decl, "time", original_time))
 
     undo.append(moto_transactions.install())
+    # DeployCohort starts DeployLab through states:startExecution.sync:2.
+    undo.append(moto_sfn_integration.install())
 
     original_call = botocore.client.BaseClient._make_api_call
     botocore.client.BaseClient._make_api_call = _observed_api_call(original_call, active)

@@ -33,7 +33,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ads.asl_placeholders import PARTITION_PLACEHOLDER, fill_placeholders
+from ads.asl_placeholders import (
+    PARTITION_PLACEHOLDER,
+    STATE_MACHINE_PLACEHOLDERS,
+    fill_placeholders,
+)
 from ads.local import execution_reader, moto_patches, moto_serial
 from ads.local.api_auth import LOCAL_ADMIN_PRINCIPAL
 from ads.local.lambda_dispatch import (
@@ -79,6 +83,7 @@ DESTROY_STATE_MACHINE = "DestroyLab"
 POWER_STATE_MACHINE = "PowerLab"
 ACTION_STATE_MACHINE = "ActionLab"
 REDEPLOY_STATE_MACHINE = "RedeployLab"
+COHORT_STATE_MACHINE = "DeployCohort"
 # The EventBridge Scheduler group of the labs' schedules (ads.lab_schedules) and the role
 # its targets run as; fired by ads.local.schedule_timer.
 SCHEDULE_GROUP = "ads-labs"
@@ -142,6 +147,7 @@ class LocalControlPlane:
         self.power_state_machine_arn = ""
         self.action_state_machine_arn = ""
         self.redeploy_state_machine_arn = ""
+        self.cohort_state_machine_arn = ""
         self._mock: Any = None
         # The health watch's timer (ads.local.watch_timer), once start_health_watch ran.
         self._watch_timer: Any = None
@@ -202,6 +208,7 @@ class LocalControlPlane:
         self.power_state_machine_arn = arn_prefix + POWER_STATE_MACHINE
         self.action_state_machine_arn = arn_prefix + ACTION_STATE_MACHINE
         self.redeploy_state_machine_arn = arn_prefix + REDEPLOY_STATE_MACHINE
+        self.cohort_state_machine_arn = arn_prefix + COHORT_STATE_MACHINE
         self._set_env(
             {
                 "AWS_REGION": self.region,
@@ -214,6 +221,7 @@ class LocalControlPlane:
                 "ADS_POWER_STATE_MACHINE_ARN": self.power_state_machine_arn,
                 "ADS_ACTION_STATE_MACHINE_ARN": self.action_state_machine_arn,
                 "ADS_REDEPLOY_STATE_MACHINE_ARN": self.redeploy_state_machine_arn,
+                "ADS_COHORT_STATE_MACHINE_ARN": self.cohort_state_machine_arn,
                 "ADS_EVENT_BUS_NAME": EVENT_BUS_NAME,
                 # The admin credential's principal for admin operations (ads sweep).
                 "ADS_ADMIN_PRINCIPALS": ",".join(
@@ -311,10 +319,18 @@ class LocalControlPlane:
             (POWER_STATE_MACHINE, "power_lab.asl.json"),
             (ACTION_STATE_MACHINE, "action_lab.asl.json"),
             (REDEPLOY_STATE_MACHINE, "redeploy_lab.asl.json"),
+            (COHORT_STATE_MACHINE, "deploy_cohort.asl.json"),
         ):
             sfn.create_state_machine(
                 name=name,
-                definition=render_definition(STATEMACHINE_DIR / file, substitutions),
+                definition=render_definition(
+                    STATEMACHINE_DIR / file,
+                    # DeployCohort starts DeployLab (created first) for each member.
+                    {
+                        **substitutions,
+                        STATE_MACHINE_PLACEHOLDERS["DeployLab"]: self.deploy_state_machine_arn,
+                    },
+                ),
                 roleArn=role_arn,
                 type="STANDARD",
             )
@@ -427,6 +443,8 @@ class LocalControlPlane:
     def _stop_running_executions(self) -> None:
         sfn = self.stepfunctions()
         for arn in (
+            # The cohorts first: a stopped cohort starts no more member deployments.
+            self.cohort_state_machine_arn,
             self.deploy_state_machine_arn,
             self.destroy_state_machine_arn,
             self.power_state_machine_arn,

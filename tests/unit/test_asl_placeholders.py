@@ -9,6 +9,7 @@ import pytest
 
 from ads.asl_placeholders import (
     PARTITION_PLACEHOLDER,
+    STATE_MACHINE_PLACEHOLDERS,
     STEP_FUNCTION_PLACEHOLDERS,
     fill_placeholders,
     placeholders_of,
@@ -27,7 +28,12 @@ def test_given_an_asl_file_when_read_then_it_names_only_known_placeholders(asl):
     used = placeholders_of(asl.read_text())
 
     assert used, f"{asl.name} names no placeholder"
-    assert used <= {*STEP_FUNCTION_PLACEHOLDERS.values(), PARTITION_PLACEHOLDER}
+    known = {
+        *STEP_FUNCTION_PLACEHOLDERS.values(),
+        *STATE_MACHINE_PLACEHOLDERS.values(),
+        PARTITION_PLACEHOLDER,
+    }
+    assert used <= known
 
 
 def test_given_the_cdk_workflow_and_the_local_dispatcher_when_imported_then_they_share_one_table():
@@ -57,6 +63,8 @@ def test_given_an_asl_file_when_the_local_plane_renders_it_then_no_placeholder_i
         name: f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
         for name in STEP_FUNCTION_PLACEHOLDERS.values()
     }
+    for name in STATE_MACHINE_PLACEHOLDERS.values():
+        arns[name] = f"arn:aws:states:us-east-1:123456789012:stateMachine:{name}"
 
     rendered = render_definition(asl, arns)
 

@@ -26,6 +26,7 @@ FILES = [
     "power_lab.asl.json",
     "action_lab.asl.json",
     "redeploy_lab.asl.json",
+    "deploy_cohort.asl.json",
 ]
 
 
@@ -38,6 +39,9 @@ def _rendered(name: str) -> str:
         placeholder: f"arn:aws:lambda:us-east-1:123456789012:function:ads-{handler}"
         for handler, placeholder in WORKFLOW_FUNCTIONS.items()
     }
+    arns["DeployLabStateMachineArn"] = (
+        "arn:aws:states:us-east-1:123456789012:stateMachine:DeployLab"
+    )
     return render_definition(STATEMACHINE_DIR / name, arns)
 
 
