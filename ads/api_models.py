@@ -124,6 +124,13 @@ class DeploymentRequest(BaseModel):
         "second on the given days, in the IANA time zone, e.g. 'Mon-Fri 08:00-20:00 "
         "Asia/Kolkata'",
     )
+    reuse_image: bool = Field(
+        default=False,
+        description="keep an image of the lab's VM once it is READY, and start from the "
+        "image of the same labspec, revision, base image and owner when one is available: "
+        "only the init and start steps run (the labspec can ask the same with "
+        "lab.build_requirements.platform.reuse_image)",
+    )
 
     @field_validator("labspec")
     @classmethod

@@ -21,6 +21,7 @@ STEP_FUNCTION_PLACEHOLDERS: dict[str, str] = {
     "power_vm": "PowerVmFunctionArn",
     "run_action": "RunActionFunctionArn",
     "redeploy_vm": "RedeployVmFunctionArn",
+    "keep_image": "KeepImageFunctionArn",
 }
 # The placeholder of each state machine another one starts (DeployCohort starts DeployLab).
 STATE_MACHINE_PLACEHOLDERS: dict[str, str] = {"DeployLab": "DeployLabStateMachineArn"}

@@ -224,6 +224,9 @@ def request_deployment(
     share = quotas.lab_share(plan, owner, limits) if limits.counted else None
     lab_id = new_lab_id(plan.get("lab_name") or "")
     plan["cost_tags"] = cost_tags(lab_id, plan.get("lab_name") or "", owner, request.course)
+    if request.reuse_image:
+        # Kept in the plan, which Create VM reads (ads.image_steps).
+        plan["reuse_image"] = True
     # Any-valued: a str-valued dict spread into the logger could, for mypy, fill exc_info.
     log: dict[str, Any] = {"lab_id": lab_id, "owner": owner, "requested_by": requested_by}
     options = (request.options or DeploymentOptions()).model_dump(mode="json", exclude_none=True)

@@ -24,6 +24,7 @@ from ads import identity
 from ads.cohort_records import CohortStore
 from ads.errors import FieldProblem, IllegalTransitionError, InvalidInputError, LabNotFoundError
 from ads.idempotency_keys import IdempotencyKeys
+from ads.lab_images import LabImages
 from ads.lab_record import ALLOWED_FROM, LabRecord, LabStatus, StatusChange, iso, utc_now
 from ads.labs_table import (
     ASSIGNEE_INDEX,
@@ -103,6 +104,11 @@ class LabRepository:
     def idempotency_keys(self) -> IdempotencyKeys:
         """The idempotency keys of deployment requests, which share this table."""
         return IdempotencyKeys(self._table, self._clock)
+
+    @property
+    def images(self) -> LabImages:
+        """The lab images (``image#`` items, :mod:`ads.lab_images`), which share this table."""
+        return LabImages(self._table, self._clock)
 
     @property
     def cohorts(self) -> CohortStore:

@@ -19,6 +19,10 @@ class CreateVmResult(StepResult):
     vm_id: str
     provider: str
     agent_port: int
+    # Lab images (ads.image_steps): the image the VM started from, and whether the
+    # workflow keeps one once the lab is READY.
+    from_image: str | None = None
+    keep_image: bool = False
 
 
 class WaitRunningResult(StepResult):
@@ -55,3 +59,12 @@ class RecordStatusResult(StepResult):
     # FAILED / DESTROYING: the cause as a person reads it, for the workflow's Fail state
     # (the caught error's own Cause is a Lambda's raw JSON error document).
     cause: str | None = None
+
+
+class KeepImageResult(StepResult):
+    """Keep Lab Image / Wait For Lab Image / Lab Image Not Kept: the image and its state
+    (``pending``: the workflow waits for it; anything else ends the execution)."""
+
+    image_id: str | None = None
+    state: Literal["skipped", "exists", "creating", "pending", "available", "failed"]
+    reason: str | None = None

@@ -20,6 +20,7 @@ from typing import Any
 from ads.config import AdsConfig
 from ads.failure_causes import describe_init_failure
 from ads.health_probe import probe_health
+from ads.image_steps import init_plan, launch_plan, should_keep, source_image
 from ads.lab_metrics import LabMetric
 from ads.lab_record import LabRecord, LabStatus
 from ads.lifecycle_events import LifecyclePublisher
@@ -84,7 +85,8 @@ def dependencies_for(config: AdsConfig) -> StepDependencies:
 def init_request(record: LabRecord) -> InitRequest:
     source = record.source or {}
     return InitRequest(
-        plan=record.plan,
+        # A VM started from a lab image runs only the per-VM steps (ads.image_steps).
+        plan=init_plan(record),
         source_git=source.get("git"),
         source_ref=source.get("ref"),
         source_archive=source.get("s3") or source.get("archive"),
@@ -107,25 +109,37 @@ def create_vm(lab_id: str, repository: LabRepository, provider: ComputeProvider)
     if record.status == LabStatus.REQUESTED:
         # Only the first attempt leaves REQUESTED: a retried Create VM is not a new lab.
         count(LabMetric.LABS_REQUESTED)
+    image = source_image(repository.images, record, provider)
     try:
-        vm = provider.create_vm(lab_id, record.plan)
+        vm = provider.create_vm(lab_id, launch_plan(record, image))
     except VmCreateFailed:
         if attempt:
             # Every launch was refused: nothing can appear by its tag later, so Destroy VM
             # need not wait out the launch window before the lab is marked FAILED.
             advance(repository, lab_id, LabStatus.PROVISIONING, vm_details={})
         raise
+    details = {**vm.details, "from_image": image.image_id} if image else vm.details
     advance(
         repository,
         lab_id,
         LabStatus.PROVISIONING,
+        f"started from lab image {image.image_id}" if image else "",
         vm_id=vm.vm_id,
         provider=vm.provider,
         agent_port=vm.agent_port,
-        vm_details=vm.details,
+        vm_details=details,
     )
+    if image:
+        repository.images.mark_used(image.image_key, lab_id)
     logger.info("vm created", vm_id=vm.vm_id, provider=vm.provider)
-    return CreateVmResult(vm_id=vm.vm_id, provider=vm.provider, agent_port=vm.agent_port)
+    started_from = image.image_id if image else None
+    return CreateVmResult(
+        vm_id=vm.vm_id,
+        provider=vm.provider,
+        agent_port=vm.agent_port,
+        from_image=started_from,
+        keep_image=should_keep(record, provider, started_from),
+    )
 
 
 def wait_running(

@@ -12,6 +12,7 @@ from cdk_app.action_construct import Actions
 from cdk_app.api_construct import Api
 from cdk_app.ci_trigger_construct import CiTrigger, LifecycleBus
 from cdk_app.compute_construct import AGENT_PORT, AgentBundle, LabInstanceRole, LambdaFactory
+from cdk_app.image_grants import ImageGrants
 from cdk_app.lease_construct import Leases
 from cdk_app.monitoring_construct import Monitoring
 from cdk_app.network_construct import Network
@@ -132,6 +133,7 @@ class AdsStack(Stack):
         power.grant_requests(api.function)
         actions.grant_requests(api.function)
         actions.grant_read_logs(api.function)  # GET /labs/{lab_id}/logs, through SSM
+        ImageGrants(workflow).remove_images(api.function)  # DELETE /images/{image_id}
         redeploy.grant_requests(api.function, sid="FollowRedeployExecutions")
         # After the API: the CI role is granted calls to its routes.
         ci_trigger = CiTrigger(

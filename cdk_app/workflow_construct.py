@@ -22,6 +22,7 @@ from ads.providers.consistency import CREATE_VM_TIMEOUT_S
 from cdk_app.asl_state_machine import asl_state_machine
 from cdk_app.asl_state_machine import partition_aware as partition_aware
 from cdk_app.compute_construct import AgentBundle, FunctionSpec, LabInstanceRole, LambdaFactory
+from cdk_app.image_grants import ImageGrants
 from cdk_app.lambda_bundle import PROJECT_ROOT
 from cdk_app.network_construct import Network
 from cdk_app.settings import Settings
@@ -42,6 +43,7 @@ DEPLOY_STEPS = (
     "health_check",
     "destroy_vm",
     "record_status",
+    "keep_image",
 )
 DESTROY_STEPS = ("destroy_vm", "record_status")
 
@@ -132,6 +134,14 @@ class Workflow(Construct):
                 Duration.seconds(30),
             ),
         )
+        self.keep_image = factory.create(
+            steps,
+            FunctionSpec(
+                "keep_image",
+                "ADS step: keep an image of a READY lab's VM (after Mark Ready)",
+                Duration.seconds(60),
+            ),
+        )
         self.step_functions: dict[str, lambda_.Function] = {
             "create_vm": self.create_vm,
             "wait_running": self.wait_running,
@@ -139,6 +149,7 @@ class Workflow(Construct):
             "health_check": self.health_check,
             "destroy_vm": self.destroy_vm,
             "record_status": self.record_status,
+            "keep_image": self.keep_image,
         }
 
         for function in self.step_functions.values():
@@ -148,6 +159,8 @@ class Workflow(Construct):
         grants.wait_running(self.wait_running)
         grants.init_vm(self.init_vm, agent_bundle, settings.lab_source_buckets)
         grants.destroy_vm(self.destroy_vm)
+        ImageGrants(self).keep_images(self.keep_image)
+        ImageGrants(self).launch_from_images(self.create_vm)
         lifecycle_bus.grant_put_events_to(self.record_status)
 
         self.deploy_machine_name = f"{settings.name_prefix}-deploy-lab"

@@ -134,6 +134,12 @@ def register(subparsers: Any) -> None:
         help="working hours: start and stop the lab by them, e.g. "
         "'Mon-Fri 08:00-20:00 Asia/Kolkata'",
     )
+    deploy.add_argument(
+        "--reuse-image",
+        action="store_true",
+        help="keep an image of the lab once READY, and start from the image of the same "
+        "labspec, revision and base image when there is one (only init and start run)",
+    )
     add_wait(deploy, DEFAULT_DEPLOY_TIMEOUT_S, "READY or FAILED")
     deploy.set_defaults(func=deploy_command)
 
@@ -270,6 +276,8 @@ def deploy_command(args: argparse.Namespace) -> int:
         body["lease"] = args.lease
     if args.schedule:
         body["schedule"] = args.schedule
+    if args.reuse_image:
+        body["reuse_image"] = True
 
     client = AdsApiClient.from_args(args)
     # One key per invocation: the client's own retries (a timeout, a 503) then replay the

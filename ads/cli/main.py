@@ -19,6 +19,7 @@ from ads.cli import (
     connect_cmd,
     cost_cmd,
     exit_codes,
+    images_cmd,
     lab_cmds,
     lease_cmd,
     local_cmds,
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         redeploy_cmd,
         cost_cmd,
         sweep_cmd,
+        images_cmd,
         connect_cmd,
         local_cmds,
     ):

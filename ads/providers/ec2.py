@@ -22,6 +22,7 @@ from ads.lab.os_catalogue import find_release
 from ads.providers import (
     ec2_actions,
     ec2_bootstrap,
+    ec2_images,
     ec2_launch,
     ec2_logs,
     ec2_power,
@@ -41,6 +42,7 @@ from ads.providers.base import (
 from ads.providers.consistency import LAUNCHED_AT, launch_time_detail
 from ads.providers.ec2_access import Ec2LabAccess, LaunchAccess
 from ads.providers.failure_output import failure_tail, find_failing_command
+from ads.providers.images import ImageState
 from ads.providers.throttling import call, client_config, error_code, error_message
 from ads.providers.vm_logs import LogsRequest
 from ads.providers.vm_update import UpdateStatus, VmUpdateRequest
@@ -116,7 +118,11 @@ class Ec2Provider:
         needs = ComputeNeeds.from_plan(plan)
         if not needs.instance_type:
             raise VmCreateFailed("plan.instance_type is empty; a plan always names one")
-        image_id = self._resolve_image(needs.image_parameter)
+        source = _plain(plan).get("from_image") or {}
+        # A lab image (ads.lab_images) is an AMI of ADS's own, named by the plan.
+        image_id = str(source.get("provider_image_id") or "") or self._resolve_image(
+            needs.image_parameter
+        )
         request = ec2_launch.LaunchRequest(
             lab_id=lab_id,
             needs=needs,
@@ -456,6 +462,19 @@ class Ec2Provider:
         return ec2_actions.action_status(self._call, self._ssm, vm.vm_id, command_id)
 
     # -- logs (ads.providers.ec2_logs) -----------------------------------------------------
+
+    # Lab images (ads.providers.ec2_images): CreateImage of the READY instance.
+
+    def create_image(
+        self, lab_id: str, vm: VmInfo, image_id: str, tags: dict[str, str]
+    ) -> ImageState:
+        return ec2_images.create_image(self._ec2, lab_id, vm, image_id, tags)
+
+    def image_state(self, provider_image_id: str) -> ImageState:
+        return ec2_images.image_state(self._ec2, provider_image_id)
+
+    def delete_image(self, provider_image_id: str, snapshot_ids: list[str]) -> None:
+        ec2_images.delete_image(self._ec2, provider_image_id, snapshot_ids)
 
     def read_logs(self, lab_id: str, vm: VmInfo, request: LogsRequest) -> dict[str, Any]:
         return ec2_logs.read_logs(

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from ads.config import AdsConfig
 from ads.processes import alive, remember_child
-from ads.providers import local_actions, local_logs, local_power, local_update
+from ads.providers import local_actions, local_images, local_logs, local_power, local_update
 from ads.providers.base import (
     DestroyFailed,
     InitFailed,
@@ -46,6 +46,7 @@ from ads.providers.base import (
     VmInfo,
     VmState,
 )
+from ads.providers.images import ImageState
 from ads.providers.local_init import SourceStager, init_status, install_command
 from ads.providers.local_isolation import Isolation, detect_isolation, wrap_command
 from ads.providers.local_processes import lab_processes, stop_lab_processes
@@ -143,14 +144,18 @@ class LocalProvider:
 
     # -- create ---------------------------------------------------------------------
 
-    def create_vm(self, lab_id: str, _plan: DeploymentPlan | Mapping[str, Any]) -> VmInfo:
+    def create_vm(self, lab_id: str, plan: DeploymentPlan | Mapping[str, Any]) -> VmInfo:
         existing = self.book.load(lab_id)
         if existing and existing.get("state") != "terminated":
+            if existing.get("restoring"):
+                # A create that died while unpacking its image: a half tree is no VM.
+                raise VmCreateFailed(f"restoring {lab_id}'s image was interrupted")
             return self._info(existing)
         isolation = detect_isolation(self._config)
         run_as = self._run_as_for(lab_id, isolation)
+        source = plan.get("from_image") if isinstance(plan, Mapping) else None
         try:
-            return self._create(lab_id, isolation, run_as)
+            return self._create(lab_id, isolation, run_as, source)
         except BaseException:
             if run_as.uid is not None:
                 self._uids.release(run_as.uid, lab_id)
@@ -162,7 +167,13 @@ class LocalProvider:
         uid = self._uids.allocate(lab_id, self.book.path(lab_id))
         return RunAs(name=f"ads-lab-{uid}", uid=uid, gid=uid)
 
-    def _create(self, lab_id: str, isolation: Isolation, run_as: RunAs) -> VmInfo:
+    def _create(
+        self,
+        lab_id: str,
+        isolation: Isolation,
+        run_as: RunAs,
+        source: Mapping[str, Any] | None = None,
+    ) -> VmInfo:
         python = find_python(run_as, self._config.local_python)
         root = self._prepare_root()
         link = root / lab_id
@@ -189,6 +200,11 @@ class LocalProvider:
             "inits": {},
             "process_groups": [],
         }
+        if source:
+            # Kept first, so a destroy finds the sandbox; cleared once the tree is whole.
+            self.book.save(lab_id, {**data, "restoring": True})
+            local_images.restore_image(self, data, str(source["provider_image_id"]))
+            data["from_image"] = str(source.get("image_id") or "")
         self.book.save(lab_id, data)
         vm = {k: data[k] for k in ("lab_id", "vm_id", "agent_port", "lab_port")}
         write_file(layout.ads, "vm.json", json.dumps(vm).encode(), gid=run_as.gid)
@@ -369,6 +385,19 @@ class LocalProvider:
 
     def update_status(self, vm: VmInfo, command_id: str) -> UpdateStatus:
         return local_update.update_status(self, vm, command_id)
+
+    # Lab images (ads.providers.local_images): a snapshot of the sandbox's vm/ tree.
+
+    def create_image(
+        self, lab_id: str, vm: VmInfo, image_id: str, _tags: dict[str, str]
+    ) -> ImageState:
+        return local_images.create_image(self, lab_id, vm, image_id)
+
+    def image_state(self, provider_image_id: str) -> ImageState:
+        return local_images.image_state(self, provider_image_id)
+
+    def delete_image(self, provider_image_id: str, _snapshot_ids: list[str]) -> None:
+        local_images.delete_image(self, provider_image_id)
 
     @property
     def sources(self) -> SourceStager:

@@ -271,6 +271,21 @@ def get_costs() -> Response:
     return _json(200, cost_report.CostReport.model_validate(report).model_dump(mode="json"))
 
 
+@app.get("/images")
+def get_images() -> Response:
+    from ads import image_requests
+
+    return _json(200, image_requests.list_images(deployment_context(), caller=_caller()))
+
+
+@app.delete("/images/<image_id>")
+def delete_image(image_id: str) -> Response:
+    from ads import image_requests
+
+    body = image_requests.remove_image(deployment_context(), image_id, caller=_caller())
+    return _json(200, body)
+
+
 @app.get("/sweep")
 def get_sweep() -> Response:
     from ads import sweep_requests

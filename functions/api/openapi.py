@@ -31,6 +31,7 @@ from ads.api_models import (
 )
 from ads.api_routes import ADMIN_EXTENSION
 from ads.cost_report import MAX_COST_PAGE, CostReport
+from ads.image_requests import ImageList, ImageRemoved
 from ads.lab.lab_id import MAX_LAB_ID_LENGTH
 from ads.lab.plan import DeploymentPlan
 from ads.lab_actions import ActionAccepted, LabActions
@@ -62,11 +63,13 @@ def _errors(*codes: int) -> dict[int, Any]:
         "/sweep a caller who is not an admin (admin_only)",
         429: "a quota would be exceeded (quota_exceeded): details name the quota, the use "
         "and the limit; nothing was created",
-        404: "no such lab (or not yours)",
+        404: "no such lab (or not yours); for /images/{image_id} no such image (or not yours)",
         409: "illegal state change (destroying a lab twice); for POST /labs also an "
-        "Idempotency-Key still in progress or already used for a different request",
+        "Idempotency-Key still in progress or already used for a different request; for "
+        "DELETE /images/{image_id} an image still being made (image_busy)",
         502: "Step Functions refused the request; nothing was left half-created (for "
-        "/sweep: the sweep function could not be invoked or failed)",
+        "/sweep: the sweep function could not be invoked or failed; for DELETE "
+        "/images/{image_id}: the provider could not remove the image, which is kept)",
         413: f"the request body is over {api_input.MAX_BODY_BYTES} bytes",
         503: "Step Functions is unavailable or not configured; retry later",
     }
@@ -355,6 +358,40 @@ def get_costs(
 def post_lab_redeploy(
     lab_id: LabId, request: Annotated[RedeployRequest, Body()]
 ) -> Response[RedeployAccepted]:
+    """Declared for the document; :mod:`functions.api.handler` serves it."""
+    raise NotImplementedError(SERVED_BY_HANDLER)
+
+
+@declared.get(
+    "/images",
+    summary="The lab images the caller owns (an admin: every one), newest first",
+    responses={
+        200: {
+            "description": "the images with their state, key facts and storage cost",
+            "content": {"application/json": {"model": ImageList}},
+        },
+        **_errors(403),
+    },
+)
+def get_images() -> ImageList:
+    """Declared for the document; :mod:`functions.api.handler` serves it."""
+    raise NotImplementedError(SERVED_BY_HANDLER)
+
+
+@declared.delete(
+    "/images/<image_id>",
+    summary="Remove a lab image with its storage (EC2: deregister the AMI, delete its snapshots)",
+    responses={
+        200: {
+            "description": "the image is removed",
+            "content": {"application/json": {"model": ImageRemoved}},
+        },
+        **_errors(403, 404, 409, 502),
+    },
+)
+def delete_image(
+    image_id: Annotated[str, Path(max_length=64, description="an id listed by GET /images")],
+) -> ImageRemoved:
     """Declared for the document; :mod:`functions.api.handler` serves it."""
     raise NotImplementedError(SERVED_BY_HANDLER)
 

@@ -20,6 +20,7 @@ ADS_FUNCTIONS = (
     "watch_labs",
     "sweep",
     "lab_timer",
+    "keep_image",
 )
 
 

@@ -253,7 +253,7 @@ def test_given_load_balancer_access_when_deployed_then_ready_at_its_https_host_a
     deployed = driver.deploy(hello_web_labspec(), hello_web_repo)
 
     assert deployed.execution["status"] == "SUCCEEDED", deployed.execution.get("cause")
-    assert deployed.states == [*DEPLOY_PATH, "Lab Ready"]
+    assert deployed.states == [*DEPLOY_PATH, "Keep Lab Image?", "Lab Ready"]
     lab_id = deployed.lab_id
     record = deployed.record
     assert record.status == LabStatus.READY

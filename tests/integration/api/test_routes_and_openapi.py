@@ -78,6 +78,8 @@ def test_given_the_document_when_read_then_it_has_every_route_and_requires_sigv4
         ("/labs/{lab_id}/redeploy", "post"),
         ("/labs/{lab_id}/lease", "post"),
         ("/costs", "get"),
+        ("/images", "get"),
+        ("/images/{image_id}", "delete"),
         ("/sweep", "get"),
         ("/sweep", "post"),
     }
