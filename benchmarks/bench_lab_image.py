@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import statistics
 import sys
@@ -31,6 +32,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+# Before the handlers' logger exists: their INFO lines would bury the figures.
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 from ads.local.runtime import LocalControlPlane  # noqa: E402
 
