@@ -18,8 +18,9 @@ COHORT_PREFIX = "cohort#"
 COURSE_PATTERN = r"^[\w\s.:/=+\-@]*$"
 # What a member line or entry may name: an IAM user, role, or an STS session of a role.
 MEMBER_ALLOWED = (
-    "an IAM principal ARN: arn:aws:iam::<account>:user/<name>, "
-    "arn:aws:iam::<account>:role/<name> or arn:aws:sts::<account>:assumed-role/<role>/<session>"
+    "an IAM principal ARN: arn:<partition>:iam::<account>:user/<name>, "
+    "arn:<partition>:iam::<account>:role/<name> or "
+    "arn:<partition>:sts::<account>:assumed-role/<role>/<session>"
 )
 
 

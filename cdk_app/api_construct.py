@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from ads import api_routes
 from ads.api_models import DeploymentRequest, LeaseRenewal, PlanRequest
+from ads.cohort_model import CohortRenewal, CohortRequest
 from ads.lab_updates import RedeployRequest
 from cdk_app.compute_construct import FunctionSpec, LambdaFactory
 from cdk_app.nag import acknowledge, managed_policy_finding, nag_text
@@ -32,6 +33,8 @@ REQUEST_BODIES: dict[tuple[str, str], type[BaseModel]] = {
     ("/plans", "POST"): PlanRequest,
     ("/labs/{lab_id}/redeploy", "POST"): RedeployRequest,
     ("/labs/{lab_id}/lease", "POST"): LeaseRenewal,
+    ("/cohorts", "POST"): CohortRequest,
+    ("/cohorts/{cohort_id}/lease", "POST"): CohortRenewal,
 }
 # What API Gateway answers for a body its model refuses: the ADS error shape. Gateway
 # response templates are plain substitution (no VTL, no escaping): validationErrorString

@@ -18,7 +18,12 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from ads.asl_placeholders import PARTITION_PLACEHOLDER, STEP_FUNCTION_PLACEHOLDERS, placeholders_of
+from ads.asl_placeholders import (
+    PARTITION_PLACEHOLDER,
+    STATE_MACHINE_PLACEHOLDERS,
+    STEP_FUNCTION_PLACEHOLDERS,
+    placeholders_of,
+)
 from cdk_app.nag import acknowledge, nag_text
 from cdk_app.settings import Settings
 
@@ -58,9 +63,12 @@ def asl_state_machine(
     asl_path: Path,
     functions: Mapping[str, lambda_.IFunction],
     settings: Settings,
+    state_machines: Mapping[str, sfn.IStateMachine] | None = None,
 ) -> sfn.StateMachine:
-    """The machine of ``asl_path``, calling ``functions`` (by step name, e.g. ``power_vm``);
-    a placeholder of the file that none of them fills fails synth, naming it."""
+    """The machine of ``asl_path``, calling ``functions`` (by step name, e.g. ``power_vm``)
+    and starting ``state_machines`` (by name, e.g. ``DeployLab``; the caller grants what
+    starting them takes); a placeholder of the file that none of them fills fails synth,
+    naming it."""
     if not asl_path.is_file():
         raise FileNotFoundError(
             f"state machine {name}: the ASL file {asl_path} is missing; "
@@ -72,6 +80,8 @@ def asl_state_machine(
         STEP_FUNCTION_PLACEHOLDERS[step]: function.function_arn
         for step, function in functions.items()
     }
+    for machine_name, started in (state_machines or {}).items():
+        substitutions[STATE_MACHINE_PLACEHOLDERS[machine_name]] = started.state_machine_arn
     for placeholder, rest in service_arns.items():
         substitutions[placeholder] = f"arn:{stack.partition}:{rest}"
     if PARTITION_PLACEHOLDER in placeholders_of(definition):

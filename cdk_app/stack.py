@@ -11,6 +11,7 @@ from cdk_app.access_construct import LabAccess
 from cdk_app.action_construct import Actions
 from cdk_app.api_construct import Api
 from cdk_app.ci_trigger_construct import CiTrigger, LifecycleBus
+from cdk_app.cohort_construct import Cohorts
 from cdk_app.compute_construct import AGENT_PORT, AgentBundle, LabInstanceRole, LambdaFactory
 from cdk_app.image_grants import ImageGrants
 from cdk_app.lease_construct import Leases
@@ -108,6 +109,14 @@ class AdsStack(Stack):
             record_status=workflow.record_status,
             lifecycle_bus=lifecycle.bus,
         )
+        cohorts = Cohorts(
+            self,
+            "Cohorts",
+            settings=settings,
+            deploy_machine=workflow.deploy_machine,
+            deploy_machine_name=workflow.deploy_machine_name,
+            record_status=workflow.record_status,
+        )
         # Only the front doors start executions; the steps never need these ARNs, which
         # keeps the machine -> step Lambda references free of cycles.
         machine_environment = {
@@ -128,8 +137,10 @@ class AdsStack(Stack):
                 "ADS_POWER_STATE_MACHINE_ARN": power.machine.state_machine_arn,
                 "ADS_ACTION_STATE_MACHINE_ARN": actions.machine.state_machine_arn,
                 "ADS_REDEPLOY_STATE_MACHINE_ARN": redeploy.machine.state_machine_arn,
+                "ADS_COHORT_STATE_MACHINE_ARN": cohorts.machine.state_machine_arn,
             },
         )
+        cohorts.grant_requests(api.function)
         power.grant_requests(api.function)
         actions.grant_requests(api.function)
         actions.grant_read_logs(api.function)  # GET /labs/{lab_id}/logs, through SSM
@@ -219,6 +230,7 @@ class AdsStack(Stack):
                 "PowerLab": power.machine,
                 "ActionLab": actions.machine,
                 "RedeployLab": redeploy.machine,
+                "DeployCohort": cohorts.machine,
             },
             functions=factory.functions,
             dead_letter_queue=ci_trigger.dead_letter_queue,
@@ -235,6 +247,7 @@ class AdsStack(Stack):
         CfnOutput(self, "PowerStateMachineArn", value=power.machine.state_machine_arn)
         CfnOutput(self, "ActionStateMachineArn", value=actions.machine.state_machine_arn)
         CfnOutput(self, "RedeployStateMachineArn", value=redeploy.machine.state_machine_arn)
+        CfnOutput(self, "CohortStateMachineArn", value=cohorts.machine.state_machine_arn)
         CfnOutput(self, "TableName", value=storage.table.table_name)
         CfnOutput(self, "LifecycleEventBusName", value=lifecycle.bus.event_bus_name)
         CfnOutput(self, "LifecycleEventBusArn", value=lifecycle.bus.event_bus_arn)

@@ -369,3 +369,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except AdsError as exc:
         return _refused(exc)
     return app.resolve(event, context)
+
+
+# The cohort routes (/cohorts) register on the same resolver; they import this module.
+from functions.api import cohort_routes as _cohort_routes  # noqa: E402, F401

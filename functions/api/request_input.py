@@ -120,3 +120,21 @@ def _query(event: Any, names: tuple[str, ...]) -> dict[str, Any]:
         elif name in single:
             data[name] = single[name]
     return data
+
+
+class CohortPath(BaseModel):
+    cohort_id: str = Field(max_length=MAX_LAB_ID_LENGTH)
+
+
+class CohortListQuery(BaseModel):
+    limit: int = Field(default=20, ge=1, le=MAX_PAGE)
+    next_token: str | None = None
+
+
+def cohort_id(value: str) -> str:
+    return _validated(CohortPath, {"cohort_id": value}).cohort_id
+
+
+def cohort_list_query(event: Any) -> CohortListQuery:
+    """The query of GET /cohorts; a parameter given twice is refused, not picked from."""
+    return _validated(CohortListQuery, _query(event, tuple(CohortListQuery.model_fields)))

@@ -33,6 +33,12 @@ PIPELINE_ROUTES = {
     ("POST", "/labs/*/lease"),
     # What its labs have cost (its own only: GET /costs answers an owner's own).
     ("GET", "/costs"),
+    # A course's pipeline may deploy a lab for every student (and renew or destroy them).
+    ("POST", "/cohorts"),
+    ("GET", "/cohorts"),
+    ("GET", "/cohorts/*"),
+    ("POST", "/cohorts/*/lease"),
+    ("DELETE", "/cohorts/*"),
 }
 
 

@@ -209,9 +209,10 @@ def test_given_the_api_when_synthesized_then_it_starts_both_machines_and_follows
         m["Properties"]["StateMachineName"]
         for m in machines.values()
         # PowerLab's, ActionLab's and RedeployLab's are followed, never stopped
-        # (test_power, test_actions, test_redeploy).
+        # (test_power, test_actions, test_redeploy); DeployCohort's are followed and
+        # stopped through statements of their own (test_cohorts).
         if m["Properties"]["StateMachineName"]
-        not in ("ads-power-lab", "ads-action-lab", "ads-redeploy-lab")
+        not in ("ads-power-lab", "ads-action-lab", "ads-redeploy-lab", "ads-deploy-cohort")
     )
     followed = sorted(text(r) for r in resources_of(follow))
     assert len(followed) == 2

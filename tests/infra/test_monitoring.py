@@ -27,6 +27,7 @@ MACHINE_LABELS = {
     "PowerLab": "power_lab",
     "ActionLab": "action_lab",
     "RedeployLab": "redeploy_lab",
+    "DeployCohort": "deploy_cohort",
 }
 
 Watched = tuple[str, str, tuple[tuple[str, str], ...]]

@@ -62,7 +62,13 @@ def test_given_the_stack_when_synthesized_then_both_machines_exist_by_name_as_st
     synthesis,
 ):
     machines = _machines(synthesis)
-    assert set(machines) == {*MACHINES, "ads-power-lab", "ads-action-lab", "ads-redeploy-lab"}
+    assert set(machines) == {
+        *MACHINES,
+        "ads-power-lab",
+        "ads-action-lab",
+        "ads-redeploy-lab",
+        "ads-deploy-cohort",
+    }
     for _, props in machines.values():
         assert props["StateMachineType"] == "STANDARD"
 

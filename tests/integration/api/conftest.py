@@ -48,6 +48,7 @@ class ControlPlane:
     repo: LabRepository
     deploy_arn: str
     destroy_arn: str
+    cohort_arn: str = ""
 
     def executions(self, state_machine_arn: str) -> list[dict[str, Any]]:
         return self.sfn.list_executions(stateMachineArn=state_machine_arn)["executions"]
@@ -88,10 +89,17 @@ def control_plane(monkeypatch) -> Iterator[ControlPlane]:
         destroy = sfn.create_state_machine(
             name="ads-DestroyLab", definition=_definition("destroy_lab"), roleArn=role
         )["stateMachineArn"]
+        # moto records DeployCohort's executions without running them: a stand-in will do.
+        cohort = sfn.create_state_machine(
+            name="ads-DeployCohort", definition=_definition("no_such_workflow"), roleArn=role
+        )["stateMachineArn"]
         monkeypatch.setenv("ADS_DEPLOY_STATE_MACHINE_ARN", deploy)
         monkeypatch.setenv("ADS_DESTROY_STATE_MACHINE_ARN", destroy)
+        monkeypatch.setenv("ADS_COHORT_STATE_MACHINE_ARN", cohort)
         reset_config()
-        yield ControlPlane(sfn, LabRepository.from_name(TABLE, REGION), deploy, destroy)
+        yield ControlPlane(
+            sfn, LabRepository.from_name(TABLE, REGION), deploy, destroy, cohort_arn=cohort
+        )
     reset_config()
 
 
