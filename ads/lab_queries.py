@@ -6,6 +6,7 @@ labs assigned to them as a cohort's member (:mod:`ads.cohorts`).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ads.api_models import LabPage, LabSummary, LabView
@@ -15,6 +16,7 @@ from ads.executions import console_url
 from ads.lab.accrual import accrued
 from ads.lab.cost import lab_cost
 from ads.lab_record import LabStatus, utc_now
+from ads.record_projection import LAB_SUMMARY, LAB_VIEW
 from ads.source_checks import found
 
 MAX_PAGE = 100
@@ -53,6 +55,8 @@ def list_labs(
             FieldProblem("limit", str(limit), f"an integer from 1 to {MAX_PAGE}"), subject="query"
         )
     statuses = _statuses(status)
+    # A summary's attributes only: a page of whole records is mostly labspecs and plans.
+    ctx = replace(ctx, repository=ctx.repository.projected(LAB_SUMMARY))
     if is_admin(caller, ctx.config):
         records, token = ctx.repository.list_all(
             status=statuses, limit=limit, next_token=next_token
@@ -94,7 +98,8 @@ def _owned_then_assigned(
 
 def get_lab(ctx: DeploymentContext, lab_id: str, *, caller: str) -> dict[str, Any]:
     """The lab record's public view, with links to its executions in the console."""
-    record = readable_record(ctx, lab_id, caller, assigned=True)
+    viewing = replace(ctx, repository=ctx.repository.projected(LAB_VIEW))
+    record = readable_record(viewing, lab_id, caller, assigned=True)
     view = LabView.model_validate(
         dict(
             record.public_view(),

@@ -19,9 +19,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
+from ads.built_once import built_once
 from ads.errors import AdsError
 from ads.observability import logger
 from ads.providers.throttling import client_config, error_code, error_message
@@ -155,7 +155,7 @@ class LabSchedules:
         )
 
 
-@lru_cache(maxsize=4)
+@built_once(maxsize=4)
 def _client(region: str, config_id: int) -> Any:  # noqa: ARG001 - a cache key
     # Keyed on the configuration too: the local plane's next start is a new emulation.
     import boto3

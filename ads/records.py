@@ -82,12 +82,35 @@ def _decode_token(token: str | None, index: tuple[str, str] | None = None) -> di
         ) from exc
 
 
+def _record_of(response: dict[str, Any]) -> LabRecord | None:
+    """The record an UpdateItem with ReturnValues ALL_NEW answered (None for NONE)."""
+    attributes = response.get("Attributes")
+    return LabRecord.model_validate(from_dynamo(attributes)) if attributes else None
+
+
 class LabRepository:
     """Data access for lab records. ``table`` is a boto3 DynamoDB Table resource."""
 
-    def __init__(self, table: Any, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        table: Any,
+        clock: Callable[[], datetime] = utc_now,
+        attributes: tuple[str, ...] | None = None,
+    ) -> None:
         self._table = table
         self._clock = clock
+        # Reads (get, require, listings) answer only these attributes (ads.record_projection).
+        self._attributes = attributes
+
+    def projected(self, attributes: Iterable[str]) -> LabRepository:
+        """This repository, its reads answering only ``attributes``: partial records for
+        a reader that needs no more (see :mod:`ads.record_projection`). Writes are the same."""
+        return LabRepository(self._table, self._clock, tuple(attributes))
+
+    def _projection(self) -> dict[str, Any]:
+        from ads.record_projection import projection
+
+        return projection(self._attributes) if self._attributes else {}
 
     @classmethod
     def from_name(cls, table_name: str, region: str, session: Any = None) -> LabRepository:
@@ -158,7 +181,9 @@ class LabRepository:
     def get(self, lab_id: str) -> LabRecord | None:
         if lab_id.startswith(IDEMPOTENCY_PREFIX):
             return None
-        item = self._table.get_item(Key={"lab_id": lab_id}, ConsistentRead=True).get("Item")
+        item = self._table.get_item(
+            Key={"lab_id": lab_id}, ConsistentRead=True, **self._projection()
+        ).get("Item")
         return LabRecord.model_validate(from_dynamo(item)) if item else None
 
     def require(self, lab_id: str) -> LabRecord:
@@ -301,7 +326,7 @@ class LabRepository:
         last_key = None
         # A filter applies after the page is read: keep reading until the page is full.
         while True:
-            request = dict(kwargs, Limit=max(limit, 1))
+            request = dict(kwargs, Limit=max(limit, 1), **self._projection())
             if start:
                 request["ExclusiveStartKey"] = start
             response = call(**request)
@@ -331,6 +356,7 @@ class LabRepository:
         """Move the lab to ``to`` (conditional) and store ``fields`` with it; a lab that
         ends (DESTROYED, FAILED) stops counting against its owner's quotas (once)."""
         record = self._transition(lab_id, to, note=note, **fields)
+        assert record is not None  # ReturnValues ALL_NEW answers the item
         if record.status in QUOTA_RELEASED_AT and record.quota_hold:
             hold = record.quota_hold
             self.quota_usage.release(
@@ -338,10 +364,27 @@ class LabRepository:
             )
         return record
 
+    def move(self, lab_id: str, to: LabStatus | str, *, note: str = "", **fields: Any) -> None:
+        """:meth:`transition` for a caller that does not need the record back: the write
+        answers nothing (ReturnValues NONE), so the item (labspec, plan, history) is
+        neither sent back nor parsed. A move to DESTROYED or FAILED reads the quota hold
+        it releases, so it is a :meth:`transition`."""
+        if LabStatus(to) in QUOTA_RELEASED_AT:
+            self.transition(lab_id, to, note=note, **fields)
+            return
+        self._transition(lab_id, to, note=note, return_values="NONE", **fields)
+
     def _transition(
-        self, lab_id: str, to: LabStatus | str, *, note: str = "", **fields: Any
-    ) -> LabRecord:
-        """Move the lab to ``to`` (conditional) and store ``fields`` with it.
+        self,
+        lab_id: str,
+        to: LabStatus | str,
+        *,
+        note: str = "",
+        return_values: str = "ALL_NEW",
+        **fields: Any,
+    ) -> LabRecord | None:
+        """Move the lab to ``to`` (conditional) and store ``fields`` with it; the record
+        as it is now, unless ``return_values`` is NONE.
 
         Moving to the status the lab already has stores the fields and adds no history
         entry, so a retried step is harmless. Any other move not allowed by the lifecycle
@@ -377,9 +420,9 @@ class LabRepository:
                     ConditionExpression=f"attribute_exists(lab_id) AND #status IN ({allowed_list})",
                     ExpressionAttributeNames=names,
                     ExpressionAttributeValues=to_dynamo(values_with_history),
-                    ReturnValues="ALL_NEW",
+                    ReturnValues=return_values,
                 )
-                return LabRecord.model_validate(from_dynamo(response["Attributes"]))
+                return _record_of(response)
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                     raise
@@ -391,9 +434,9 @@ class LabRepository:
                 ConditionExpression="attribute_exists(lab_id) AND #status = :to",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=to_dynamo(values),
-                ReturnValues="ALL_NEW",
+                ReturnValues=return_values,
             )
-            return LabRecord.model_validate(from_dynamo(response["Attributes"]))
+            return _record_of(response)
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise

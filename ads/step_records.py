@@ -3,6 +3,8 @@ has begun, and a forward move that loses to a concurrent destroy says so."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ads.errors import IllegalTransitionError
@@ -13,8 +15,12 @@ from ads.records import LabRepository
 DESTROY_STATES = (LabStatus.DESTROYING, LabStatus.DESTROYED)
 
 
-def deploying(repository: LabRepository, lab_id: str) -> LabRecord:
-    record = repository.require(lab_id)
+def deploying(
+    repository: LabRepository, lab_id: str, attributes: Iterable[str] | None = None
+) -> LabRecord:
+    """The lab a deploy step works on (only ``attributes`` of it, when given)."""
+    reader = repository.projected(attributes) if attributes else repository
+    record = reader.require(lab_id)
     if record.status in DESTROY_STATES:
         raise LabBeingDestroyed(
             f"lab {lab_id} is {record.status.value}: the deployment stops here",
@@ -28,8 +34,23 @@ def advance(
     repository: LabRepository, lab_id: str, status: LabStatus, note: str = "", **fields: Any
 ) -> LabRecord:
     """A forward transition that reports a concurrent destroy as such."""
-    try:
+    with _stops_on_destroy(lab_id):
         return repository.transition(lab_id, status, note=note, **fields)
+
+
+def move(
+    repository: LabRepository, lab_id: str, status: LabStatus, note: str = "", **fields: Any
+) -> None:
+    """:func:`advance` for a step that does not need the record back (the write answers
+    nothing: ReturnValues NONE)."""
+    with _stops_on_destroy(lab_id):
+        repository.move(lab_id, status, note=note, **fields)
+
+
+@contextmanager
+def _stops_on_destroy(lab_id: str) -> Iterator[None]:
+    try:
+        yield
     except IllegalTransitionError as exc:
         if exc.current in {s.value for s in DESTROY_STATES}:
             raise LabBeingDestroyed(

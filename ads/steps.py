@@ -13,10 +13,9 @@ bookkeeping of a workflow are :mod:`ads.teardown_steps`; what the steps return i
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
+from ads.built_once import LazyParts, built_once
 from ads.config import AdsConfig
 from ads.failure_causes import describe_init_failure
 from ads.health_probe import probe_health
@@ -38,8 +37,9 @@ from ads.providers.base import (
     VmNotRunning,
 )
 from ads.providers.consistency import launch_attempt_details, within_launch_grace
+from ads.record_projection import STEP_READ
 from ads.records import LabRepository
-from ads.step_records import advance, deploying, vm_of
+from ads.step_records import advance, deploying, move, vm_of
 from ads.step_results import CreateVmResult, HealthCheckResult, InitVmResult, WaitRunningResult
 
 __all__ = [
@@ -55,31 +55,70 @@ __all__ = [
 # -- wiring for the handlers -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StepDependencies:
-    repository: LabRepository
-    provider: ComputeProvider
-    publisher: LifecyclePublisher
-    config: AdsConfig
+class StepDependencies(LazyParts):
+    """What the step handlers use: the labs table, the compute provider, the lifecycle
+    publisher. Given (tests), or built from ``config`` on first use, each once: a step
+    builds only the clients its logic reads (Wait Until Running never builds the events
+    client), and concurrent first uses build one."""
+
+    def __init__(
+        self,
+        *,
+        config: AdsConfig,
+        repository: LabRepository | None = None,
+        provider: ComputeProvider | None = None,
+        publisher: LifecyclePublisher | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        for name, given in (
+            ("repository", repository),
+            ("provider", provider),
+            ("publisher", publisher),
+        ):
+            if given is not None:
+                self._parts[name] = given
+
+    @property
+    def repository(self) -> LabRepository:
+        return self._part(
+            "repository",
+            lambda: LabRepository.from_name(
+                self.config.table_name, self.config.region, self._session()
+            ),
+        )
+
+    @property
+    def provider(self) -> ComputeProvider:
+        from ads.providers import get_provider
+
+        return self._part("provider", lambda: get_provider(self.config, self._session()))
+
+    @property
+    def publisher(self) -> LifecyclePublisher:
+        def build() -> LifecyclePublisher:
+            from ads.providers.throttling import client_config
+
+            events = self._session().client(
+                "events", region_name=self.config.region, config=client_config()
+            )
+            return LifecyclePublisher(events, self.config.event_bus_name)
+
+        return self._part("publisher", build)
+
+    def _session(self) -> Any:
+        # One session for the clients of this container (a session is not thread-safe:
+        # parts are built under the parts' lock).
+        import boto3
+
+        return self._part("session", lambda: boto3.session.Session(region_name=self.config.region))
 
 
-@lru_cache(maxsize=4)
+@built_once(maxsize=4)
 def dependencies_for(config: AdsConfig) -> StepDependencies:
-    """Clients and repository for ``config``, built on first use and then reused by every
-    warm invocation (importing a handler creates no AWS client)."""
-    import boto3
-
-    from ads.providers import get_provider
-    from ads.providers.throttling import client_config
-
-    session = boto3.session.Session(region_name=config.region)
-    events = session.client("events", region_name=config.region, config=client_config())
-    return StepDependencies(
-        repository=LabRepository.from_name(config.table_name, config.region, session),
-        provider=get_provider(config, session),
-        publisher=LifecyclePublisher(events, config.event_bus_name),
-        config=config,
-    )
+    """The dependencies of ``config``, one object per configuration and container, its
+    clients built on first use (importing a handler creates no AWS client)."""
+    return StepDependencies(config=config)
 
 
 def init_request(record: LabRecord) -> InitRequest:
@@ -105,7 +144,7 @@ def create_vm(lab_id: str, repository: LabRepository, provider: ComputeProvider)
         # Kept before the launch: should this attempt die before the VM's id is stored,
         # Destroy VM knows EC2 may not list the instance by its tag yet.
         fields["vm_details"] = attempt
-    advance(repository, lab_id, LabStatus.PROVISIONING, "creating the VM", **fields)
+    move(repository, lab_id, LabStatus.PROVISIONING, "creating the VM", **fields)
     if record.status == LabStatus.REQUESTED:
         # Only the first attempt leaves REQUESTED: a retried Create VM is not a new lab.
         count(LabMetric.LABS_REQUESTED)
@@ -116,10 +155,10 @@ def create_vm(lab_id: str, repository: LabRepository, provider: ComputeProvider)
         if attempt:
             # Every launch was refused: nothing can appear by its tag later, so Destroy VM
             # need not wait out the launch window before the lab is marked FAILED.
-            advance(repository, lab_id, LabStatus.PROVISIONING, vm_details={})
+            move(repository, lab_id, LabStatus.PROVISIONING, vm_details={})
         raise
     details = {**vm.details, "from_image": image.image_id} if image else vm.details
-    advance(
+    move(
         repository,
         lab_id,
         LabStatus.PROVISIONING,
@@ -145,7 +184,7 @@ def create_vm(lab_id: str, repository: LabRepository, provider: ComputeProvider)
 def wait_running(
     lab_id: str, repository: LabRepository, provider: ComputeProvider, *, launch_grace_s: float
 ) -> WaitRunningResult:
-    record = deploying(repository, lab_id)
+    record = deploying(repository, lab_id, STEP_READ)
     vm = vm_of(record)
     state = provider.describe_vm(vm.vm_id)
     if state.state == "absent" and within_launch_grace(vm.details, launch_grace_s):
@@ -170,7 +209,7 @@ def wait_running(
     access = hooks.access_details(lab_id, vm, record.plan) if hooks else {}
     if access:
         fields["vm_details"] = {**vm.details, **access}
-    advance(repository, lab_id, LabStatus.PROVISIONING, **fields)
+    move(repository, lab_id, LabStatus.PROVISIONING, **fields)
     return WaitRunningResult(state=state.state, private_ip=private_ip, endpoint=endpoint)
 
 
@@ -200,9 +239,10 @@ def init_vm(lab_id: str, repository: LabRepository, provider: ComputeProvider) -
 def health_check(
     lab_id: str, repository: LabRepository, provider: ComputeProvider, *, timeout_s: float
 ) -> HealthCheckResult:
-    record = deploying(repository, lab_id)
+    record = deploying(repository, lab_id, STEP_READ)
     if record.status != LabStatus.HEALTH_CHECKING:
-        record = advance(repository, lab_id, LabStatus.HEALTH_CHECKING, "checking the agent")
+        move(repository, lab_id, LabStatus.HEALTH_CHECKING, "checking the agent")
+        record = record.model_copy(update={"status": LabStatus.HEALTH_CHECKING})
     try:
         vm = vm_of(record)
     except VmNotRunning as exc:
@@ -246,5 +286,5 @@ def _first_revision(repository: LabRepository, record: LabRecord, document: Any)
         requested_by=record.owner,
         at=record.created_at,
     )
-    advance(repository, record.lab_id, LabStatus.HEALTH_CHECKING, revision=sha, revisions=history)
+    move(repository, record.lab_id, LabStatus.HEALTH_CHECKING, revision=sha, revisions=history)
     return sha

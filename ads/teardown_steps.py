@@ -25,6 +25,7 @@ from ads.providers.base import (
     StepError,
 )
 from ads.providers.consistency import within_launch_attempt_grace, within_launch_grace
+from ads.record_projection import STEP_READ
 from ads.records import LabRepository
 from ads.step_records import DESTROY_STATES, advance, vm_of
 from ads.step_results import DestroyVmResult, RecordStatusResult
@@ -41,7 +42,7 @@ def _open_access(record: LabRecord, provider: ComputeProvider | None) -> dict[st
 def destroy_vm(
     lab_id: str, repository: LabRepository, provider: ComputeProvider, *, launch_grace_s: float
 ) -> DestroyVmResult:
-    record = repository.get(lab_id)
+    record = repository.projected(STEP_READ).get(lab_id)
     vm_id = record.vm_id if record else None
     details = record.vm_details if record else {}
     try:

@@ -24,13 +24,13 @@ No one waits on this asynchronous invocation, so it does not trace with the X-Ra
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ads import deployments
 from ads.api_models import CiDeploymentRequest, field_problems
+from ads.built_once import built_once
 from ads.config import AdsConfig, get_config
 from ads.errors import AdsError, InvalidInputError
 from ads.observability import logger
@@ -41,7 +41,6 @@ DETAIL_TYPE = "Lab Deployment Requested"
 UPDATE_DETAIL_TYPE = "Lab Update Requested"
 
 _config: AdsConfig = get_config()
-_context: deployments.DeploymentContext | None = None
 
 
 class CiEvent(BaseModel):
@@ -57,11 +56,13 @@ class CiEvent(BaseModel):
 
 
 def deployment_context() -> deployments.DeploymentContext:
-    global _context
-    config = get_config()
-    if _context is None or _context.config is not config:
-        _context = deployments.DeploymentContext.from_config(config)
-    return _context
+    # reset_config() (tests, the local control plane) yields a new config: a new context.
+    return _context_for(get_config())
+
+
+@built_once(maxsize=4)
+def _context_for(config: AdsConfig) -> deployments.DeploymentContext:
+    return deployments.DeploymentContext.from_config(config)
 
 
 def ci_owner(account: str, config: AdsConfig) -> str:
@@ -71,7 +72,7 @@ def ci_owner(account: str, config: AdsConfig) -> str:
     return f"arn:{_partition(config.region)}:iam::{account}:role/{config.ci_role_name}"
 
 
-@lru_cache(maxsize=8)
+@built_once(maxsize=8)
 def _partition(region: str) -> str:
     # botocore's endpoint data knows the partitions (aws, aws-cn, aws-us-gov, ...).
     import boto3

@@ -7,17 +7,17 @@ timer invokes it the same way. The logic is :mod:`ads.lab_timers`.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from ads.built_once import built_once
 from ads.config import AdsConfig, get_config
 from ads.lab_timers import TimerEvent, run_timer
 from ads.observability import logger
 
 
-@lru_cache(maxsize=4)
+@built_once(maxsize=4)
 def _dependencies(config: AdsConfig) -> tuple[Any, Any, Any]:
     from ads.deployment_context import DeploymentContext
     from ads.lab_schedules import schedules_for

@@ -8,12 +8,12 @@ answer (and each action a log line and an event).
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
+from ads.built_once import built_once
 from ads.config import AdsConfig, get_config
 from ads.observability import logger
 from ads.sweep import Sweep
@@ -27,7 +27,7 @@ class SweepEvent(BaseModel):
     apply: bool = False
 
 
-@lru_cache(maxsize=4)
+@built_once(maxsize=4)
 def _sweep(config: AdsConfig) -> Sweep:
     from ads.sweep_wiring import sweep_for
 

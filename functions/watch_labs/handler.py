@@ -8,12 +8,12 @@ instead of a timeout. Its report is the answer (and a log line).
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
+from ads.built_once import built_once
 from ads.config import AdsConfig, get_config
 from ads.health_watch import HealthWatch
 from ads.observability import logger
@@ -30,7 +30,7 @@ class ScheduledEvent(BaseModel):
     id: str | None = None
 
 
-@lru_cache(maxsize=4)
+@built_once(maxsize=4)
 def _watch(config: AdsConfig) -> HealthWatch:
     from ads.deployment_context import DeploymentContext
     from ads.steps import dependencies_for

@@ -208,7 +208,8 @@ def test_given_dynamodb_still_throttles_when_a_step_runs_then_provider_throttled
     def throttled(*args: Any, **kwargs: Any) -> Any:
         raise client_error("ProvisionedThroughputExceededException", operation="GetItem")
 
-    monkeypatch.setattr(ec2_world.repository, "require", throttled)
+    # The table's GetItem, whichever view of the repository (projected or not) reads it.
+    monkeypatch.setattr(ec2_world.repository._table, "get_item", throttled)
 
     with pytest.raises(Exception) as raised:
         wait_running(ec2_world.state("wait_running"), CONTEXT)
@@ -296,7 +297,13 @@ def test_given_a_running_instance_with_ssm_online_when_wait_running_runs_then_ip
 
     (instance,) = instances_of(ec2_world.lab_id)
     ip = instance["PrivateIpAddress"]
-    assert result == {"state": "running", "private_ip": ip, "endpoint": f"http://{ip}:9089"}
+    # init_poll_s: Await Init's safety-net interval (its TimeoutSecondsPath), from the config.
+    assert result == {
+        "state": "running",
+        "private_ip": ip,
+        "endpoint": f"http://{ip}:9089",
+        "init_poll_s": 300,
+    }
     record = ec2_world.repository.require(ec2_world.lab_id)
     assert (record.vm_id, record.private_ip, record.endpoint) == (vm_id, ip, f"http://{ip}:9089")
 
