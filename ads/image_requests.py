@@ -95,7 +95,7 @@ def remove_image(
 ) -> dict[str, Any]:
     require_caller(caller)
     image = _visible(ctx, image_id, caller)
-    if image.image_state == "creating":
+    if image.image_state == "creating" and not ctx.repository.images.stale(image):
         raise ImageBusy(
             f"image {image_id} is being made by lab {image.source_lab_id}; remove it once "
             "GET /images shows it available or failed",

@@ -21,7 +21,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,6 +36,9 @@ ImageStateName = Literal["creating", "pending", "available", "failed", "deleting
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 # The deploy steps a VM started from an image still runs: the rest is in the image.
 PER_VM_STEPS = ("init", "start")
+# A claim still "creating" after this long was left by a step that died (its task times
+# out long before): the key may be claimed again, the image removed.
+STALE_CLAIM = timedelta(minutes=30)
 # The labspec's opt-in (an ADS extension): lab.build_requirements.platform.reuse_image.
 LABSPEC_OPT_IN = ("lab", "build_requirements", "platform", "reuse_image")
 
@@ -172,17 +175,29 @@ class LabImages:
         key = key_of(image_id)
         return self.get(key) if key else None
 
+    def stale(self, image: LabImage) -> bool:
+        """Whether ``image`` is a claim left "creating" by a step that died."""
+        return image.image_state == "creating" and image.updated_at < iso(
+            self._clock() - STALE_CLAIM
+        )
+
     def claim(self, image: LabImage) -> bool:
-        """Store ``image`` as the key's image unless one exists that did not fail; False
-        when another lab's image holds the key (creating, pending or available)."""
+        """Store ``image`` as the key's image unless one exists that did not fail (or is a
+        stale claim); False when another lab's image holds the key (creating, pending or
+        available)."""
         from botocore.exceptions import ClientError
 
         item = {**self._item_key(image.image_key), **to_dynamo(image.model_dump(mode="json"))}
         try:
             self._table.put_item(
                 Item=item,
-                ConditionExpression="attribute_not_exists(lab_id) OR image_state = :failed",
-                ExpressionAttributeValues={":failed": "failed"},
+                ConditionExpression="attribute_not_exists(lab_id) OR image_state = :failed "
+                "OR (image_state = :creating AND updated_at < :stale)",
+                ExpressionAttributeValues={
+                    ":failed": "failed",
+                    ":creating": "creating",
+                    ":stale": iso(self._clock() - STALE_CLAIM),
+                },
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":

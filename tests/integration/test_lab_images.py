@@ -236,3 +236,31 @@ def test_given_an_image_being_made_when_removed_then_409_and_it_is_kept(
 
     assert busy.value.http_status == 409
     assert repo.images.get_by_id(image_id) is not None
+
+
+def test_given_a_claim_left_creating_by_a_step_that_died_when_old_then_the_key_is_free_and_it_can_be_removed(
+    repo: LabRepository,
+) -> None:
+    provider = AmiProvider()
+    _ready_lab(repo, "slow-1")
+    image_id = keep_image("slow-1", repo, provider).image_id or ""  # type: ignore[arg-type]
+    key = image_key(repo.require("slow-1"), "none", "ec2")
+    repo.images.update(key, image_state="creating")
+    _ready_lab(repo, "slow-2")
+    assert keep_image("slow-2", repo, provider).state == "exists"  # type: ignore[arg-type]
+
+    # The claim's last write is older than any Keep Lab Image task may run.
+    repo._table.update_item(
+        Key={"lab_id": f"image#{key}"},
+        UpdateExpression="SET updated_at = :old",
+        ExpressionAttributeValues={":old": "2020-01-01T00:00:00.000Z"},
+    )
+
+    assert keep_image("slow-2", repo, provider).state == "pending"  # type: ignore[arg-type]
+    assert repo.images.get(key).source_lab_id == "slow-2"  # type: ignore[union-attr]
+    repo._table.update_item(
+        Key={"lab_id": f"image#{key}"},
+        UpdateExpression="SET updated_at = :old, image_state = :creating",
+        ExpressionAttributeValues={":old": "2020-01-01T00:00:00.000Z", ":creating": "creating"},
+    )
+    assert remove_image(_ctx(repo), image_id, caller=ALICE, provider=provider)["removed"]
