@@ -6,7 +6,9 @@ uid of the process that created that socket. That is a fact the client cannot fo
 (unlike a header), so the local API uses it as the requester's identity for what is read
 with the requester's rights (:mod:`ads.providers.local_sources`).
 
-Read from ``/proc/net/tcp`` and ``/proc/net/tcp6`` rather than through psutil: psutil's
+Asked of the kernel for that one socket through netlink (:mod:`ads.local.sock_diag`),
+or where that cannot be done read from ``/proc/net/tcp`` and ``/proc/net/tcp6``, rather
+than through psutil: psutil's
 ``net_connections`` reports a socket's pid (found by scanning every process's open
 files, which needs root and races with the process exiting), not the socket's owner,
 which is the column this needs.
@@ -19,6 +21,8 @@ import socket
 import struct
 from collections.abc import Iterable
 from pathlib import Path
+
+from ads.local import sock_diag
 
 PROC_NET = Path("/proc/net")
 _TABLES = ("tcp", "tcp6")
@@ -64,6 +68,12 @@ def peer_uid(client: Address, server: Address, proc_net: Path = PROC_NET) -> int
     when this machine's socket table has no such connection (a client elsewhere, one
     already gone, or no /proc)."""
     wanted = (_normal(client), _normal(server))
+    if proc_net == PROC_NET:
+        try:
+            # One socket looked up by the kernel, not its whole table printed and read.
+            return sock_diag.socket_uid(*wanted)
+        except (OSError, ValueError):
+            pass  # no sock_diag here: the table in /proc says the same
     for table in _TABLES:
         try:
             lines = (proc_net / table).read_text().splitlines()
