@@ -75,8 +75,8 @@ def _no_durability_wait() -> contextlib.AbstractContextManager[None]:
 class HandlerDispatcher:
     """Loads the handlers, runs them with a context and counts every invocation.
 
-    Every invocation passes ``gate`` (API requests one at a time and ahead of workflow
-    steps, see :mod:`ads.local.invocation_gate`) and runs inside ``durability()``, which
+    Every invocation passes ``gate`` (API requests at once and ahead of workflow steps,
+    see :mod:`ads.local.invocation_gate`) and runs inside ``durability()``, which
     holds its answer back until the records it changed are on disk.
     """
 
@@ -229,7 +229,9 @@ class HandlerDispatcher:
         ``lab_id`` of its answer, else of the path), or for ``-`` when there is none.
         """
         fn = self.load("api")
-        # The turn ends before the wait for the disk: the next request runs meanwhile.
+        # Workflow steps are held back while the request runs, not while it waits for
+        # the disk. Requests run at once: the resolver's state is per thread
+        # (ads.local.resolver_state), moto's backends serialise their own calls.
         with self.durability(), self.gate.api():
             return self._answer_api(fn, event)
 

@@ -25,6 +25,7 @@ else the write did.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import sqlite3
@@ -193,9 +194,9 @@ class RecordStore:
         with backend_lock():
             table = dynamodb_backends[DEFAULT_ACCOUNT_ID][self.region].get_table(self.table_name)
             item = table.get_item(DynamoType({"S": key}))
-            # to_json() builds new dicts and lists (nested values are copied), so what is
-            # serialised above no longer changes with the table.
-            return item.to_json()["Attributes"] if item is not None else None
+            if item is None:
+                return None
+            return {name: typed_json(value) for name, value in item.attrs.items()}
 
     def _forget(self, key: str) -> None:
         with self._lock:
@@ -225,3 +226,31 @@ class RecordStore:
         finally:
             scope.internal = was_internal
         return restored
+
+
+def typed_json(value: Any) -> dict[str, Any]:
+    """A moto ``DynamoType`` in DynamoDB's typed JSON form, in new dicts and lists.
+
+    What ``Item.to_json()`` answers, in one walk: moto's own deep-copies each nested
+    value again at every level, which made it most of a lab request's CPU (a record nests
+    its labspec and plan a few levels deep). The leaves are strings, numbers as strings,
+    booleans or None, so nothing shared with the table is left to change under the
+    caller once the backend lock is released. Binary values are base64 text, as in
+    DynamoDB's JSON.
+    """
+    inner = value.value
+    if isinstance(inner, dict):
+        return {value.type: {name: typed_json(member) for name, member in inner.items()}}
+    if isinstance(inner, list):
+        return {
+            value.type: [
+                # A list's members are DynamoTypes; a set's are plain strings.
+                typed_json(member) if hasattr(member, "type") else _plain(member)
+                for member in inner
+            ]
+        }
+    return {value.type: _plain(inner)}
+
+
+def _plain(leaf: Any) -> Any:
+    return base64.b64encode(leaf).decode("ascii") if isinstance(leaf, bytes) else leaf

@@ -38,7 +38,13 @@ from ads.asl_placeholders import (
     STATE_MACHINE_PLACEHOLDERS,
     fill_placeholders,
 )
-from ads.local import execution_reader, moto_patches, moto_serial
+from ads.local import (
+    execution_reader,
+    moto_item_size,
+    moto_patches,
+    moto_serial,
+    resolver_state,
+)
 from ads.local.api_auth import LOCAL_ADMIN_PRINCIPAL
 from ads.local.lambda_dispatch import (
     ACCOUNT_ID,
@@ -202,6 +208,10 @@ class LocalControlPlane:
         self._restore.extend(moto_patches.install(self, _active))
         # Requests and executions run in parallel; moto's backends need one call at a time.
         self._restore.append(moto_serial.install())
+        # ...and Powertools' REST resolver keeps the request it resolves per thread.
+        self._restore.append(resolver_state.install())
+        # moto's item size check, in one walk of the item rather than its square.
+        self._restore.append(moto_item_size.install())
         arn_prefix = f"arn:aws:states:{self.region}:{ACCOUNT_ID}:stateMachine:"
         self.deploy_state_machine_arn = arn_prefix + DEPLOY_STATE_MACHINE
         self.destroy_state_machine_arn = arn_prefix + DESTROY_STATE_MACHINE

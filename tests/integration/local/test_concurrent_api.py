@@ -65,3 +65,61 @@ def test_given_posts_resolved_at_once_when_they_answer_then_each_lab_is_its_own_
             assert again["lab_id"] == json.loads(answers[0]["body"])["lab_id"]
         finally:
             release.set()
+
+
+def test_given_a_post_held_in_its_handler_when_another_is_answered_then_each_acts_as_its_caller(
+    tmp_path: Path, monkeypatch
+):
+    # The held POST reads its caller after the other request was resolved from start to
+    # end: served one at a time, the second could not be answered meanwhile; with the
+    # resolver's state shared, the held one would make its lab as the second's caller.
+    from functions.api import request_input
+
+    release = threading.Event()
+    held, second_done = threading.Event(), threading.Event()
+    real_key = request_input.idempotency_key
+
+    def idempotency_key(event):
+        key = real_key(event)
+        if key == "key-0":
+            held.set()
+            second_done.wait(30)
+        return key
+
+    monkeypatch.setattr(request_input, "idempotency_key", idempotency_key)
+    with LocalControlPlane(tmp_path / "plane", records_file=tmp_path / "records.sqlite3") as plane:
+        plane.override_handler("create_vm", lambda real: lambda event, context: release.wait(60))
+        (first, _, first_caller), (second, _, second_caller) = _request(0), _request(1)
+        answers: dict[str, dict] = {}
+
+        def post(name: str, event: dict) -> None:
+            answers[name] = plane.invoke_api(event)
+            if name == "second":
+                second_done.set()
+
+        try:
+            first_thread = threading.Thread(target=post, args=("first", first))
+            first_thread.start()
+            assert held.wait(30)
+            second_thread = threading.Thread(target=post, args=("second", second))
+            second_thread.start()
+
+            assert second_done.wait(20), (
+                "the second request was not answered while the first was held"
+            )
+            assert "first" not in answers
+            first_thread.join(30)
+            second_thread.join(30)
+
+            repository = plane.repository()
+            for name, caller, slug in (
+                ("first", first_caller, "concurrent-lab-0"),
+                ("second", second_caller, "concurrent-lab-1"),
+            ):
+                assert answers[name]["statusCode"] == 202, answers[name]["body"][:300]
+                lab_id = json.loads(answers[name]["body"])["lab_id"]
+                assert lab_id.startswith(slug + "-"), (name, lab_id)
+                assert repository.require(lab_id).owner == caller, name
+        finally:
+            second_done.set()
+            release.set()

@@ -1,4 +1,4 @@
-"""The local plane's order of invocations: API requests one at a time and first."""
+"""The local plane's order of invocations: API requests at once and first."""
 
 from __future__ import annotations
 
@@ -10,28 +10,25 @@ import pytest
 from ads.local.invocation_gate import InvocationGate
 
 
-def test_given_api_invocations_at_once_when_they_run_then_never_two_overlap():
+def test_given_api_invocations_at_once_when_they_run_then_they_overlap():
+    # Each waits inside its block until all are inside: one at a time would never get there.
     gate = InvocationGate()
-    running, most = 0, 0
-    lock = threading.Lock()
+    inside = threading.Barrier(8, timeout=5)
+    demand: list[int] = []
 
     def request() -> None:
-        nonlocal running, most
         with gate.api():
-            with lock:
-                running += 1
-                most = max(most, running)
-            time.sleep(0.01)
-            with lock:
-                running -= 1
+            inside.wait()
+            demand.append(gate.api_demand)
 
     threads = [threading.Thread(target=request) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(10)
 
-    assert most == 1
+    assert len(demand) == 8
+    assert max(demand) == 8
     assert gate.api_demand == 0
 
 
