@@ -29,6 +29,17 @@ MAX_INIT_TIMEOUT_S = 3600
 # yet" (EC2 is eventually consistent). The ASL retries are tested to outlast the maximum.
 DEFAULT_LAUNCH_GRACE_S = 120
 MAX_LAUNCH_GRACE_S = 300
+# The deadlines of DeployLab's waits (ads/step_waits.py): how long a VM may take to
+# run with its SSM agent online, and how long the install may take once sent (unset: the
+# init budget plus SSM's 10 minutes of delivery). Past one the lab fails with "timed out
+# after N s in <step>". Initialise VM waits for the command's status-change event; every
+# init_poll_s without one it looks for itself (the safety net for a lost event).
+DEFAULT_BOOT_DEADLINE_S = 600
+MAX_BOOT_DEADLINE_S = 3600
+INIT_DELIVERY_S = 600
+MAX_INIT_DEADLINE_S = MAX_INIT_TIMEOUT_S + INIT_DELIVERY_S
+DEFAULT_INIT_POLL_S = 300
+MAX_INIT_POLL_S = 900
 # The seconds each lab command (a deploy step's or an action's) may run unless the
 # labspec's runtime_requirements.platform.timeouts names another; the agent's --timeout.
 DEFAULT_COMMAND_TIMEOUT_S = 1800
@@ -119,6 +130,9 @@ class AdsConfig(BaseModel):
     ci_accounts: tuple[Annotated[str, Field(pattern=r"^\d{12}$")], ...] = ()
     init_timeout_s: int = Field(default=DEFAULT_INIT_TIMEOUT_S, ge=60, le=MAX_INIT_TIMEOUT_S)
     launch_grace_s: int = Field(default=DEFAULT_LAUNCH_GRACE_S, ge=0, le=MAX_LAUNCH_GRACE_S)
+    boot_deadline_s: int = Field(default=DEFAULT_BOOT_DEADLINE_S, ge=1, le=MAX_BOOT_DEADLINE_S)
+    init_deadline_s: int | None = Field(default=None, ge=1, le=MAX_INIT_DEADLINE_S)
+    init_poll_s: int = Field(default=DEFAULT_INIT_POLL_S, ge=1, le=MAX_INIT_POLL_S)
     # lifecycle events (EventBridge); empty disables publishing
     event_bus_name: str = ""
     # the role that owns labs a CI event requested without an IAM ARN (IAM role name rules)
@@ -181,6 +195,14 @@ class AdsConfig(BaseModel):
     schedule_group: str = ""
     scheduler_role_arn: str = ""
     lab_timer_function_arn: str = ""
+
+    @property
+    def init_deadline(self) -> int:
+        """Seconds Initialise VM may take: ADS_INIT_DEADLINE_S, else the init budget plus
+        SSM's delivery window (so a configured budget is spent before the deadline)."""
+        if self.init_deadline_s is not None:
+            return self.init_deadline_s
+        return self.init_timeout_s + INIT_DELIVERY_S
 
     @field_validator("lease_default", "lease_max", "lease_warning")
     @classmethod
@@ -257,6 +279,9 @@ class AdsConfig(BaseModel):
             "ci_accounts": ("ADS_CI_ACCOUNTS",),
             "init_timeout_s": ("ADS_INIT_TIMEOUT_S",),
             "launch_grace_s": ("ADS_LAUNCH_GRACE_S",),
+            "boot_deadline_s": ("ADS_BOOT_DEADLINE_S",),
+            "init_deadline_s": ("ADS_INIT_DEADLINE_S",),
+            "init_poll_s": ("ADS_INIT_POLL_S",),
             "event_bus_name": ("ADS_EVENT_BUS_NAME",),
             "ci_role_name": ("ADS_CI_ROLE_NAME",),
             "local_root": ("ADS_LOCAL_ROOT",),

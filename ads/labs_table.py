@@ -21,6 +21,8 @@ STATUS_INDEX = "status-index"
 ASSIGNEE_INDEX = "assignee-index"
 TTL_ATTRIBUTE = "expires_at"
 IDEMPOTENCY_PREFIX = "idempotency#"
+# The task tokens of waiting workflow steps (ads.step_waits): no owner either.
+WAIT_PREFIX = "wait#"
 
 
 def to_dynamo(value: Any) -> Any:

@@ -17,10 +17,15 @@ from typing import Any
 from aws_cdk import aws_logs as logs
 
 from ads.config import (
+    DEFAULT_BOOT_DEADLINE_S,
     DEFAULT_COMMAND_TIMEOUT_S,
+    DEFAULT_INIT_POLL_S,
     DEFAULT_INIT_TIMEOUT_S,
     DEFAULT_LAUNCH_GRACE_S,
+    MAX_BOOT_DEADLINE_S,
     MAX_COMMAND_TIMEOUT_S,
+    MAX_INIT_DEADLINE_S,
+    MAX_INIT_POLL_S,
     MAX_INIT_TIMEOUT_S,
     MAX_LAUNCH_GRACE_S,
 )
@@ -99,6 +104,12 @@ class Settings:
     # The init budget (ADS_INIT_TIMEOUT_S) and the EC2 launch grace (ADS_LAUNCH_GRACE_S).
     init_timeout_s: int = DEFAULT_INIT_TIMEOUT_S
     launch_grace_s: int = DEFAULT_LAUNCH_GRACE_S
+    # The deadlines of DeployLab's waits and Await Init's safety-net interval
+    # (ADS_BOOT_DEADLINE_S, ADS_INIT_DEADLINE_S, ADS_INIT_POLL_S; see ads/step_waits.py).
+    # init_deadline_s 0: the init budget plus SSM's delivery window.
+    boot_deadline_s: int = DEFAULT_BOOT_DEADLINE_S
+    init_deadline_s: int = 0
+    init_poll_s: int = DEFAULT_INIT_POLL_S
     # Seconds per lab command unless the labspec's timeouts say (ADS_COMMAND_TIMEOUT_S).
     command_timeout_s: int = DEFAULT_COMMAND_TIMEOUT_S
     # The health watch (cdk_app/watch_construct.py; ADS_WATCH_* on its Lambda).
@@ -253,6 +264,13 @@ class Settings:
             command_timeout_s=_bounded(
                 get, "command_timeout_s", defaults.command_timeout_s, 1, MAX_COMMAND_TIMEOUT_S
             ),
+            boot_deadline_s=_bounded(
+                get, "boot_deadline_s", defaults.boot_deadline_s, 1, MAX_BOOT_DEADLINE_S
+            ),
+            init_deadline_s=_bounded(
+                get, "init_deadline_s", defaults.init_deadline_s, 0, MAX_INIT_DEADLINE_S
+            ),
+            init_poll_s=_bounded(get, "init_poll_s", defaults.init_poll_s, 1, MAX_INIT_POLL_S),
             watch_enabled=_flag(get, "watch_enabled", defaults.watch_enabled),
             watch_interval_minutes=_bounded(
                 get, "watch_interval_minutes", defaults.watch_interval_minutes, 1, 1440

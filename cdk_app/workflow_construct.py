@@ -21,6 +21,7 @@ from ads.config import MANAGED_TAG as MANAGED_TAG  # the power construct reads i
 from ads.providers.consistency import CREATE_VM_TIMEOUT_S
 from cdk_app.asl_state_machine import asl_state_machine
 from cdk_app.asl_state_machine import partition_aware as partition_aware
+from cdk_app.command_events_construct import CommandEvents
 from cdk_app.compute_construct import AgentBundle, FunctionSpec, LabInstanceRole, LambdaFactory
 from cdk_app.image_grants import ImageGrants
 from cdk_app.lambda_bundle import PROJECT_ROOT
@@ -46,6 +47,13 @@ DEPLOY_STEPS = (
     "keep_image",
 )
 DESTROY_STEPS = ("destroy_vm", "record_status")
+
+
+def wait_deadlines(settings: Settings) -> dict[str, str]:
+    """ADS_INIT_DEADLINE_S when the settings name one (else the init budget + delivery)."""
+    if not settings.init_deadline_s:
+        return {}
+    return {"ADS_INIT_DEADLINE_S": str(settings.init_deadline_s)}
 
 
 def placeholders_in(asl_path: Path) -> set[str]:
@@ -89,7 +97,12 @@ class Workflow(Construct):
                 "wait_running",
                 "ADS step: is the VM running and SSM-online",
                 Duration.seconds(30),
-                environment={"ADS_LAUNCH_GRACE_S": str(settings.launch_grace_s)},
+                environment={
+                    "ADS_LAUNCH_GRACE_S": str(settings.launch_grace_s),
+                    "ADS_BOOT_DEADLINE_S": str(settings.boot_deadline_s),
+                    # Await Init's safety-net interval travels in this step's result.
+                    "ADS_INIT_POLL_S": str(settings.init_poll_s),
+                },
             ),
         )
         self.init_vm = factory.create(
@@ -103,6 +116,7 @@ class Workflow(Construct):
                     "ADS_AGENT_BUNDLE_KEY": agent_bundle.object_key,
                     "ADS_INIT_TIMEOUT_S": str(settings.init_timeout_s),
                     "ADS_COMMAND_TIMEOUT_S": str(settings.command_timeout_s),
+                    **wait_deadlines(settings),
                 },
             ),
         )
@@ -172,6 +186,16 @@ class Workflow(Construct):
             asl_path=DEPLOY_ASL,
             functions={step: self.step_functions[step] for step in DEPLOY_STEPS},
             settings=settings,
+        )
+        # The end of the install command ends Await Init (ads/step_waits.py).
+        self.command_events = CommandEvents(
+            self,
+            "CommandEvents",
+            factory=factory,
+            storage=storage,
+            deploy_machine_name=self.deploy_machine_name,
+            waiting_functions=[self.init_vm],
+            environment=wait_deadlines(settings),
         )
         self.destroy_machine = asl_state_machine(
             self,

@@ -31,6 +31,9 @@ WORKFLOW_FUNCTIONS: dict[str, str] = STEP_FUNCTION_PLACEHOLDERS
 FRONT_DOOR_FUNCTIONS = ("api", "ci_trigger")
 # Handlers a schedule invokes (an EventBridge schedule on AWS, a timer locally).
 SCHEDULED_FUNCTIONS = ("watch_labs", "lab_timer", "sweep")
+# Handlers an EventBridge rule invokes with an AWS service's event (on AWS); locally the
+# plane delivers the same events (ads.providers.local_command_events).
+EVENT_FUNCTIONS = ("step_callback",)
 # What a Lambda context reports locally; the benchmark prices invocations at this size.
 LAMBDA_MEMORY_MB = 256
 
@@ -108,8 +111,9 @@ class HandlerDispatcher:
     def override(
         self, handler: str, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]
     ) -> None:
-        if handler not in WORKFLOW_FUNCTIONS and handler not in FRONT_DOOR_FUNCTIONS:
-            raise ValueError(f"handler: found {handler!r}; allowed: {sorted(WORKFLOW_FUNCTIONS)}")
+        allowed = (*WORKFLOW_FUNCTIONS, *FRONT_DOOR_FUNCTIONS, *EVENT_FUNCTIONS)
+        if handler not in allowed:
+            raise ValueError(f"handler: found {handler!r}; allowed: {sorted(allowed)}")
         self._overrides[handler] = wrap
         self._handlers.pop(handler, None)
 
@@ -168,9 +172,12 @@ class HandlerDispatcher:
             ).encode()
         return json.dumps(payload).encode()
 
-    def _run(self, handler: str, fn: Callable[..., Any], event: Any) -> Any:
+    def _run(
+        self, handler: str, fn: Callable[..., Any], event: Any, lab_id: str | None = None
+    ) -> Any:
         context = self._context(handler)
-        lab_id = str(event.get("lab_id") or "") if isinstance(event, dict) else ""
+        if lab_id is None:
+            lab_id = str(event.get("lab_id") or "") if isinstance(event, dict) else ""
         cold = self._is_cold(handler)
         started = time.perf_counter()
         error_type: str | None = None
@@ -221,6 +228,14 @@ class HandlerDispatcher:
                         cold=cold,
                     )
                 )
+
+    def invoke_event(self, handler: str, event: dict[str, Any], lab_id: str = "-") -> Any:
+        """Call an event rule's target with ``event``, counted for ``lab_id``."""
+        if handler not in EVENT_FUNCTIONS:
+            raise ValueError(f"handler: found {handler!r}; allowed: {list(EVENT_FUNCTIONS)}")
+        fn = self.load(handler)
+        with self.gate.workflow():
+            return self._run(handler, fn, event, lab_id=lab_id)
 
     def invoke_api(self, event: dict[str, Any]) -> dict[str, Any]:
         """Call the REST API handler with an API Gateway proxy event.

@@ -7,6 +7,8 @@
 * moto's execution worker parses a state machine's definition once, not per execution.
 * A cancelled DynamoDB transaction is rolled back item by item instead of from a copy of
   every table it names (:mod:`ads.local.moto_transactions`).
+* ``SendTaskFailure`` keeps its ``cause``: moto's response drops it, and a failed
+  install's output is what Await Init's failure carries.
 
 :func:`install` returns the undo actions; the plane runs them when it stops.
 """
@@ -133,6 +135,15 @@ def _observed_api_call(
     return _make_api_call
 
 
+def _send_task_failure_with_cause(self: Any) -> Any:
+    from moto.core.responses import EmptyResult
+
+    self.stepfunction_backend.send_task_failure(
+        self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+    )
+    return EmptyResult()
+
+
 def install(plane: LocalControlPlane, active: Callable[[], LocalControlPlane | None]) -> list:
     """Patch moto and botocore for ``plane``; returns the undo actions, in install order."""
     import botocore.client
@@ -155,6 +166,12 @@ def install(plane: LocalControlPlane, active: Callable[[], LocalControlPlane | N
     undo.append(lambda: setattr(retrier_decl, "time", original_time))
 
     undo.append(moto_transactions.install())
+
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    original_failure = StepFunctionResponse.send_task_failure
+    setattr(StepFunctionResponse, "send_task_failure", _send_task_failure_with_cause)  # noqa: B010
+    undo.append(lambda: setattr(StepFunctionResponse, "send_task_failure", original_failure))
     # DeployCohort starts DeployLab through states:startExecution.sync:2.
     undo.append(moto_sfn_integration.install())
 

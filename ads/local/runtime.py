@@ -38,6 +38,7 @@ from ads.asl_placeholders import (
     STATE_MACHINE_PLACEHOLDERS,
     fill_placeholders,
 )
+from ads.config import DEFAULT_INIT_POLL_S
 from ads.local import (
     execution_reader,
     moto_item_size,
@@ -48,6 +49,7 @@ from ads.local import (
 from ads.local.api_auth import LOCAL_ADMIN_PRINCIPAL
 from ads.local.lambda_dispatch import (
     ACCOUNT_ID,
+    EVENT_FUNCTIONS,
     FRONT_DOOR_FUNCTIONS,
     LAMBDA_MEMORY_MB,
     SCHEDULED_FUNCTIONS,
@@ -59,6 +61,7 @@ from ads.local.lambda_dispatch import (
 )
 from ads.local.record_store import RecordStore
 from ads.local.usage import Invocation, LabUsage, TransitionCount, UsageLedger
+from ads.providers import local_command_events
 
 # Names other modules and the tests import from here.
 __all__ = [
@@ -206,6 +209,8 @@ class LocalControlPlane:
         self._mock.start()
         self._started = True
         self._restore.extend(moto_patches.install(self, _active))
+        # SSM's command status-change events, from the local provider's install commands.
+        self._restore.append(local_command_events.install(self._deliver_command_event))
         # Requests and executions run in parallel; moto's backends need one call at a time.
         self._restore.append(moto_serial.install())
         # ...and Powertools' REST resolver keeps the request it resolves per thread.
@@ -243,6 +248,9 @@ class LocalControlPlane:
                     f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:"
                     + function_name("lab_timer")
                 ),
+                # Await Init's safety-net poll, scaled like the retry waits (unless set).
+                "ADS_INIT_POLL_S": os.environ.get("ADS_INIT_POLL_S")
+                or str(max(1, round(DEFAULT_INIT_POLL_S * self.time_scale))),
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_DISABLED": "true",
                 "POWERTOOLS_SERVICE_NAME": "ads",
@@ -253,7 +261,12 @@ class LocalControlPlane:
         reset_config()
         self.config = get_config()
         # Handlers read the configuration at import: make the next invocation a cold start.
-        for name in (*WORKFLOW_FUNCTIONS, *FRONT_DOOR_FUNCTIONS, *SCHEDULED_FUNCTIONS):
+        for name in (
+            *WORKFLOW_FUNCTIONS,
+            *FRONT_DOOR_FUNCTIONS,
+            *SCHEDULED_FUNCTIONS,
+            *EVENT_FUNCTIONS,
+        ):
             sys.modules.pop(f"functions.{name}.handler", None)
         self._create_resources()
         if self.record_store is not None:
@@ -548,6 +561,17 @@ class LocalControlPlane:
     ) -> None:
         """Replace a workflow handler by ``wrap(real_handler)`` (tests inject faults so)."""
         self.lambdas.override(handler, wrap)
+
+    def _deliver_command_event(self, lab_id: str, event: dict[str, Any]) -> None:
+        """What the EventBridge rule does on AWS: the event to functions/step_callback."""
+        if not self._started:
+            return
+        try:
+            self.lambdas.invoke_event("step_callback", event, lab_id=lab_id)
+        except Exception:  # Await Init's own poll finds the command's end all the same
+            sys.stderr.write(
+                f"ads-local: a command event was not delivered: {traceback.format_exc()}"
+            )
 
     def handler_named(self, lambda_function_name: str) -> str | None:
         """The workflow handler behind a local Lambda function name, if it is one of ours."""

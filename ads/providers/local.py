@@ -36,7 +36,14 @@ from typing import TYPE_CHECKING, Any
 
 from ads.config import AdsConfig
 from ads.processes import alive, remember_child
-from ads.providers import local_actions, local_images, local_logs, local_power, local_update
+from ads.providers import (
+    local_actions,
+    local_command_events,
+    local_images,
+    local_logs,
+    local_power,
+    local_update,
+)
 from ads.providers.base import (
     DestroyFailed,
     InitFailed,
@@ -259,7 +266,23 @@ class LocalProvider:
         data["inits"][command_id] = {"pid": process.pid, "started": _now(), "log": str(log_path)}
         data["process_groups"].append(process.pid)
         self.book.save(lab_id, data)
+        # The plane's Run Command event once it ends (saved first: the event's reader
+        # asks the book about this command).
+        local_command_events.watch(
+            lab_id, data["vm_id"], command_id, lambda: self._command_ended(lab_id, command_id)
+        )
         return command_id
+
+    def _command_ended(self, lab_id: str, command_id: str) -> str | None:
+        """SSM's terminal status of init ``command_id`` (None while it runs)."""
+        status = self.get_init_status(
+            VmInfo(vm_id=vm_id_of(lab_id), provider=self.name, agent_port=0), command_id
+        )
+        return (
+            None
+            if status.state == "in_progress"
+            else ("Success" if status.state == "success" else "Failed")
+        )
 
     def wrap_for_lab(
         self, argv: list[str], data: dict[str, Any]

@@ -1,15 +1,40 @@
-"""Initialise VM: send the install script once, then report InitInProgress until it ends."""
+"""Initialise VM: send the install script once, then follow it to its end.
+
+DeployLab invokes it twice: Initialise VM (``send_only``) sends the command and returns;
+Await Init, a ``.waitForTaskToken`` task (``task_token`` given), registers the token under
+the command and completes it itself when the command has already ended, otherwise the
+command's status-change event does (``functions/step_callback``). Invoked with neither (a
+workflow that still polls: RedeployLab, PowerLab) it reports InitInProgress until the end.
+"""
 
 from __future__ import annotations
 
+from pydantic import BaseModel, Field
+
 from ads import steps
-from ads.step_results import InitVmResult
+from ads.init_wait import await_init, send_init, wait_dependencies_for
 from functions.step_handler import step_handler
 from functions.step_input import StepInput
 
 
-def init_vm(request: StepInput, deps: steps.StepDependencies) -> InitVmResult:
-    return steps.init_vm(request.lab_id, deps.repository, deps.provider)
+class InitVmInput(StepInput):
+    # Initialise VM of DeployLab: send the command and return (Await Init waits).
+    send_only: bool = False
+    # Step Functions' task tokens are up to 1024 characters (AWS) and opaque.
+    task_token: str | None = Field(default=None, min_length=1, max_length=2048)
 
 
-handler = step_handler(init_vm)
+def init_vm(request: InitVmInput, deps: steps.StepDependencies) -> BaseModel:
+    if request.send_only:
+        return send_init(request.lab_id, deps.repository, deps.provider)
+    if request.task_token is None:
+        return steps.init_vm(request.lab_id, deps.repository, deps.provider)
+    return await_init(
+        request.lab_id,
+        request.task_token,
+        wait_dependencies_for(deps.config),
+        deadline_s=deps.config.init_deadline,
+    )
+
+
+handler = step_handler(init_vm, model=InitVmInput)

@@ -26,9 +26,9 @@ from functions.step_input import StepInput
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/handler.py"))
-# Every handler but the two front doors and the scheduled ones (the health watch, the
-# sweep, the labs' schedules) is a workflow step.
-NOT_STEPS = ("api", "ci_trigger", "watch_labs", "sweep", "lab_timer")
+# Every handler but the two front doors, the scheduled ones (the health watch, the
+# sweep, the labs' schedules) and the target of SSM's command events is a workflow step.
+NOT_STEPS = ("api", "ci_trigger", "watch_labs", "sweep", "lab_timer", "step_callback")
 STEP_HANDLERS = [name for name in HANDLERS if name not in NOT_STEPS]
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from ads.config import reset_config
 from ads.lab_record import LabStatus
 from ads.local.runtime import LambdaServiceFault, LocalControlPlane
 from ads.providers.base import VmCreateFailed, VmState
@@ -25,7 +26,14 @@ from .conftest import (
     hello_web_labspec,
 )
 
-DEPLOY_PATH = ["Create VM", "Wait Until Running", "Initialise VM", "Check Health", "Mark Ready"]
+DEPLOY_PATH = [
+    "Create VM",
+    "Wait Until Running",
+    "Initialise VM",
+    "Await Init",
+    "Check Health",
+    "Mark Ready",
+]
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -123,13 +131,17 @@ def test_given_vm_never_leaves_pending_when_deployed_then_lab_fails_at_wait_unti
         return VmState(vm_id=vm_id, state="pending")
 
     monkeypatch.setattr(LocalProvider, "describe_vm", pending)
+    # The boot deadline (ADS_BOOT_DEADLINE_S), not a retry count, ends the wait.
+    monkeypatch.setenv("ADS_BOOT_DEADLINE_S", "3")
+    reset_config()
 
     outcome = driver.deploy(hello_web_labspec(), hello_web_repo)
 
     _assert_failed_at(outcome, plane, "Wait Until Running")
-    assert "VmNotReady" in outcome.record.cause
-    # The state machine, not the Lambda, did the waiting: the first attempt and 14 retries.
-    assert plane.ledger.for_lab(outcome.lab_id).invocations_by_function["wait_running"] == 15
+    assert "StepDeadlineExceeded: timed out after 3 s in Wait Until Running" in outcome.record.cause
+    assert "is pending" in outcome.record.cause
+    # The state machine, not the Lambda, did the waiting: several short attempts.
+    assert plane.ledger.for_lab(outcome.lab_id).invocations_by_function["wait_running"] > 2
 
 
 def test_given_build_step_exits_3_when_deployed_then_lab_fails_at_initialise_vm_with_its_output(
@@ -300,7 +312,7 @@ def test_given_create_vm_invocation_lost_after_the_vm_was_made_when_retried_then
     assert plane.state_transitions(outcome.execution_arn).retries >= 1
     assert len(created) == 2 and created[0] == created[1]
     assert [p.name for p in _sandboxes(plane)] == [outcome.lab_id]
-    # Initialise VM was retried too (InitInProgress) and still sent one install command.
+    # Initialise VM sent one install command, which Await Init (the same Lambda) followed.
     assert plane.ledger.for_lab(outcome.lab_id).invocations_by_function["init_vm"] >= 2
     assert outcome.record.init_command_id and outcome.record.init_command_id.startswith("init-1-")
 

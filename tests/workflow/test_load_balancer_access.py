@@ -32,7 +32,14 @@ from .conftest import Outcome, WorkflowDriver, hello_web_labspec
 
 DOMAIN = "labs.example.org"
 ELBV2_EVENTS = "elastic-load-balancing-v2"
-DEPLOY_PATH = ["Create VM", "Wait Until Running", "Initialise VM", "Check Health", "Mark Ready"]
+DEPLOY_PATH = [
+    "Create VM",
+    "Wait Until Running",
+    "Initialise VM",
+    "Await Init",
+    "Check Health",
+    "Mark Ready",
+]
 
 
 class LoadBalancedLocalProvider(LocalProvider):

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
-from ads.config import MAX_INIT_TIMEOUT_S, MAX_LAUNCH_GRACE_S
+from ads.config import MAX_BOOT_DEADLINE_S, MAX_INIT_DEADLINE_S, MAX_LAUNCH_GRACE_S
 from ads.local.runtime import STATEMACHINE_DIR, WORKFLOW_FUNCTIONS, render_definition
-from ads.providers.ec2 import INIT_DELIVERY_TIMEOUT_S
 
 LAMBDA_SERVICE_ERRORS = {
     "Lambda.ServiceException",
@@ -20,6 +19,7 @@ LAMBDA_SERVICE_ERRORS = {
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 }
+WAIT_FOR_TOKEN = "arn:${Partition}:states:::lambda:invoke.waitForTaskToken"
 FILES = [
     "deploy_lab.asl.json",
     "destroy_lab.asl.json",
@@ -76,8 +76,15 @@ def test_given_any_task_when_it_fails_then_it_has_a_deadline_lambda_retries_and_
     name: str,
 ) -> None:
     for state_name, state in _tasks(_definition(name)).items():
-        assert state["Resource"] == "arn:${Partition}:states:::lambda:invoke", state_name
-        assert 0 < state["TimeoutSeconds"] <= 900, state_name
+        if state["Resource"].endswith(".waitForTaskToken"):
+            # A wait for an event: its deadline is the safety-net interval of the
+            # configuration (see the waits' test below), and a timeout looks again.
+            assert state["Resource"] == WAIT_FOR_TOKEN, state_name
+            assert state["TimeoutSecondsPath"].startswith("$."), state_name
+            assert "States.Timeout" in _retried(state), state_name
+        else:
+            assert state["Resource"] == "arn:${Partition}:states:::lambda:invoke", state_name
+            assert 0 < state["TimeoutSeconds"] <= 900, state_name
         retried = _retried(state)
         assert set(retried) >= LAMBDA_SERVICE_ERRORS, state_name
         assert "ProviderThrottled" in retried, state_name
@@ -87,14 +94,17 @@ def test_given_any_task_when_it_fails_then_it_has_a_deadline_lambda_retries_and_
 def test_given_deploy_lab_when_read_then_its_steps_are_the_business_actions_in_order() -> None:
     states = _definition("deploy_lab.asl.json")["States"]
     path, name = [], _definition("deploy_lab.asl.json")["StartAt"]
-    while states[name]["Type"] == "Task":
-        path.append(name)
-        name = states[name]["Next"]
+    # A Choice on the way (Keep Lab Image?) takes its Default: no image asked for.
+    while states[name]["Type"] in ("Task", "Choice"):
+        if states[name]["Type"] == "Task":
+            path.append(name)
+        name = states[name].get("Next") or states[name]["Default"]
 
     assert path == [
         "Create VM",
         "Wait Until Running",
         "Initialise VM",
+        "Await Init",
         "Check Health",
         "Mark Ready",
     ]
@@ -113,25 +123,41 @@ def _retry_budget_s(retrier: dict[str, Any]) -> float:
 @pytest.mark.parametrize(
     ("state_name", "not_ready", "least_wait_s", "most_wait_s"),
     [
-        # Outlasts the largest launch grace: EC2 may not list a VM it just launched.
-        ("Wait Until Running", "VmNotReady", max(4 * 60, MAX_LAUNCH_GRACE_S), 8 * 60),
-        # SSM ends the install after ADS_INIT_TIMEOUT_S (at most MAX_INIT_TIMEOUT_S) of run
-        # and up to INIT_DELIVERY_TIMEOUT_S of delivery: the retries must not end first.
-        (
-            "Initialise VM",
-            "InitInProgress",
-            MAX_INIT_TIMEOUT_S + INIT_DELIVERY_TIMEOUT_S,
-            MAX_INIT_TIMEOUT_S + INIT_DELIVERY_TIMEOUT_S + 10 * 60,
-        ),
+        # The step fails at ADS_BOOT_DEADLINE_S, not when a count runs out: the retries
+        # outlast the largest deadline (and the launch grace), and poll at most 30 s apart.
+        ("Wait Until Running", "VmNotReady", max(MAX_BOOT_DEADLINE_S, MAX_LAUNCH_GRACE_S), None),
+        # An agent that answers late; the install's end normally means it answers at once.
         ("Check Health", "HealthCheckPending", 4 * 60, 8 * 60),
     ],
 )
 def test_given_a_waiting_step_when_its_not_ready_error_repeats_then_retry_waits_a_real_vm_length(
-    state_name: str, not_ready: str, least_wait_s: float, most_wait_s: float
+    state_name: str, not_ready: str, least_wait_s: float, most_wait_s: float | None
 ) -> None:
     retrier = _retried(_definition("deploy_lab.asl.json")["States"][state_name])[not_ready]
 
-    assert least_wait_s <= _retry_budget_s(retrier) <= most_wait_s
+    assert least_wait_s <= _retry_budget_s(retrier)
+    assert most_wait_s is None or _retry_budget_s(retrier) <= most_wait_s
+    assert retrier.get("MaxDelaySeconds", retrier["IntervalSeconds"]) <= 30
+
+
+def test_given_await_init_when_no_event_comes_then_its_safety_net_polls_until_the_largest_deadline() -> (
+    None
+):
+    states = _definition("deploy_lab.asl.json")["States"]
+    wait = states["Await Init"]
+    timed_out = _retried(wait)["States.Timeout"]
+
+    # Each attempt lasts init_poll_s (at least 1 s), the value Wait Until Running answers.
+    assert wait["TimeoutSecondsPath"] == "$.running.result.init_poll_s"
+    assert states["Wait Until Running"]["ResultPath"] == "$.running"
+    # No attempt count cuts an init the configuration still allows.
+    assert timed_out["MaxAttempts"] * 1 >= MAX_INIT_DEADLINE_S
+    assert timed_out["BackoffRate"] == 1
+    # The token and nothing else tells the Lambda to wait; Initialise VM only sends.
+    assert wait["Parameters"]["Payload"]["task_token.$"] == "$$.Task.Token"
+    assert states["Initialise VM"]["Parameters"]["Payload"]["send_only"] is True
+    assert states["Initialise VM"]["Next"] == "Await Init"
+    assert "InitInProgress" not in _retried(states["Initialise VM"])
 
 
 @pytest.mark.parametrize("name", ["deploy_lab.asl.json", "destroy_lab.asl.json"])
@@ -196,8 +222,9 @@ def test_given_a_deploy_step_fails_when_caught_then_it_goes_through_destroy_and_
     None
 ):
     states = _definition("deploy_lab.asl.json")["States"]
-    for step in ["Create VM", "Wait Until Running", "Initialise VM", "Check Health", "Mark Ready"]:
-        noted = states[states[step]["Catch"][0]["Next"]]
+    steps = ["Create VM", "Wait Until Running", "Initialise VM", "Check Health", "Mark Ready"]
+    for state_name, step in [(s, s) for s in steps] + [("Await Init", "Initialise VM")]:
+        noted = states[states[state_name]["Catch"][0]["Next"]]
         assert noted["Type"] == "Pass"
         assert noted["Parameters"]["failed_step"] == step
         # Through the guard that gives a Cause-less error one.
