@@ -39,6 +39,9 @@ PIPELINE_ROUTES = {
     ("GET", "/cohorts/*"),
     ("POST", "/cohorts/*/lease"),
     ("DELETE", "/cohorts/*"),
+    # A pipeline that deploys with reuse_image lists and removes its own lab images.
+    ("GET", "/images"),
+    ("DELETE", "/images/*"),
 }
 
 
