@@ -56,6 +56,11 @@ class CohortRequest(BaseModel):
         pattern=COURSE_PATTERN,
         description="the course: every lab's resources carry it as the ads:course tag",
     )
+    reuse_image: bool = Field(
+        default=False,
+        description="each lab as POST /labs' reuse_image: the first labs built are kept as "
+        "the image the later ones start from",
+    )
     dry_run: bool = Field(
         default=False,
         description="only the cohort's plan (cost, quotas): nothing is created (200)",

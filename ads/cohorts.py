@@ -123,6 +123,9 @@ def request_cohort(
     plan = quotas.checked_plan(
         request_plan(request.labspec, lab_request.options, config), owner, config
     )
+    if request.reuse_image:
+        # Kept in each lab's plan, which Create VM reads (ads.image_steps), as for POST /labs.
+        plan["reuse_image"] = True
     if request.dry_run:
         return 200, _cohort_plan(ctx, plan, owner, len(members))
     for name, arn in (
@@ -152,7 +155,7 @@ def request_cohort(
     added: list[str] = []
     if missing:
         cohort, added = _add_members(
-            ctx, cohort, missing, plan, terms, share, limits, requested_by, replay
+            ctx, cohort, missing, plan, terms, share, limits, (requested_by, requester_uid), replay
         )
     view = _view(ctx, cohort)
     view["added"] = added
@@ -257,9 +260,12 @@ def _add_members(
     terms: leases.LabTerms,
     share: Decimal | None,
     limits: quotas.QuotaLimits,
-    requested_by: str,
+    requester: tuple[str, int | None],
     replay: bool,
 ) -> tuple[CohortRecord, list[str]]:
+    """Name the missing members' labs in the cohort, write the labs, start their round.
+    ``requester``: the front door and the local client's uid (local sources are read
+    with its rights, as for POST /labs)."""
     store = ctx.repository.cohorts
     round_number = len(cohort.execution_arns) + 1
     lab_name = plan.get("lab_name") or ""
@@ -274,7 +280,7 @@ def _add_members(
         cohort.model_copy(update={"members": members}),
         expected_version=cohort.version if cohort.version else None,
     )
-    records = [_lab_record(ctx, cohort, m, plan, terms, share, requested_by) for m in missing]
+    records = [_lab_record(ctx, cohort, m, plan, terms, share, requester) for m in missing]
     refused, refusal = _write_labs(ctx, records, limits if share is not None else None)
     created = [r for r in records if r.lab_id not in refused]
     for member in cohort.members:
@@ -310,9 +316,10 @@ def _lab_record(
     plan: dict[str, Any],
     terms: leases.LabTerms,
     share: Decimal | None,
-    requested_by: str,
+    requester: tuple[str, int | None],
 ) -> LabRecord:
     lab_id = str(member.lab_id)
+    requested_by, requester_uid = requester
     owner = cohort.cohort_owner
     lab_plan = dict(plan)
     lab_plan["cost_tags"] = cost_tags(lab_id, plan.get("lab_name") or "", owner, cohort.course)
@@ -325,6 +332,7 @@ def _lab_record(
         source=cohort.source,
         options=cohort.options,
         requested_by=requested_by if requested_by in ("api", "cli") else "api",
+        requester_uid=requester_uid,
         course=cohort.course,
         cohort_id=cohort.cohort_id,
         assignee=member.principal,

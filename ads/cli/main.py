@@ -16,6 +16,7 @@ import sys
 from ads import __version__
 from ads.cli import (
     action_cmds,
+    cohort_cmd,
     connect_cmd,
     cost_cmd,
     exit_codes,
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         cost_cmd,
         sweep_cmd,
         images_cmd,
+        cohort_cmd,
         connect_cmd,
         local_cmds,
     ):
