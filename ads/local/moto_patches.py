@@ -7,6 +7,7 @@
 * moto's execution worker parses a state machine's definition once, not per execution.
 * A cancelled DynamoDB transaction is rolled back item by item instead of from a copy of
   every table it names (:mod:`ads.local.moto_transactions`).
+* moto keeps no list of every model object it made (:mod:`ads.local.moto_tracking`).
 * ``SendTaskFailure`` keeps its ``cause``: moto's response drops it, and a failed
   install's output is what Await Init's failure carries.
 
@@ -20,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ads.local import moto_sfn_integration, moto_transactions
+from ads.local import moto_sfn_integration, moto_tracking, moto_transactions
 from ads.local.record_store import WRITE_OPERATIONS, keys_written
 from ads.local.usage import scope
 
@@ -166,6 +167,8 @@ def install(plane: LocalControlPlane, active: Callable[[], LocalControlPlane | N
     undo.append(lambda: setattr(retrier_decl, "time", original_time))
 
     undo.append(moto_transactions.install())
+    # Every model object moto made stayed alive (its dashboard's tracking): not here.
+    undo.append(moto_tracking.install())
 
     from moto.stepfunctions.responses import StepFunctionResponse
 
