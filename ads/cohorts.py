@@ -339,6 +339,9 @@ def _lab_record(
         assignee_name=member.name,
         quota_hold={"owner": owner, "hourly_usd": float(share)} if share is not None else None,
         execution_arn=destroy_arn(ctx.config.deploy_state_machine_arn, lab_id),
+        cohort_execution_arn=destroy_arn(
+            ctx.config.cohort_state_machine_arn, f"{cohort.cohort_id}-{member.round}"
+        ),
         **terms.record_fields(),
     )
     record.status_history[0].note = f"requested for cohort {cohort.cohort_id} ({member.principal})"

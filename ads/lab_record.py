@@ -167,6 +167,9 @@ class LabRecord(BaseModel):
     cohort_id: str | None = None
     assignee: str | None = None
     assignee_name: str | None = None
+    # The DeployCohort execution that starts this lab's DeployLab when its turn comes: a
+    # cohort lab waits REQUESTED meanwhile, and the sweep must not take it for stuck.
+    cohort_execution_arn: str | None = None
     # The lease (ads.leases): {"requested", "expires_at" (ISO, None: never), "warn_at",
     # "warned_at", "renewed_at"}. Not ``expires_at`` below, which is DynamoDB's TTL of a
     # DESTROYED record and never set on a live lab.

@@ -92,7 +92,7 @@ class StuckRecords:
         """The finding for a stuck record, or None while its execution runs."""
         arn = execution_of(record)
         status = self._execution_status(arn) if arn else ABSENT
-        if status == RUNNING:
+        if status == RUNNING or self._waits_for_its_turn(record, status):
             return None
         name = execution_name(arn) if arn else "(none recorded)"
         ended = "does not exist" if status == ABSENT else f"ended {status}"
@@ -109,6 +109,16 @@ class StuckRecords:
             lab_id=record.lab_id,
             reason=reason,
             action=action,
+        )
+
+    def _waits_for_its_turn(self, record: LabRecord, status: str) -> bool:
+        """A cohort's lab whose DeployLab has not started yet while its cohort's round
+        (DeployCohort's Map, a few members at a time) still runs: not stuck."""
+        return (
+            record.status == LabStatus.REQUESTED
+            and status == ABSENT
+            and bool(record.cohort_execution_arn)
+            and self._execution_status(str(record.cohort_execution_arn)) == RUNNING
         )
 
     def settle(self, record: LabRecord, finding: SweepFinding) -> None:

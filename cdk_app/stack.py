@@ -214,6 +214,8 @@ class AdsStack(Stack):
                 power.machine_name,
                 actions.machine_name,
                 redeploy.machine_name,
+                # A cohort's lab waits REQUESTED while its DeployCohort round runs.
+                cohorts.machine_name,
             ),
             lab_access=settings.lab_access,
         )

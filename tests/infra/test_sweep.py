@@ -22,6 +22,8 @@ MACHINES = {
     "ads-power-lab",
     "ads-action-lab",
     "ads-redeploy-lab",
+    # A cohort's lab waits REQUESTED while its round runs (ads.sweep_records).
+    "ads-deploy-cohort",
 }
 
 
