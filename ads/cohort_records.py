@@ -19,8 +19,23 @@ from ads.errors import AdsError, FieldProblem, InvalidInputError
 from ads.lab_record import LabRecord, iso, utc_now
 from ads.labs_table import from_dynamo, to_dynamo
 
-# BatchGetItem reads at most 100 keys per call.
+# BatchGetItem reads at most 100 keys (and 16 MB) per call.
 BATCH_GET_KEYS = 100
+# What a cohort's view and operations read of each member's lab: never the labspec or
+# the plan, which would make 100 records far more than one call's 16 MB.
+MEMBER_LAB_ATTRIBUTES = (
+    "lab_id",
+    "owner",
+    "created_at",
+    "updated_at",
+    "status",
+    "endpoint",
+    "app_url",
+    "failed_step",
+    "cause",
+    "cohort_id",
+    "assignee",
+)
 UNPROCESSED_ATTEMPTS = 5
 
 
@@ -123,7 +138,9 @@ class CohortStore:
 
     def labs(self, lab_ids: Iterable[str]) -> dict[str, LabRecord]:
         """The lab records of ``lab_ids`` that exist, by id (BatchGetItem, 100 keys a call,
-        unprocessed keys asked again)."""
+        unprocessed keys asked again), each partial: only :data:`MEMBER_LAB_ATTRIBUTES`."""
+        from ads.record_projection import projection
+
         wanted = list(dict.fromkeys(i for i in lab_ids if i))
         found: dict[str, LabRecord] = {}
         client = self._table.meta.client
@@ -133,7 +150,13 @@ class CohortStore:
             ]
             for attempt in range(UNPROCESSED_ATTEMPTS + 1):
                 response = client.batch_get_item(
-                    RequestItems={self._table.name: {"Keys": keys, "ConsistentRead": True}}
+                    RequestItems={
+                        self._table.name: {
+                            "Keys": keys,
+                            "ConsistentRead": True,
+                            **projection(MEMBER_LAB_ATTRIBUTES),
+                        }
+                    }
                 )
                 for item in response.get("Responses", {}).get(self._table.name, []):
                     record = LabRecord.model_validate(from_dynamo(item))

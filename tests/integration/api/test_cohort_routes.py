@@ -79,6 +79,9 @@ def test_given_the_sample_request_when_posted_then_each_member_gets_a_lab_assign
     ]
     per_lab = answer.body["hourly_usd_per_lab"]
     assert per_lab and answer.body["total_hourly_usd"] == pytest.approx(3 * per_lab)
+    # The cohort reads its members' labs without their labspecs and plans (16 MB a call).
+    read = control_plane.repo.cohorts.labs(m["lab_id"] for m in members)
+    assert len(read) == 3 and all(not r.labspec and not r.plan for r in read.values())
 
 
 def test_given_a_dry_run_when_posted_then_the_total_hourly_cost_is_shown_and_nothing_is_created(
