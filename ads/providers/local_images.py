@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 
 IMAGES_DIR = "images"
 TAR_TIMEOUT_S = 600
+# A lab could fill ADS's disk through its image: tar stops past this (RLIMIT_FSIZE, set
+# by the shell in 512-byte blocks; a shell counting 1 KiB blocks allows twice as much).
+MAX_IMAGE_BYTES = 8 * 1024**3
+LIMITED = 'ulimit -f "$1"; shift; exec "$@"'
 LEFT_OUT = (
     "./tmp",
     "./.ads-init",
@@ -65,7 +69,8 @@ def create_image(provider: LocalProvider, lab_id: str, _vm: VmInfo, image_id: st
     target = directory / f"{image_id}.tar"
     partial = directory / f".{image_id}.{os.getpid()}.part"
     excludes = [f"--exclude={path}" for path in LEFT_OUT]
-    argv = ["tar", "-C", str(layout_of(data).vm), *excludes, "-cf", "-", "."]
+    tar = ["tar", "-C", str(layout_of(data).vm), *excludes, "-cf", "-", "."]
+    argv = ["/bin/sh", "-c", LIMITED, "ads-image", str(MAX_IMAGE_BYTES // 512), *tar]
     with contextlib.suppress(FileNotFoundError):
         partial.unlink()
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
@@ -74,6 +79,12 @@ def create_image(provider: LocalProvider, lab_id: str, _vm: VmInfo, image_id: st
     finally:
         os.close(fd)
     # tar exits 1 when a file changed while it was read (a running lab writes its logs).
+    if result.returncode == 128 + 25 or result.returncode == -25:
+        partial.unlink(missing_ok=True)
+        raise ImageFailed(
+            f"{lab_id}'s sandbox makes an image of more than {MAX_IMAGE_BYTES:,} bytes "
+            "(the local limit); none was kept"
+        )
     if result.returncode not in (0, 1):
         partial.unlink(missing_ok=True)
         raise ImageFailed(

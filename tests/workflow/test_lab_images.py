@@ -19,6 +19,7 @@ from ads.deployments import request_deployment
 from ads.lab_images import PER_VM_STEPS
 from ads.lab_record import LabStatus
 from ads.local.runtime import LocalControlPlane
+from ads.providers import local_images
 from ads.providers.images import ImageFailed
 from ads.providers.local import LocalProvider
 from ads.providers.local_sandbox import read_lab_file
@@ -141,6 +142,23 @@ def test_given_making_the_image_fails_when_deployed_then_the_lab_stays_ready_and
     assert kept.image_state == "available" and kept.source_lab_id == again.lab_id
     for lab in (outcome, again):
         driver.destroy(lab.lab_id)
+
+
+def test_given_a_sandbox_over_the_image_limit_when_kept_then_no_image_and_the_lab_stays_ready(
+    plane: LocalControlPlane, driver: WorkflowDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(local_images, "MAX_IMAGE_BYTES", 10 * 1024)
+
+    outcome = _deploy(driver)
+
+    assert outcome.execution["status"] == "SUCCEEDED", outcome.execution.get("cause")
+    assert outcome.record.status == LabStatus.READY
+    [image] = plane.repository().images.list()
+    assert image.image_state == "failed"
+    assert "an image of more than 10,240 bytes (the local limit)" in (image.failure or "")
+    images = plane.state_dir / "images"
+    assert [p.name for p in images.iterdir()] == []  # the partial archive is gone
+    driver.destroy(outcome.lab_id)
 
 
 def test_given_an_image_still_being_made_when_the_key_is_deployed_then_it_builds_as_usual(
