@@ -22,7 +22,7 @@ from ads.lab_record import LabStatus
 from ads.providers.base import ComputeProvider, VmNotReady
 from ads.records import LabRepository
 from ads.step_results import WaitRunningResult
-from ads.step_waits import check_deadline
+from ads.step_waits import check_deadline, deadline_for
 
 STEP = "Wait Until Running"
 
@@ -46,6 +46,7 @@ def wait_running_within(
     except VmNotReady as exc:
         # Only a VM that is not ready yet costs this second read of the record.
         record = repository.require(lab_id)
-        check_deadline(record, LabStatus.PROVISIONING, boot_deadline_s, STEP, clock(), str(exc))
+        deadline_s = deadline_for(record, "boot", boot_deadline_s)
+        check_deadline(record, LabStatus.PROVISIONING, deadline_s, STEP, clock(), str(exc))
         raise
     return WaitRunningOutput(**result.model_dump(), init_poll_s=init_poll_s)

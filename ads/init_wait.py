@@ -32,7 +32,14 @@ from ads.providers.base import ComputeProvider, InitFailed, InitInProgress, Init
 from ads.records import LabRepository
 from ads.step_records import advance, deploying, vm_of
 from ads.step_results import InitVmResult
-from ads.step_waits import StepDeadlineExceeded, StepWaits, TaskTokens, Wait, check_deadline
+from ads.step_waits import (
+    StepDeadlineExceeded,
+    StepWaits,
+    TaskTokens,
+    Wait,
+    check_deadline,
+    deadline_for,
+)
 from ads.steps import dependencies_for, init_request
 
 STEP = "Initialise VM"
@@ -106,7 +113,7 @@ def await_init(
             check_deadline(
                 record,
                 LabStatus.INITIALIZING,
-                deadline_s,
+                deadline_for(record, "init", deadline_s),
                 STEP,
                 deps.clock(),
                 f"init command {command_id} on {vm.vm_id} still running",

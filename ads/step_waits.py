@@ -155,6 +155,15 @@ def seconds_in(record: LabRecord, status: LabStatus, now: float) -> float:
     return 0.0
 
 
+def deadline_for(record: LabRecord, name: str, configured: int) -> int:
+    """The lab's own deadline for wait ``name`` (its labspec's ``deadlines``, validated
+    when it was planned), else the configuration's."""
+    given = (record.plan.get("deadlines") or {}).get(name)
+    if isinstance(given, int) and not isinstance(given, bool) and given > 0:
+        return given
+    return configured
+
+
 def check_deadline(
     record: LabRecord, status: LabStatus, deadline_s: int, step: str, now: float, detail: str
 ) -> None:

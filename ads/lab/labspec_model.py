@@ -83,6 +83,9 @@ class RuntimeRequirements(BaseModel):
     # Seconds each command of a deploy step or lab action may run, by name (``default``
     # for the others); the agent's own default applies where this says nothing.
     timeouts: dict[str, float] = Field(default_factory=dict)
+    # Extension: the deadlines of DeployLab's waits for this lab, in whole seconds
+    # (``boot``, ``init``); the configuration's apply where this says nothing.
+    deadlines: dict[str, int] = Field(default_factory=dict)
 
 
 class Labspec(BaseModel):

@@ -144,6 +144,28 @@ def _read_timeouts(platform: dict, reader: Reader) -> dict[str, float]:
     return timeouts
 
 
+def _read_deadlines(platform: dict, reader: Reader) -> dict[str, int]:
+    """Extension ``runtime_requirements.platform.deadlines``: ``{"boot": s, "init": s}``,
+    how long this lab's VM may take to run and its install to end (ads/step_waits.py)."""
+    from ads.config import MAX_BOOT_DEADLINE_S, MAX_INIT_DEADLINE_S
+
+    path = f"{RUNTIME}.deadlines"
+    given = reader.obj(platform, "deadlines", path)
+    if not given:
+        return {}
+    highest = {"boot": MAX_BOOT_DEADLINE_S, "init": MAX_INIT_DEADLINE_S}
+    deadlines: dict[str, int] = {}
+    for name, value in given.items():
+        where = key_path(path, name)
+        if name not in highest:
+            reader.problem(where, f"a name {describe(str(name))}", '"boot" or "init"')
+        elif not (is_int(value) and 1 <= value <= highest[name]):
+            reader.problem(where, describe(value), f"whole seconds from 1 to {highest[name]}")
+        else:
+            deadlines[str(name)] = int(value)
+    return deadlines
+
+
 def _read_health_probe(platform: dict, reader: Reader) -> HealthProbe | None:
     path = f"{RUNTIME}.health_probe"
     probe = reader.obj(platform, "health_probe", path)
@@ -257,6 +279,7 @@ def read_runtime(lab: dict, reader: Reader) -> RuntimeRequirements:
         lab_actions=actions,
         health_probe=_read_health_probe(platform, reader),
         timeouts=_read_timeouts(platform, reader),
+        deadlines=_read_deadlines(platform, reader),
         ports=_read_ports(platform, reader),
     )
 

@@ -113,6 +113,8 @@ class DeploymentPlan(BaseModel):
     health_probe: HealthProbe | None = None
     # Seconds per command of a step or action, by name (the labspec's ``timeouts``).
     timeouts: dict[str, float] = Field(default_factory=dict)
+    # The deadlines of DeployLab's waits for this lab (the labspec's ``deadlines``).
+    deadlines: dict[str, int] = Field(default_factory=dict)
     # How students reach the lab (ADS_LAB_ACCESS) and the ports its application listens on.
     access: LabAccessMode = "private"
     lab_ports: list[int] = Field(default_factory=lambda: list(DEFAULT_LAB_PORTS), min_length=1)
@@ -251,6 +253,7 @@ def make_plan(
         actions={name: list(commands) for name, commands in runtime.lab_actions.items()},
         health_probe=runtime.health_probe,
         timeouts=dict(runtime.timeouts),
+        deadlines=dict(runtime.deadlines),
         access=options.access,
         lab_ports=list(runtime.ports),
         network_egress=options.network_egress,

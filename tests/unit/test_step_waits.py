@@ -344,3 +344,30 @@ def test_given_an_install_within_its_deadline_when_awaited_then_a_slow_one_is_no
     deps = _deps(FakeProvider(RUNNING), sfn, table, _record(initializing_for_s=599))
     with Stubber(sfn):
         assert await_init(LAB, TOKEN, deps, deadline_s=600).state == "waiting"
+
+
+def test_given_the_labspec_names_a_shorter_init_deadline_when_awaited_then_the_lab_s_own_applies() -> (
+    None
+):
+    sfn, table = _sfn(), FakeTable()
+    record = _record(initializing_for_s=10).model_copy(update={"plan": {"deadlines": {"init": 5}}})
+    with (
+        Stubber(sfn),
+        pytest.raises(StepDeadlineExceeded, match="timed out after 5 s in Initialise VM"),
+    ):
+        await_init(LAB, TOKEN, _deps(FakeProvider(RUNNING), sfn, table, record), deadline_s=600)
+
+
+def test_given_the_labspec_names_a_longer_init_deadline_when_awaited_then_a_slow_install_goes_on() -> (
+    None
+):
+    sfn, table = _sfn(), FakeTable()
+    record = _record(initializing_for_s=900).model_copy(
+        update={"plan": {"deadlines": {"init": 3600}}}
+    )
+    with Stubber(sfn):
+        state = await_init(
+            LAB, TOKEN, _deps(FakeProvider(RUNNING), sfn, table, record), deadline_s=600
+        )
+
+    assert state.state == "waiting"
