@@ -115,8 +115,9 @@ def keep_image(
             return KeepImageResult(
                 image_id=image.image_id, state="exists", reason="the key has an image already"
             )
-    if image.provider_image_id and image.image_state == "pending":
-        return KeepImageResult(image_id=image.image_id, state="pending")
+    if image.provider_image_id and image.image_state in ("pending", "available"):
+        # A retried step whose image is on its way, or made already: nothing to start.
+        return KeepImageResult(image_id=image.image_id, state=image.image_state)
     tags = {**image.cost_tags, "ads:image-key": key}
     made = hooks.create_image(lab_id, vm_of(record), image.image_id, tags)
     fields: dict[str, Any] = {

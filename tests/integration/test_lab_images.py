@@ -114,6 +114,9 @@ def test_given_an_ami_being_made_when_followed_then_pending_until_available_and_
         check_image("slow-1", repo, provider, started.image_id or "")  # type: ignore[arg-type]
     done = check_image("slow-1", repo, provider, started.image_id or "")  # type: ignore[arg-type]
     assert done.state == "available"
+    # Keep Lab Image retried after its image was made starts nothing more.
+    assert keep_image("slow-1", repo, provider).state == "available"  # type: ignore[arg-type]
+    assert [c[0] for c in provider.calls].count("create") == 1
     [image] = repo.images.list()
     assert (image.image_state, image.snapshot_ids) == ("available", ["snap-1"])
     assert image.storage_monthly_cost_usd == 0.4
