@@ -77,6 +77,16 @@ class CallbackSpy:
         return handler
 
 
+def _slow_install() -> dict[str, Any]:
+    """hello-web whose install lasts a few seconds more: long enough that Await Init has
+    registered its token when the install ends (on a busy host a fast install may end
+    first, and Await Init then answers its own token, which tests/unit covers)."""
+    labspec = hello_web_labspec()
+    steps = labspec["lab"]["build_requirements"]["platform"]["build_steps"]
+    steps["pre_build"] = ["sleep 3", *steps["pre_build"]]
+    return labspec
+
+
 def _await_attempts(plane: LocalControlPlane, execution_arn: str) -> int:
     events = plane.execution_history(execution_arn)
     scheduled = [e for e in events if e["type"] == "TaskScheduled"]
@@ -92,7 +102,7 @@ def test_given_the_install_ends_when_its_event_arrives_then_the_lab_is_ready_wit
     patient_plane.override_handler("step_callback", spy)
     started = time.monotonic()
 
-    outcome = WorkflowDriver(patient_plane).deploy(hello_web_labspec(), hello_web_repo)
+    outcome = WorkflowDriver(patient_plane).deploy(_slow_install(), hello_web_repo)
 
     assert outcome.record.status == LabStatus.READY, outcome.execution.get("cause")
     # Well before the 60 s safety net: the event ended the wait, one Await Init attempt.
@@ -114,7 +124,7 @@ def test_given_the_event_is_lost_when_the_wait_times_out_then_its_poll_finds_the
     spy = CallbackSpy("drop")
     polling_plane.override_handler("step_callback", spy)
 
-    outcome = WorkflowDriver(polling_plane).deploy(hello_web_labspec(), hello_web_repo)
+    outcome = WorkflowDriver(polling_plane).deploy(_slow_install(), hello_web_repo)
 
     assert outcome.record.status == LabStatus.READY, outcome.execution.get("cause")
     assert spy.seen == 1  # the event came, and was lost
@@ -134,7 +144,7 @@ def test_given_the_event_comes_after_the_poll_moved_on_when_delivered_then_it_is
     polling_plane.override_handler("step_callback", spy)
     driver = WorkflowDriver(polling_plane)
 
-    outcome = driver.deploy(hello_web_labspec(), hello_web_repo)
+    outcome = driver.deploy(_slow_install(), hello_web_repo)
     assert outcome.record.status == LabStatus.READY, outcome.execution.get("cause")
     release.set()
     deadline = time.monotonic() + 30
