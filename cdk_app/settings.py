@@ -137,6 +137,9 @@ class Settings:
     lease_default: str = "8h"
     lease_max: str = "7d"
     lease_warning: str = "15m"
+    # The most members one cohort may have (ads/cohort_members.py; ADS_COHORT_MAX_MEMBERS
+    # on the Lambdas that request labs, checked by ads.config from 1 to 1000).
+    cohort_max_members: int = 200
 
     def lease_environment(self) -> dict[str, str]:
         return {
@@ -144,6 +147,9 @@ class Settings:
             "ADS_LEASE_MAX": self.lease_max,
             "ADS_LEASE_WARNING": self.lease_warning,
         }
+
+    def cohort_environment(self) -> dict[str, str]:
+        return {"ADS_COHORT_MAX_MEMBERS": str(self.cohort_max_members)}
 
     def quota_environment(self) -> dict[str, str]:
         """The ADS_QUOTA_* variables of the Lambdas that request labs (unset: no limit)."""
@@ -300,6 +306,7 @@ class Settings:
             lease_default=_duration(get, "lease_default", defaults.lease_default, none=True),
             lease_max=_duration(get, "lease_max", defaults.lease_max),
             lease_warning=_duration(get, "lease_warning", defaults.lease_warning),
+            cohort_max_members=_members(get, "cohort_max_members", defaults.cohort_max_members),
         )
         _check_lab_access(settings)
         if settings.lifecycle_bus_name == "default":
@@ -416,6 +423,16 @@ def _positive(get: Callable[[str], Any], key: str, default: int) -> int:
     number = _int(value)
     if number is None or not 1 <= number <= 10000:
         raise ContextError(key, value, "a whole number from 1 to 10000")
+    return number
+
+
+def _members(get: Callable[[str], Any], key: str, default: int) -> int:
+    value = get(key)
+    if _missing(value):
+        return default
+    number = _int(value)
+    if number is None or not 1 <= number <= 1000:
+        raise ContextError(key, value, "a whole number of members from 1 to 1000")
     return number
 
 

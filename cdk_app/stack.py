@@ -59,6 +59,7 @@ class AdsStack(Stack):
             common_environment["ADS_ADMIN_PRINCIPALS"] = ",".join(settings.admin_principals)
         # Quotas are checked where labs are requested (api, CI trigger); unset: no limit.
         common_environment.update(settings.quota_environment())
+        common_environment.update(settings.cohort_environment())
         factory = LambdaFactory(
             self, "Functions", settings=settings, common_environment=common_environment
         )

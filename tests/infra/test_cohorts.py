@@ -95,3 +95,27 @@ def test_given_the_api_when_synthesized_then_the_cohort_routes_exist_with_iam_au
     assert {"cohorts", "{cohort_id}", "lease"} <= parts
     methods = of_type(synthesis.template, "AWS::ApiGateway::Method")
     assert all(m["Properties"]["AuthorizationType"] == "AWS_IAM" for m in methods.values())
+
+
+def test_given_cohort_max_members_in_context_when_read_then_it_is_the_ads_variable_and_checked():
+    from cdk_app.settings import ContextError, Settings
+
+    assert Settings().cohort_environment() == {"ADS_COHORT_MAX_MEMBERS": "200"}
+    settings = Settings.from_mapping({"cohort_max_members": "40"})
+    assert settings.cohort_environment() == {"ADS_COHORT_MAX_MEMBERS": "40"}
+    for wrong in (0, 1001, "many", 2.5):
+        try:
+            Settings.from_mapping({"cohort_max_members": wrong})
+        except ContextError as refused:
+            assert refused.key == "cohort_max_members" and "1 to 1000" in str(refused)
+        else:
+            raise AssertionError(f"cohort_max_members {wrong!r} was accepted")
+
+
+def test_given_the_stack_when_synthesized_then_the_lambdas_requesting_cohorts_carry_the_limit(
+    synthesis,
+):
+    functions = ads_functions(synthesis.template)
+    for name in ("api", "ci_trigger"):
+        variables = functions[name][1]["Environment"]["Variables"]
+        assert variables["ADS_COHORT_MAX_MEMBERS"] == "200", name
