@@ -19,11 +19,11 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from ads.built_once import built_once
 from ads.config import AdsConfig
 from ads.failure_causes import describe_init_failure
 from ads.lab_record import LabStatus
@@ -172,10 +172,11 @@ def complete_from_event(vm_id: str, command_id: str, deps: InitWaitDependencies)
     )
 
 
-@lru_cache(maxsize=4)
+@built_once(maxsize=4)
 def wait_dependencies_for(config: AdsConfig) -> InitWaitDependencies:
     """The step's repository and provider (:func:`ads.steps.dependencies_for`) plus the
-    wait items and Step Functions' token calls, built once per configuration."""
+    wait items and Step Functions' token calls, built once per configuration (by one
+    thread while concurrent first callers wait: see :mod:`ads.built_once`)."""
     import boto3
 
     from ads.providers.throttling import client_config
