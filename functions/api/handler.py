@@ -361,14 +361,21 @@ def _refused(exc: AdsError) -> dict[str, Any]:
 @publish_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request_id = (event.get("requestContext") or {}).get("requestId")
+    # Per thread, and gone when the request ends: the local control plane answers several
+    # requests at once in one process, and no line may carry another request's id
+    # (set_correlation_id would write the Logger's shared keys).
+    logger.thread_safe_clear_keys()
     if request_id:
-        logger.set_correlation_id(request_id)
+        logger.thread_safe_append_keys(correlation_id=request_id)
     try:
-        # Bodies that would break the resolver (too deep, not UTF-8...) never reach it.
-        event = api_input.checked_event(event)
-    except AdsError as exc:
-        return _refused(exc)
-    return app.resolve(event, context)
+        try:
+            # Bodies that would break the resolver (too deep, not UTF-8...) never reach it.
+            event = api_input.checked_event(event)
+        except AdsError as exc:
+            return _refused(exc)
+        return app.resolve(event, context)
+    finally:
+        logger.thread_safe_clear_keys()
 
 
 # The cohort routes (/cohorts) register on the same resolver; they import this module.

@@ -33,6 +33,10 @@ def _dependencies(config: AdsConfig) -> tuple[Any, Any, Any]:
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001
     request = TimerEvent.model_validate(event or {})
-    logger.append_keys(lab_id=request.lab_id)
-    ctx, publisher, schedules = _dependencies(get_config())
-    return run_timer(ctx, request, publisher, schedules).model_dump(mode="json")
+    # Per thread: the local plane's timer fires several labs' schedules at once.
+    logger.thread_safe_append_keys(lab_id=request.lab_id)
+    try:
+        ctx, publisher, schedules = _dependencies(get_config())
+        return run_timer(ctx, request, publisher, schedules).model_dump(mode="json")
+    finally:
+        logger.thread_safe_clear_keys()
