@@ -203,6 +203,50 @@ def test_given_a_cohort_larger_than_one_transaction_when_posted_then_every_lab_i
     assert answer.body["counts"] == {"REQUESTED": 120}
 
 
+def test_given_a_concurrent_request_taking_the_room_between_two_transactions_then_later_members_are_refused_naming_the_quota(
+    call_api, control_plane, cohort_machine, monkeypatch
+):
+    from ads.quota_usage import usage_key
+
+    # Room for the whole cohort when it is checked; a lab of the same owner, counted by
+    # another request after the first transaction, leaves the second one short by one.
+    monkeypatch.setenv("ADS_QUOTA_MAX_LABS", "120")
+    reset_config()
+    members = [f"arn:aws:iam::123456789012:user/s{n:03d}" for n in range(120)]
+    transactions: list[int] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def concurrent(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        answer = original(self, operation, params)
+        if operation == "TransactWriteItems":
+            transactions.append(len(params["TransactItems"]) - 1)
+            if len(transactions) == 1:
+                control_plane.repo.quota_usage._table.update_item(
+                    Key=usage_key(ALICE),
+                    UpdateExpression="ADD labs :one",
+                    ExpressionAttributeValues={":one": 1},
+                )
+        return answer
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", concurrent)
+
+    answer = call_api(_event("POST", "/cohorts", body=_body(members)))
+
+    assert answer.status == 202, answer.body
+    first = transactions[0]
+    assert first < 120 and answer.body["counts"] == {"REQUESTED": first, "REFUSED": 120 - first}
+    refused = [m for m in answer.body["members"] if m["status"] == "REFUSED"]
+    assert [m["principal"] for m in refused] == members[first:]
+    assert all("quota labs_per_owner exceeded" in m["cause"] for m in refused)
+    assert "the limit is 120" in refused[0]["cause"]
+    assert control_plane.repo.quota_usage.usage(ALICE).labs == first + 1
+    assert len(control_plane.repo.list_for_owner(ALICE, limit=100)[0]) == min(first, 100)
+    [execution] = control_plane.executions(cohort_machine)
+    described = control_plane.sfn.describe_execution(executionArn=execution["executionArn"])
+    started = json.loads(described["input"])["members"]
+    assert [m["principal"] for m in started] == members[:first]
+
+
 def _cohort(call_api) -> dict[str, str]:
     answer = call_api(_event("POST", "/cohorts", body=_body(STUDENTS)))
     assert answer.status == 202, answer.body
