@@ -3,8 +3,9 @@
 :class:`LocalControlPlane` enters moto (in-process AWS emulation), creates what the CDK
 stack creates (the labs table, the event bus, one Lambda function per workflow handler,
 the DeployLab and DestroyLab state machines from the very same ``statemachine/*.asl.json``
-with the same substitutions) and lets moto's Step Functions interpreter run them. Lambda
-invocations are dispatched in-process to ``functions.<name>.handler.handler``; the VMs are
+with the same substitutions: ``ads.local.plane_resources``) and lets moto's Step Functions
+interpreter run them; its timers (health watch, sweep, labs' schedules) are
+``ads.local.plane_timers``. Lambda invocations are dispatched in-process to ``functions.<name>.handler.handler``; the VMs are
 made by the ``local`` provider under ``<state_dir>/labs``.
 
 Two things differ from AWS on purpose:
@@ -22,22 +23,14 @@ forgets previously imported handler modules so that they see this plane's config
 from __future__ import annotations
 
 import contextlib
-import io
-import json
 import os
 import sys
 import threading
 import traceback
-import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ads.asl_placeholders import (
-    PARTITION_PLACEHOLDER,
-    STATE_MACHINE_PLACEHOLDERS,
-    fill_placeholders,
-)
 from ads.config import DEFAULT_INIT_POLL_S
 from ads.local import (
     execution_reader,
@@ -59,6 +52,23 @@ from ads.local.lambda_dispatch import (
     LocalLambdaContext,
     function_name,
 )
+from ads.local.plane_resources import (
+    ACTION_STATE_MACHINE,
+    COHORT_STATE_MACHINE,
+    DEPLOY_STATE_MACHINE,
+    DESTROY_STATE_MACHINE,
+    EVENT_BUS_NAME,
+    POWER_STATE_MACHINE,
+    REDEPLOY_STATE_MACHINE,
+    SCHEDULE_GROUP,
+    SCHEDULER_ROLE_NAME,
+    STATEMACHINE_DIR,
+    TABLE_NAME,
+    create_resources,
+    lab_timer_function_arn,
+    render_definition,
+)
+from ads.local.plane_timers import PlaneTimers
 from ads.local.record_store import RecordStore
 from ads.local.usage import Invocation, LabUsage, TransitionCount, UsageLedger
 from ads.providers import local_command_events
@@ -69,6 +79,7 @@ __all__ = [
     "FRONT_DOOR_FUNCTIONS",
     "LAMBDA_MEMORY_MB",
     "STATEMACHINE_DIR",
+    "TABLE_NAME",
     "WORKFLOW_FUNCTIONS",
     "Invocation",
     "LabUsage",
@@ -81,32 +92,6 @@ __all__ = [
     "render_definition",
     "running_plane",
 ]
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-STATEMACHINE_DIR = REPO_ROOT / "statemachine"
-TABLE_NAME = "ads-labs"
-EVENT_BUS_NAME = "ads-lab-events"
-ROLE_NAME = "ads-local-workflow"
-DEPLOY_STATE_MACHINE = "DeployLab"
-DESTROY_STATE_MACHINE = "DestroyLab"
-POWER_STATE_MACHINE = "PowerLab"
-ACTION_STATE_MACHINE = "ActionLab"
-REDEPLOY_STATE_MACHINE = "RedeployLab"
-COHORT_STATE_MACHINE = "DeployCohort"
-# The EventBridge Scheduler group of the labs' schedules (ads.lab_schedules) and the role
-# its targets run as; fired by ads.local.schedule_timer.
-SCHEDULE_GROUP = "ads-labs"
-SCHEDULER_ROLE_NAME = "ads-local-scheduler"
-# ARNs in the ASL name their partition through ${Partition}; moto answers for "aws".
-LOCAL_PARTITION = "aws"
-
-
-def render_definition(path: Path, substitutions: dict[str, str]) -> str:
-    """The ASL text with its ``${Placeholder}`` names replaced, as CDK does at synth
-    (``${Partition}`` is the emulation's partition unless ``substitutions`` names one)."""
-    values = {PARTITION_PLACEHOLDER: LOCAL_PARTITION, **substitutions}
-    return fill_placeholders(path.read_text(), values, source=path.name)
-
 
 _active_plane: LocalControlPlane | None = None
 _active_lock = threading.Lock()
@@ -158,12 +143,8 @@ class LocalControlPlane:
         self.redeploy_state_machine_arn = ""
         self.cohort_state_machine_arn = ""
         self._mock: Any = None
-        # The health watch's timer (ads.local.watch_timer), once start_health_watch ran.
-        self._watch_timer: Any = None
-        # The labs' schedules' timer (ads.local.schedule_timer), once start_lab_schedules ran.
-        self._schedule_timer: Any = None
-        # The sweep's timer (ads.local.watch_timer.WatchTimer), once start_sweep ran.
-        self._sweep_timer: Any = None
+        # The health watch, sweep and lab schedule timers (ads.local.plane_timers).
+        self.timers = PlaneTimers(self)
         self._saved_env: dict[str, str | None] = {}
         self._restore: list[Callable[[], None]] = []
         self._started = False
@@ -173,6 +154,10 @@ class LocalControlPlane:
     @property
     def labs_root(self) -> Path:
         return self.state_dir / "labs"
+
+    @property
+    def started(self) -> bool:
+        return self._started
 
     def __enter__(self) -> LocalControlPlane:
         self.start()
@@ -244,10 +229,7 @@ class LocalControlPlane:
                 ),
                 "ADS_SCHEDULE_GROUP": SCHEDULE_GROUP,
                 "ADS_SCHEDULER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT_ID}:role/{SCHEDULER_ROLE_NAME}",
-                "ADS_LAB_TIMER_FUNCTION_ARN": (
-                    f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:"
-                    + function_name("lab_timer")
-                ),
+                "ADS_LAB_TIMER_FUNCTION_ARN": lab_timer_function_arn(self.region),
                 # Await Init's safety-net poll, scaled like the retry waits (unless set).
                 "ADS_INIT_POLL_S": os.environ.get("ADS_INIT_POLL_S")
                 or str(max(1, round(DEFAULT_INIT_POLL_S * self.time_scale))),
@@ -268,7 +250,7 @@ class LocalControlPlane:
             *EVENT_FUNCTIONS,
         ):
             sys.modules.pop(f"functions.{name}.handler", None)
-        self._create_resources()
+        create_resources(self.region, self.deploy_state_machine_arn)
         if self.record_store is not None:
             self.record_store.open()
             self._restore.append(self.record_store.close)
@@ -279,98 +261,11 @@ class LocalControlPlane:
             self._saved_env.setdefault(key, os.environ.get(key))
             os.environ[key] = value
 
-    def _create_resources(self) -> None:
-        import boto3
-
-        from ads.labs_table import create_table
-
-        create_table(boto3.client("dynamodb", region_name=self.region), TABLE_NAME)
-        boto3.client("events", region_name=self.region).create_event_bus(Name=EVENT_BUS_NAME)
-        iam = boto3.client("iam", region_name=self.region)
-        role_arn = iam.create_role(
-            RoleName=ROLE_NAME,
-            AssumeRolePolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {
-                                "Service": ["lambda.amazonaws.com", "states.amazonaws.com"]
-                            },
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
-        )["Role"]["Arn"]
-        lambda_client = boto3.client("lambda", region_name=self.region)
-        # The code of a local function is never run by moto: invocations come here.
-        package = io.BytesIO()
-        with zipfile.ZipFile(package, "w") as archive:
-            archive.writestr("README.txt", "dispatched in-process by ads.local.lambda_dispatch\n")
-        substitutions: dict[str, str] = {}
-        for handler, placeholder in WORKFLOW_FUNCTIONS.items():
-            response = lambda_client.create_function(
-                FunctionName=function_name(handler),
-                Runtime="python3.13",
-                Architectures=["arm64"],
-                Role=role_arn,
-                Handler="handler.handler",
-                Code={"ZipFile": package.getvalue()},
-                MemorySize=LAMBDA_MEMORY_MB,
-                Timeout=60,
-            )
-            substitutions[placeholder] = response["FunctionArn"]
-        lambda_client.create_function(
-            FunctionName=function_name("lab_timer"),
-            Runtime="python3.13",
-            Architectures=["arm64"],
-            Role=role_arn,
-            Handler="handler.handler",
-            Code={"ZipFile": package.getvalue()},
-            MemorySize=LAMBDA_MEMORY_MB,
-            Timeout=60,
-        )
-        boto3.client("scheduler", region_name=self.region).create_schedule_group(
-            Name=SCHEDULE_GROUP
-        )
-        sfn = boto3.client("stepfunctions", region_name=self.region)
-        for name, file in (
-            (DEPLOY_STATE_MACHINE, "deploy_lab.asl.json"),
-            (DESTROY_STATE_MACHINE, "destroy_lab.asl.json"),
-            (POWER_STATE_MACHINE, "power_lab.asl.json"),
-            (ACTION_STATE_MACHINE, "action_lab.asl.json"),
-            (REDEPLOY_STATE_MACHINE, "redeploy_lab.asl.json"),
-            (COHORT_STATE_MACHINE, "deploy_cohort.asl.json"),
-        ):
-            sfn.create_state_machine(
-                name=name,
-                definition=render_definition(
-                    STATEMACHINE_DIR / file,
-                    # DeployCohort starts DeployLab (created first) for each member.
-                    {
-                        **substitutions,
-                        STATE_MACHINE_PLACEHOLDERS["DeployLab"]: self.deploy_state_machine_arn,
-                    },
-                ),
-                roleArn=role_arn,
-                type="STANDARD",
-            )
-
     def stop(self) -> None:
         """Stop running executions, destroy every local lab VM, leave the AWS emulation."""
         global _active_plane
         try:
-            if self._watch_timer is not None:
-                self._watch_timer.stop()
-                self._watch_timer = None
-            if self._schedule_timer is not None:
-                self._schedule_timer.stop()
-                self._schedule_timer = None
-            if self._sweep_timer is not None:
-                self._sweep_timer.stop()
-                self._sweep_timer = None
+            self.timers.stop()
             if self._started:
                 with contextlib.suppress(Exception):
                     self._stop_running_executions()
@@ -401,59 +296,18 @@ class LocalControlPlane:
                     _active_plane = None
 
     def start_health_watch(self) -> bool:
-        """Run the health watch's handler every ``ADS_WATCH_INTERVAL_S`` (unless
-        ``ADS_WATCH_ENABLED`` is false); the daemon starts it once recovery has run."""
-        from ads.local.watch_timer import RUN_TIMEOUT_S, WATCH_HANDLER, WatchTimer
-
-        if not self._started or self._watch_timer is not None or not self.config.watch_enabled:
-            return False
-        self._watch_timer = WatchTimer(
-            lambda event: self.lambdas.invoke_scheduled(WATCH_HANDLER, event, RUN_TIMEOUT_S),
-            self.config.watch_interval_s,
-            on_error=_report_watch_error,
-        ).start()
-        return True
+        """Run the health watch every ``ADS_WATCH_INTERVAL_S`` (ads.local.plane_timers);
+        the daemon starts it once recovery has run."""
+        return self.timers.start_health_watch()
 
     def start_sweep(self) -> bool:
-        """Run the sweep (applied) every ``ADS_SWEEP_INTERVAL_S`` unless ADS_SWEEP_ENABLED
-        is false; the daemon starts it once recovery has reconciled the records."""
-        from ads.local.watch_timer import RUN_TIMEOUT_S, WatchTimer
-
-        if not self._started or self._sweep_timer is not None or not self.config.sweep_enabled:
-            return False
-        self._sweep_timer = WatchTimer(
-            lambda event: self.lambdas.invoke_scheduled(
-                "sweep", {**event, "apply": True}, RUN_TIMEOUT_S
-            ),
-            self.config.sweep_interval_s,
-            on_error=_report_sweep_error,
-            name="ads-sweep",
-        ).start()
-        return True
+        """Run the sweep (applied) every ``ADS_SWEEP_INTERVAL_S``; the daemon starts it
+        once recovery has reconciled the records."""
+        return self.timers.start_sweep()
 
     def start_lab_schedules(self, clock: Callable[[], Any] | None = None) -> bool:
-        """Fire the labs' EventBridge Scheduler schedules when due (leases, working
-        hours); the daemon starts it once recovery has run. ``clock``: tests move time."""
-        from ads.lab_record import utc_now
-        from ads.local.schedule_timer import RUN_TIMEOUT_S, TIMER_HANDLER, ScheduleTimer
-
-        if not self._started or self._schedule_timer is not None:
-            return False
-        from ads.lab_schedules import schedules_for
-        from ads.leases import restore_schedules
-
-        schedules = schedules_for(self.config)
-        if schedules is not None:
-            # Records restored from the records file come back without their schedules.
-            restore_schedules(self.repository(), schedules)
-        self._schedule_timer = ScheduleTimer(
-            self.client("scheduler"),
-            SCHEDULE_GROUP,
-            lambda event: self.lambdas.invoke_scheduled(TIMER_HANDLER, event, RUN_TIMEOUT_S),
-            clock=clock or utc_now,
-            on_error=_report_schedule_error,
-        ).start()
-        return True
+        """Fire the labs' schedules when due; the daemon starts it once recovery has run."""
+        return self.timers.start_lab_schedules(clock)
 
     def _settle_records(self) -> None:
         from ads.local.recovery import settle_stopped
@@ -582,20 +436,8 @@ class LocalControlPlane:
         return self.lambdas.invoke_api(event)
 
 
-def _report_schedule_error(text: str) -> None:
-    sys.stderr.write(f"ads-local: a lab schedule failed: {text}")
-
-
 def _split_env(name: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
-
-
-def _report_sweep_error(text: str) -> None:
-    sys.stderr.write(f"ads-local: the sweep failed: {text}")
-
-
-def _report_watch_error(text: str) -> None:
-    sys.stderr.write(f"ads-local: the health watch failed: {text}")
 
 
 @contextlib.contextmanager
