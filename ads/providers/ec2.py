@@ -6,7 +6,8 @@ before creating anything the provider looks for a live instance tagged with the 
 
 Where a launch is tried and with which arguments lives in :mod:`ads.providers.ec2_launch`;
 what the VM runs (user data, init script, presigned URLs) in
-:mod:`ads.providers.ec2_bootstrap`. "Absent" answers shortly after a launch are read by the
+:mod:`ads.providers.ec2_bootstrap`, and how the init is sent and followed in
+:mod:`ads.providers.ec2_init`. "Absent" answers shortly after a launch are read by the
 steps through :mod:`ads.providers.consistency` (EC2 is eventually consistent).
 """
 
@@ -23,6 +24,7 @@ from ads.providers import (
     ec2_actions,
     ec2_bootstrap,
     ec2_images,
+    ec2_init,
     ec2_launch,
     ec2_logs,
     ec2_power,
@@ -31,17 +33,14 @@ from ads.providers import (
 from ads.providers.base import (
     ComputeNeeds,
     DestroyFailed,
-    InitFailed,
     InitRequest,
     InitStatus,
     VmCreateFailed,
     VmInfo,
-    VmNotRunning,
     VmState,
 )
 from ads.providers.consistency import LAUNCHED_AT, launch_time_detail
 from ads.providers.ec2_access import Ec2LabAccess, LaunchAccess
-from ads.providers.failure_output import failure_tail, find_failing_command
 from ads.providers.images import ImageState
 from ads.providers.throttling import call, client_config, error_code, error_message
 from ads.providers.vm_logs import LogsRequest
@@ -51,13 +50,8 @@ if TYPE_CHECKING:
     from ads.lab.plan import DeploymentPlan
 
 NOT_FOUND_ERRORS = frozenset({"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"})
-SSM_NOT_YET_ERRORS = frozenset({"InvalidInstanceId", "InvalidInstanceInformationFilterValue"})
 # Where the bootstrap script unpacks the agent bundle and installs the lab on the VM.
 VM_PREFIX = "/opt/ads"
-# How long SSM may take to deliver the init command; its run is ADS_INIT_TIMEOUT_S.
-INIT_DELIVERY_TIMEOUT_S = 600
-IN_PROGRESS_STATUSES = frozenset({"Pending", "InProgress", "Delayed"})
-FAILED_STATUSES = frozenset({"Failed", "TimedOut", "Cancelled", "Cancelling"})
 FINISHING_STATES = ("shutting-down", "terminated")
 
 
@@ -256,107 +250,28 @@ class Ec2Provider:
 
     def ssm_online(self, vm_id: str) -> bool:
         """Whether the instance's SSM agent has registered and pings Online."""
-        try:
-            response = self._call(
-                self._ssm,
-                "describe_instance_information",
-                Filters=[{"Key": "InstanceIds", "Values": [vm_id]}],
-            )
-        except ClientError as exc:
-            # An instance SSM does not know yet is "not online yet"; anything else (a
-            # missing permission) would only burn the retries, so it fails the step now.
-            if error_code(exc) in SSM_NOT_YET_ERRORS:
-                return False
-            raise VmNotRunning(
-                f"cannot ask SSM whether {vm_id} is online: {error_code(exc)}: {error_message(exc)}"
-            ) from exc
-        return any(
-            info.get("PingStatus") == "Online"
-            for info in response.get("InstanceInformationList", [])
-        )
+        return ec2_init.ssm_online(self._call, self._ssm, vm_id)
 
-    # -- init ---------------------------------------------------------------------
+    # -- init (ads.providers.ec2_init) ----------------------------------------------
 
     def start_init(self, lab_id: str, vm: VmInfo, request: InitRequest) -> str:
-        script = self.bootstrap_script(lab_id, request)
-        # One number bounds the install: ADS_INIT_TIMEOUT_S (SSM ends the run as TimedOut).
-        parameters: dict[str, Any] = {
-            "commands": [script],
-            "executionTimeout": [str(self._config.init_timeout_s)],
-        }
-        try:
-            response = self._call(
-                self._ssm,
-                "send_command",
-                InstanceIds=[vm.vm_id],
-                DocumentName="AWS-RunShellScript",
-                Comment=f"ADS init {lab_id}"[:100],
-                Parameters=parameters,
-                TimeoutSeconds=INIT_DELIVERY_TIMEOUT_S,
-            )
-        except ClientError as exc:
-            raise InitFailed(
-                f"SendCommand to {vm.vm_id} refused: {error_code(exc)}: {error_message(exc)}"
-            ) from exc
-        return str(response["Command"]["CommandId"])
+        return ec2_init.send_init(
+            self._call,
+            self._ssm,
+            lab_id=lab_id,
+            vm_id=vm.vm_id,
+            script=self.bootstrap_script(lab_id, request),
+            timeout_s=self._config.init_timeout_s,
+        )
 
     def bootstrap_script(self, lab_id: str, request: InitRequest) -> str:
         """The shell script SSM runs as root on the instance: fetch, unpack, install."""
-        bundle_url = self._presign(self._config.agent_bundle_bucket, self._config.agent_bundle_key)
-        archive_url = None
-        if not request.source_git and request.source_archive:
-            archive_url = self._archive_url(request.source_archive)
-        return ec2_bootstrap.init_script(
-            prefix=self._prefix,
-            lab_id=lab_id,
-            bundle_url=bundle_url,
-            plan=request.plan,
-            agent_port=self._config.agent_port,
-            command_timeout_s=self._config.command_timeout_s,
-            source_git=request.source_git,
-            source_ref=request.source_ref,
-            source_archive_url=archive_url,
+        return ec2_init.bootstrap_script(
+            self._config, self._s3, prefix=self._prefix, lab_id=lab_id, request=request
         )
-
-    def _presign(self, bucket: str, key: str) -> str:
-        if not bucket or not key:
-            raise InitFailed(
-                "the agent bundle location is not configured "
-                "(ADS_AGENT_BUNDLE_BUCKET and ADS_AGENT_BUNDLE_KEY are required by the ec2 provider)"
-            )
-        return ec2_bootstrap.presign_get(self._s3, bucket, key)
-
-    def _archive_url(self, archive: str) -> str:
-        if archive.startswith("s3://"):
-            bucket, _, key = archive[len("s3://") :].partition("/")
-            return self._presign(bucket, key)
-        return archive
 
     def get_init_status(self, vm: VmInfo, command_id: str) -> InitStatus:
-        try:
-            response = self._call(
-                self._ssm, "get_command_invocation", CommandId=command_id, InstanceId=vm.vm_id
-            )
-        except ClientError as exc:
-            # Right after SendCommand the invocation may not be visible yet.
-            if error_code(exc) == "InvocationDoesNotExist":
-                return InitStatus(state="in_progress", detail="invocation not visible yet")
-            raise
-        status = str(response.get("Status", ""))
-        if status in IN_PROGRESS_STATUSES:
-            return InitStatus(state="in_progress", detail=status)
-        if status == "Success":
-            return InitStatus(state="success", exit_code=0, detail=status)
-        stderr = str(response.get("StandardErrorContent") or "")
-        stdout = str(response.get("StandardOutputContent") or "")
-        code = response.get("ResponseCode")
-        return InitStatus(
-            state="failed",
-            exit_code=int(code) if isinstance(code, int) and code >= 0 else None,
-            failing_command=find_failing_command(stderr) or find_failing_command(stdout),
-            output_tail=failure_tail(stderr or stdout),
-            detail=str(response.get("StatusDetails") or status),
-        )
+        return ec2_init.init_status(self._call, self._ssm, vm.vm_id, command_id)
 
     def health_url(self, vm: VmInfo) -> str:
         return f"http://{vm.private_ip}:{vm.agent_port}/health"
