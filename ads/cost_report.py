@@ -6,6 +6,8 @@ bounded page at a time through the owner index (an owner's own labs, or the owne
 admin names); only an admin asking for every owner reads the table by scan, as the admin
 listing of ``GET /labs`` does. The per-owner totals cover the labs of the answer: a
 client that wants them all follows ``next_token`` (``ads cost`` does) and adds them up.
+The kept lab images' snapshot storage (:mod:`ads.image_costs`) comes on the first page
+only (images are few and read whole), counted in its owner's sums.
 Records of destroyed labs stay 90 days (the table's TTL), so older costs are gone.
 """
 
@@ -19,6 +21,7 @@ from pydantic import BaseModel, Field
 from ads import identity
 from ads.deployment_context import DeploymentContext, is_admin, require_caller
 from ads.errors import AdsError, FieldProblem, InvalidInputError
+from ads.image_costs import ImageCostLine, image_lines
 from ads.lab.accrual import Accrual, accrued, parse_time
 from ads.lab_record import LabRecord, iso, utc_now
 from ads.source_checks import found
@@ -50,6 +53,8 @@ class OwnerCostLine(BaseModel):
     unpriced_labs: int = Field(
         default=0, description="labs whose plan has no price (left out of the sums)"
     )
+    images: int = Field(default=0, description="lab images kept (their storage is in total_usd)")
+    image_storage_usd: float = Field(default=0, description="the images' snapshot storage")
 
 
 class CostReport(BaseModel):
@@ -58,7 +63,13 @@ class CostReport(BaseModel):
     as_of: str = Field(description="the time the costs were computed up to")
     since: str | None = Field(default=None, description="the costs count from this time")
     labs: list[LabCostLine]
-    owners: list[OwnerCostLine] = Field(description="the labs of this answer summed per owner")
+    images: list[ImageCostLine] = Field(
+        default_factory=list,
+        description="kept lab images with their snapshot storage (first page only)",
+    )
+    owners: list[OwnerCostLine] = Field(
+        description="the labs and images of this answer summed per owner"
+    )
     next_token: str | None = None
 
 
@@ -93,22 +104,34 @@ def _records(
     return ctx.repository.list_for_owner(owner or caller, limit=limit, next_token=next_token)
 
 
-def sum_per_owner(lines: list[LabCostLine]) -> list[OwnerCostLine]:
-    """The lines summed per owner (unpriced labs counted apart), owners sorted."""
+def _owner_line(owners: dict[str, OwnerCostLine], owner: str) -> OwnerCostLine:
+    return owners.setdefault(
+        owner,
+        OwnerCostLine(
+            owner=owner,
+            labs=0,
+            hours_running=0,
+            hours_stopped=0,
+            compute_usd=0,
+            storage_usd=0,
+            total_usd=0,
+        ),
+    )
+
+
+def sum_per_owner(
+    lines: list[LabCostLine], images: list[ImageCostLine] | None = None
+) -> list[OwnerCostLine]:
+    """The lines and the images summed per owner (unpriced labs counted apart), owners
+    sorted."""
     owners: dict[str, OwnerCostLine] = {}
+    for image in images or []:
+        total = _owner_line(owners, image.owner)
+        total.images += 1
+        total.image_storage_usd = round(total.image_storage_usd + (image.storage_usd or 0), 4)
+        total.total_usd = round(total.total_usd + (image.storage_usd or 0), 4)
     for line in lines:
-        total = owners.setdefault(
-            line.owner,
-            OwnerCostLine(
-                owner=line.owner,
-                labs=0,
-                hours_running=0,
-                hours_stopped=0,
-                compute_usd=0,
-                storage_usd=0,
-                total_usd=0,
-            ),
-        )
+        total = _owner_line(owners, line.owner)
         total.labs += 1
         total.hours_running = round(total.hours_running + line.hours_running, 4)
         total.hours_stopped = round(total.hours_stopped + line.hours_stopped, 4)
@@ -159,10 +182,20 @@ def cost_report(
     if start is not None:
         # A lab that ended before ``since`` cost nothing in the window: left out.
         lines = [line for line in lines if line.hours_running or line.hours_stopped]
+    images: list[ImageCostLine] = []
+    if next_token is None:
+        everyone = is_admin(caller, ctx.config) and not owner
+        images = image_lines(
+            ctx.repository.images.list(),
+            owner=None if everyone else owner or caller,
+            now=moment,
+            since=start,
+        )
     return CostReport(
         as_of=iso(moment),
         since=iso(start) if start else None,
         labs=lines,
-        owners=sum_per_owner(lines),
+        images=images,
+        owners=sum_per_owner(lines, images),
         next_token=token,
     ).model_dump(mode="json")

@@ -3,7 +3,8 @@
 It reads ``GET /costs`` page after page (at most :data:`MAX_PAGES`), so the sums per owner
 cover every lab the caller may see: their own, or, for an admin, any owner's or all. The
 table shows each lab's running and stopped hours and its compute, storage and total USD
-at the bundled list prices; ``--json`` prints the labs and the sums as one document.
+at the bundled list prices, then each kept lab image's snapshot storage, and the sums per
+owner (labs and images); ``--json`` prints the labs, the images and the sums as one document.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ads.cli import exit_codes, lab_cmds, render
 from ads.cli.client import AdsApiClient
 from ads.cli.exit_codes import CommandError
 from ads.cost_report import LabCostLine, sum_per_owner
+from ads.image_costs import ImageCostLine
 
 MAX_PAGES = 50
 HEADERS = (
@@ -37,7 +39,8 @@ def register(subparsers: Any) -> None:
         help="what labs have cost so far, per lab and per owner",
         description="Sum what each lab has cost (running hours x its hourly price, its root "
         "volume's storage while it exists; stopped time costs storage only) per lab and per "
-        "owner, at the bundled list prices. An owner sees their own labs; an admin any "
+        "owner, with the kept lab images' snapshot storage since they became available, at "
+        "the bundled list prices. An owner sees their own labs and images; an admin any "
         "owner's (--owner) or everyone's.",
     )
     parser.add_argument("--owner", metavar="O", help="an owner's ARN (admins only, or your own)")
@@ -57,8 +60,29 @@ def _hours(value: Any) -> str:
     return f"{float(value or 0):.1f}"
 
 
-def render_costs(labs: list[dict[str, Any]], owners: list[dict[str, Any]]) -> str:
-    if not labs:
+IMAGE_HEADERS = ("IMAGE", "NAME", "OWNER", "HOURS KEPT", "PER MONTH $", "STORAGE $")
+
+
+def _image_rows(images: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    return [
+        (
+            image["image_id"],
+            image.get("lab_name") or "",
+            image["owner"],
+            _hours(image.get("hours_kept")),
+            _money(image.get("storage_monthly_cost_usd")),
+            _money(image.get("storage_usd")),
+        )
+        for image in images
+    ]
+
+
+def render_costs(
+    labs: list[dict[str, Any]],
+    owners: list[dict[str, Any]],
+    images: list[dict[str, Any]] | None = None,
+) -> str:
+    if not labs and not images:
         return "No lab has cost anything in this period."
     rows = [
         (
@@ -86,7 +110,15 @@ def render_costs(labs: list[dict[str, Any]], owners: list[dict[str, Any]]) -> st
         )
         for owner in owners
     ]
-    lines = [render.table(HEADERS, [*rows, *totals])]
+    lines = [render.table(HEADERS, [*rows, *totals])] if labs else []
+    if images:
+        lines.append(render.table(IMAGE_HEADERS, _image_rows(images)))
+        stored = [o for o in owners if o.get("images")]
+        lines += [
+            f"{o['owner']}: {o['images']} image(s), storage {_money(o['image_storage_usd'])} $, "
+            f"total with labs {_money(o['total_usd'])} $"
+            for o in stored
+        ]
     unpriced = sum(int(owner.get("unpriced_labs") or 0) for owner in owners)
     if unpriced:
         lines.append(f"{unpriced} lab(s) have no price in the bundled table ('-'): not summed")
@@ -102,10 +134,12 @@ def cost_command(args: argparse.Namespace) -> int:
     if args.since:
         query["since"] = args.since
     labs: list[dict[str, Any]] = []
+    images: list[dict[str, Any]] = []
     answer: dict[str, Any] = {}
     for _ in range(MAX_PAGES):
         answer = client.request("GET", "/costs", query=query)
         labs.extend(answer.get("labs") or [])
+        images.extend(answer.get("images") or [])  # the first page carries them
         token = answer.get("next_token")
         if not token:
             break
@@ -117,16 +151,20 @@ def cost_command(args: argparse.Namespace) -> int:
         )
     owners = [
         o.model_dump(mode="json")
-        for o in sum_per_owner([LabCostLine.model_validate(lab) for lab in labs])
+        for o in sum_per_owner(
+            [LabCostLine.model_validate(lab) for lab in labs],
+            [ImageCostLine.model_validate(image) for image in images],
+        )
     ]
     if args.as_json:
         document = {
             "as_of": answer.get("as_of"),
             "since": answer.get("since"),
             "labs": labs,
+            "images": images,
             "owners": owners,
         }
         lab_cmds.print_json(document)
     else:
-        print(render_costs(labs, owners))
+        print(render_costs(labs, owners, images))
     return exit_codes.OK

@@ -113,3 +113,89 @@ def test_given_pages_when_costs_are_read_then_next_token_follows_and_a_bad_since
     assert rest.body["next_token"] is None
     assert bad.status == 400
     assert [p["path"] for p in bad.body["problems"]] == ["since"]
+
+
+def _image(control_plane, key: str, owner: str, state: str, hours_ago: float, monthly) -> str:
+    """An image item of ``owner`` in ``state``, available ``hours_ago`` hours ago."""
+    from ads.lab_images import LabImage, image_id_of
+
+    now = utc_now()
+    image = LabImage(
+        image_id=image_id_of(key),
+        image_key=key,
+        image_state="creating",
+        image_owner=owner,
+        provider="ec2",
+        source_lab_id="hello-web-01jsource",
+        lab_name="Hello Web",
+        revision="none",
+        base_image="/aws/service/canonical/ubuntu#x86_64",
+        created_at=iso(now - timedelta(hours=hours_ago + 1)),
+        updated_at=iso(now),
+    )
+    images = control_plane.repo.images
+    assert images.claim(image)
+    if state != "creating":
+        images.update(
+            key,
+            image_state=state,
+            provider_image_id="ami-0123456789abcdef0",
+            snapshot_ids=["snap-0123456789abcdef0"],
+            storage_monthly_cost_usd=monthly,
+            available_at=iso(now - timedelta(hours=hours_ago)) if state == "available" else None,
+        )
+    return image.image_id
+
+
+def test_given_kept_images_when_costs_are_read_then_their_snapshot_storage_accrues_since_available_per_owner(
+    call_api, control_plane
+):
+    lab_id = _lab_with_history(call_api, control_plane, ALICE, STOP_START)
+    kept = _image(control_plane, "a" * 32, ALICE, "available", 73, 0.4)
+    _image(control_plane, "b" * 32, ALICE, "pending", 1, None)  # no snapshot yet
+    _image(control_plane, "c" * 32, ALICE, "failed", 1, None)
+    bobs = _image(control_plane, "d" * 32, BOB, "available", 10, 0.8)
+
+    alice = call_api(load_event("api/get_costs", caller=ALICE, query={}))
+    admin_all = call_api(load_event("api/get_costs", caller=ADMIN_SESSION, query={}))
+    admin_bob = call_api(load_event("api/get_costs", caller=ADMIN_SESSION, query={"owner": BOB}))
+    since = iso(utc_now() - timedelta(hours=7.3))
+    window = call_api(load_event("api/get_costs", caller=ALICE, query={"since": since}))
+
+    assert alice.status == 200
+    [image] = alice.body["images"]
+    assert image["image_id"] == kept and image["owner"] == ALICE
+    assert image["hours_kept"] == pytest.approx(73, abs=0.01)
+    assert image["storage_usd"] == pytest.approx(73 * 0.4 / 730, abs=0.0001)
+    [owner] = alice.body["owners"]
+    [line] = alice.body["labs"]
+    assert line["lab_id"] == lab_id
+    assert (owner["images"], owner["image_storage_usd"]) == (1, image["storage_usd"])
+    assert owner["total_usd"] == pytest.approx(line["total_usd"] + image["storage_usd"])
+    assert sorted(i["image_id"] for i in admin_all.body["images"]) == sorted([kept, bobs])
+    assert [i["image_id"] for i in admin_bob.body["images"]] == [bobs]
+    [bob] = admin_bob.body["owners"]
+    assert (bob["owner"], bob["labs"], bob["images"]) == (BOB, 0, 1)
+    assert bob["total_usd"] == pytest.approx(10 * 0.8 / 730, abs=0.0001)
+    [in_window] = window.body["images"]
+    assert in_window["hours_kept"] == pytest.approx(7.3, abs=0.01)
+
+
+def test_given_an_image_and_pages_when_costs_are_read_then_the_image_comes_once_on_the_first_page(
+    call_api, control_plane
+):
+    for _ in range(3):
+        _lab_with_history(call_api, control_plane, ALICE, [("PROVISIONING", 1), ("READY", 1)])
+    kept = _image(control_plane, "e" * 32, ALICE, "available", 2, 0.4)
+
+    first = call_api(load_event("api/get_costs", caller=ALICE, query={"limit": "2"}))
+    rest = call_api(
+        load_event(
+            "api/get_costs",
+            caller=ALICE,
+            query={"limit": "2", "next_token": first.body["next_token"]},
+        )
+    )
+
+    assert [i["image_id"] for i in first.body["images"]] == [kept]
+    assert rest.body["images"] == []

@@ -41,8 +41,11 @@ def _line(lab_id: str, owner: str, running: float, stopped: float, **extra: Any)
     }
 
 
-def _serve_pages(api: FakeAdsApi, monkeypatch, pages: list[list[dict]]) -> None:
-    """GET /costs answers ``pages`` one after the other, linked by next_token."""
+def _serve_pages(
+    api: FakeAdsApi, monkeypatch, pages: list[list[dict]], images: list[dict] | None = None
+) -> None:
+    """GET /costs answers ``pages`` one after the other, linked by next_token (the first
+    page with ``images``, as the API sends them)."""
     route = api.route
 
     def costs(method, path, query, headers, body):
@@ -53,6 +56,7 @@ def _serve_pages(api: FakeAdsApi, monkeypatch, pages: list[list[dict]]) -> None:
             as_of="2026-11-02T00:00:00.000Z",
             since=query.get("since"),
             labs=pages[index],
+            images=(images or []) if index == 0 else [],
             owners=[],
             next_token=str(index + 1) if index + 1 < len(pages) else None,
         ).model_dump(mode="json")
@@ -99,6 +103,49 @@ def test_given_json_when_costs_are_asked_then_one_document_with_labs_and_owner_s
     [owner] = document["owners"]
     assert (owner["owner"], owner["labs"], owner["hours_stopped"]) == (ALICE, 2, 5.0)
     assert api.received[-1].query["owner"] == ALICE
+
+
+def _image(image_id: str, owner: str, hours: float, monthly: float) -> dict:
+    return {
+        "image_id": image_id,
+        "owner": owner,
+        "lab_name": "Hello Web",
+        "provider": "ec2",
+        "provider_image_id": "ami-1",
+        "snapshot_ids": ["snap-1"],
+        "available_at": "2026-11-01T00:00:00.000Z",
+        "hours_kept": hours,
+        "storage_monthly_cost_usd": monthly,
+        "storage_usd": round(hours * monthly / 730, 4),
+    }
+
+
+def test_given_kept_images_when_costs_are_asked_then_their_storage_is_shown_and_in_the_owner_total(
+    api: FakeAdsApi, capsys, monkeypatch
+) -> None:
+    image = _image("img-" + "a" * 32, ALICE, 730, 0.4)
+    _serve_pages(
+        api, monkeypatch, [[_line("lab-a", ALICE, 6, 4)], [_line("lab-b", BOB, 1, 0)]], [image]
+    )
+
+    code, out, err = run(capsys, "cost", "--endpoint", api.url)
+    json_code, document_text, _ = run(capsys, "cost", "--json", "--endpoint", api.url)
+
+    assert code == exit_codes.OK, err
+    assert any(
+        r.split()[:1] == [image["image_id"]] and r.split()[-2:] == ["0.40", "0.40"]
+        for r in out.splitlines()
+    )
+    lab_total = _line("lab-a", ALICE, 6, 4)["total_usd"]
+    assert f"{ALICE}: 1 image(s), storage 0.40 $, total with labs {lab_total + 0.4:.2f} $" in out
+    assert json_code == exit_codes.OK
+    document = json.loads(document_text)
+    assert [i["image_id"] for i in document["images"]] == [image["image_id"]]
+    alice = next(o for o in document["owners"] if o["owner"] == ALICE)
+    assert (alice["images"], alice["image_storage_usd"]) == (1, 0.4)
+    assert alice["total_usd"] == pytest.approx(lab_total + 0.4)
+    bob = next(o for o in document["owners"] if o["owner"] == BOB)
+    assert (bob["images"], bob["image_storage_usd"]) == (0, 0)
 
 
 def test_given_no_costs_when_asked_then_it_says_so(api: FakeAdsApi, capsys, monkeypatch) -> None:
