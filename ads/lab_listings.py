@@ -18,6 +18,7 @@ from ads import identity
 from ads.errors import FieldProblem, InvalidInputError
 from ads.lab_record import LabRecord, LabStatus
 from ads.labs_table import (
+    ASSIGNEE_GROUP_INDEX,
     ASSIGNEE_INDEX,
     IDEMPOTENCY_PREFIX,
     OWNER_GROUP_INDEX,
@@ -132,9 +133,32 @@ class LabListings:
         next_token: str | None = None,
     ) -> tuple[list[LabRecord], str | None]:
         """The labs assigned to ``assignee`` (a cohort's member), newest first, through the
-        assignee index."""
+        assignee index. For a role session these are the labs assigned to it and to its
+        role (any path), as access has them (:func:`ads.identity.principal_matches`),
+        through the assignee-group index."""
         from boto3.dynamodb.conditions import Attr, Key
 
+        role = identity.session_role(assignee)
+        prefix = identity.role_prefix(role) if role else None
+        if role is not None and prefix is not None:
+            group: dict[str, Any] = {
+                "IndexName": ASSIGNEE_GROUP_INDEX,
+                "KeyConditionExpression": Key("assignee_group").eq(role),
+                "ScanIndexForward": False,
+            }
+            # The group also holds other sessions' labs: keep this session's and the role's.
+            mine = Attr("assignee").eq(assignee) | Attr("assignee").begins_with(prefix)
+            return self._page(
+                self._table.query,
+                group,
+                status,
+                limit,
+                next_token,
+                Attr,
+                extra=mine,
+                index_key="assignee_group",
+                index_value=role,
+            )
         kwargs: dict[str, Any] = {
             "IndexName": ASSIGNEE_INDEX,
             "KeyConditionExpression": Key("assignee").eq(assignee),

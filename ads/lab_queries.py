@@ -13,6 +13,7 @@ from ads.api_models import LabPage, LabSummary, LabView
 from ads.deployment_context import DeploymentContext, is_admin, readable_record, require_caller
 from ads.errors import FieldProblem, InvalidInputError
 from ads.executions import console_url
+from ads.identity import principal_matches
 from ads.lab.accrual import accrued
 from ads.lab.cost import lab_cost
 from ads.lab_record import LabStatus, utc_now
@@ -91,8 +92,9 @@ def _owned_then_assigned(
     assigned, after = ctx.repository.list_for_assignee(
         caller, status=statuses, limit=limit - len(records), next_token=inner
     )
-    # A lab the caller owns and is assigned to is listed once.
-    records.extend(r for r in assigned if r.owner != caller)
+    # A lab the caller owns and is assigned to is listed once (listed with the owned ones:
+    # the caller's own, and for a session its role's).
+    records.extend(r for r in assigned if not principal_matches(caller, r.owner))
     return records, ASSIGNED_TOKEN + after if after else None
 
 

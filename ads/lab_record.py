@@ -166,6 +166,9 @@ class LabRecord(BaseModel):
     # start and renew it; the owner and admins keep every right.
     cohort_id: str | None = None
     assignee: str | None = None
+    # The assignee's listing group (ads.identity.owner_group): a role's sessions list the
+    # labs assigned to the role through the assignee-group index.
+    assignee_group: str | None = None
     assignee_name: str | None = None
     # The DeployCohort execution that starts this lab's DeployLab when its turn comes: a
     # cohort lab waits REQUESTED meanwhile, and the sweep must not take it for stuck.

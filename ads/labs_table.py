@@ -19,6 +19,8 @@ OWNER_GROUP_INDEX = "owner-group-index"
 STATUS_INDEX = "status-index"
 # Labs by the member they are assigned to (a cohort's labs): a member lists theirs.
 ASSIGNEE_INDEX = "assignee-index"
+# ... and by the member's group: a role's session lists the labs assigned to the role.
+ASSIGNEE_GROUP_INDEX = "assignee-group-index"
 TTL_ATTRIBUTE = "expires_at"
 IDEMPOTENCY_PREFIX = "idempotency#"
 # The task tokens of waiting workflow steps (ads.step_waits): no owner either.
@@ -43,7 +45,7 @@ def from_dynamo(value: Any) -> Any:
 
 def table_schema(table_name: str) -> dict[str, Any]:
     """The labs table as CreateTable arguments: the same shape the CDK storage construct
-    declares (key, owner, owner-group, status and assignee GSIs). The local control plane and the tests create it from here."""
+    declares (key, owner, owner-group, status, assignee and assignee-group GSIs). The local control plane and the tests create it from here."""
     return {
         "TableName": table_name,
         "BillingMode": "PAY_PER_REQUEST",
@@ -54,6 +56,7 @@ def table_schema(table_name: str) -> dict[str, Any]:
             {"AttributeName": "created_at", "AttributeType": "S"},
             {"AttributeName": "status", "AttributeType": "S"},
             {"AttributeName": "assignee", "AttributeType": "S"},
+            {"AttributeName": "assignee_group", "AttributeType": "S"},
         ],
         "KeySchema": [{"AttributeName": "lab_id", "KeyType": "HASH"}],
         "GlobalSecondaryIndexes": [
@@ -85,6 +88,14 @@ def table_schema(table_name: str) -> dict[str, Any]:
                 "IndexName": ASSIGNEE_INDEX,
                 "KeySchema": [
                     {"AttributeName": "assignee", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": ASSIGNEE_GROUP_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "assignee_group", "KeyType": "HASH"},
                     {"AttributeName": "created_at", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},

@@ -90,6 +90,8 @@ class LabRepository(LabListings):
 
     def new_record(self, lab_id: str, owner: str, **fields: Any) -> LabRecord:
         now = iso(self._clock())
+        if fields.get("assignee"):
+            fields.setdefault("assignee_group", identity.owner_group(fields["assignee"]))
         return LabRecord(
             lab_id=lab_id,
             owner=owner,

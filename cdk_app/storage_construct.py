@@ -17,6 +17,8 @@ OWNER_GROUP_INDEX = "owner-group-index"
 STATUS_INDEX = "status-index"
 # A cohort member lists the labs assigned to them through it (ads/labs_table.py).
 ASSIGNEE_INDEX = "assignee-index"
+# A role's session lists the labs assigned to the role through it (ads/lab_listings.py).
+ASSIGNEE_GROUP_INDEX = "assignee-group-index"
 TTL_ATTRIBUTE = "expires_at"
 
 
@@ -68,6 +70,14 @@ class Storage(Construct):
             sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.ALL,
         )
+        self.table.add_global_secondary_index(
+            index_name=ASSIGNEE_GROUP_INDEX,
+            partition_key=dynamodb.Attribute(
+                name="assignee_group", type=dynamodb.AttributeType.STRING
+            ),
+            sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
 
     def grant_lab_records(self, function: lambda_.Function) -> iam.Grant:
         """Read and write lab records (the table and its owner index)."""
@@ -75,7 +85,7 @@ class Storage(Construct):
         acknowledge(
             function.role,
             f"AwsSolutions-IAM5[Resource::{nag_text(self, self.table.table_arn)}/index/*]",
-            f"Queries the {OWNER_INDEX}, {OWNER_GROUP_INDEX}, {STATUS_INDEX} and {ASSIGNEE_INDEX} GSIs of the labs table; the wildcard covers that "
+            f"Queries the {OWNER_INDEX}, {OWNER_GROUP_INDEX}, {STATUS_INDEX}, {ASSIGNEE_INDEX} and {ASSIGNEE_GROUP_INDEX} GSIs of the labs table; the wildcard covers that "
             "table's indexes only.",
         )
         return grant

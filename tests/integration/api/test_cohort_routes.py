@@ -273,6 +273,57 @@ def test_given_a_member_when_listing_and_reading_then_only_their_own_lab_is_ther
     assert cohort.status == 404 and cohort.body["error"] == "cohort_not_found"
 
 
+ROLE_MEMBERS = [
+    "arn:aws:iam::123456789012:role/teaching/assistants/ta",
+    "arn:aws:iam::123456789012:role/grader",
+    "arn:aws:sts::123456789012:assumed-role/ta/alice",
+]
+
+
+def _session(role: str, name: str, account: str = "123456789012") -> str:
+    return f"arn:aws:sts::{account}:assumed-role/{role}/{name}"
+
+
+@pytest.mark.parametrize(
+    ("caller", "visible"),
+    [
+        # A session of the role with a path (its ARN has none), and the role's named session.
+        (_session("ta", "alice"), [ROLE_MEMBERS[0], ROLE_MEMBERS[2]]),
+        # Another session of the same role: the role's lab, not alice's session's.
+        (_session("ta", "run-7"), [ROLE_MEMBERS[0]]),
+        (_session("grader", "ci"), [ROLE_MEMBERS[1]]),
+        # The same role name in another account, and a user named like the role: nothing.
+        (_session("ta", "alice", account="210987654321"), []),
+        ("arn:aws:iam::123456789012:user/ta", []),
+    ],
+)
+def test_given_members_given_as_roles_when_their_sessions_list_labs_then_listing_matches_access(
+    call_api, control_plane, cohort_machine, caller, visible
+):
+    answer = call_api(_event("POST", "/cohorts", body=_body(ROLE_MEMBERS)))
+    assert answer.status == 202, answer.body
+    labs = {m["principal"]: m["lab_id"] for m in answer.body["members"]}
+
+    listed = call_api(_event("GET", "/labs", caller=caller))
+    paged = call_api(_event("GET", "/labs", caller=caller, query={"limit": "1"}))
+    readable = [
+        principal
+        for principal, lab_id in labs.items()
+        if call_api(_event("GET", f"/labs/{lab_id}", caller=caller)).status == 200
+    ]
+
+    assert listed.status == 200, listed.body
+    assert sorted(lab["assignee"] for lab in listed.body["labs"]) == sorted(visible)
+    assert sorted(readable) == sorted(visible)
+    pages = [paged.body]
+    while pages[-1].get("next_token"):
+        query = {"limit": "1", "next_token": pages[-1]["next_token"]}
+        following = call_api(_event("GET", "/labs", caller=caller, query=query))
+        assert following.status == 200, following.body
+        pages.append(following.body)
+    assert sorted(lab["assignee"] for p in pages for lab in p["labs"]) == sorted(visible)
+
+
 def test_given_a_member_when_renewing_stopping_and_destroying_their_lab_then_only_destroy_is_refused(
     call_api, control_plane, cohort_machine
 ):
