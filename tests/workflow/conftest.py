@@ -34,6 +34,15 @@ HELLO_WEB = REPO / "events" / "labs" / "hello-web"
 FAILING_BUILD = REPO / "events" / "labspecs" / "failing-build.labspec.json"
 CALLER = "arn:aws:iam::123456789012:user/local"
 # Retry waits at 2% of their AWS length: "never running" gives up after ~7 s, not ~6 min.
+# The Task states of a DeployLab that succeeds (no image asked for), in order.
+DEPLOY_PATH = [
+    "Create VM",
+    "Wait Until Running",
+    "Initialise VM",
+    "Await Init",
+    "Check Health",
+    "Mark Ready",
+]
 TIME_SCALE = 0.02
 EXECUTION_TIMEOUT_S = 120
 

@@ -20,20 +20,12 @@ from ads.providers.local import LocalProvider
 from ads.providers.local_processes import processes_under
 
 from .conftest import (
+    DEPLOY_PATH,
     Outcome,
     WorkflowDriver,
     failing_build_labspec,
     hello_web_labspec,
 )
-
-DEPLOY_PATH = [
-    "Create VM",
-    "Wait Until Running",
-    "Initialise VM",
-    "Await Init",
-    "Check Health",
-    "Mark Ready",
-]
 
 
 def _get(url: str) -> tuple[int, str]:

@@ -28,18 +28,10 @@ from ads.providers.base import VmInfo
 from ads.providers.ec2_access import HEALTH_PATH, Ec2LabAccess, target_group_name
 from ads.providers.local import LocalProvider
 
-from .conftest import Outcome, WorkflowDriver, hello_web_labspec
+from .conftest import DEPLOY_PATH, Outcome, WorkflowDriver, hello_web_labspec
 
 DOMAIN = "labs.example.org"
 ELBV2_EVENTS = "elastic-load-balancing-v2"
-DEPLOY_PATH = [
-    "Create VM",
-    "Wait Until Running",
-    "Initialise VM",
-    "Await Init",
-    "Check Health",
-    "Mark Ready",
-]
 
 
 class LoadBalancedLocalProvider(LocalProvider):

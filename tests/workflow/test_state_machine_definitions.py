@@ -13,6 +13,8 @@ from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguagePa
 from ads.config import MAX_BOOT_DEADLINE_S, MAX_INIT_DEADLINE_S, MAX_LAUNCH_GRACE_S
 from ads.local.runtime import STATEMACHINE_DIR, WORKFLOW_FUNCTIONS, render_definition
 
+from .conftest import DEPLOY_PATH
+
 LAMBDA_SERVICE_ERRORS = {
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
@@ -100,14 +102,7 @@ def test_given_deploy_lab_when_read_then_its_steps_are_the_business_actions_in_o
             path.append(name)
         name = states[name].get("Next") or states[name]["Default"]
 
-    assert path == [
-        "Create VM",
-        "Wait Until Running",
-        "Initialise VM",
-        "Await Init",
-        "Check Health",
-        "Mark Ready",
-    ]
+    assert path == DEPLOY_PATH
     assert states[name]["Type"] == "Succeed"
 
 
