@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ads import processes
 from ads.local.api_auth import credentials_file, read_credentials
@@ -16,6 +19,34 @@ from ads.local.daemon import control_plane_pids, local_dir, sandbox_processes
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ADS = Path(sys.executable).parent / "ads"
 COMMAND_TIMEOUT_S = 300
+HELLO_WEB = REPO_ROOT / "events" / "labs" / "hello-web"
+# Who commits a test's lab repository (no user configuration is read).
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@ads.invalid",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@ads.invalid",
+    "PATH": "/usr/bin:/bin",
+}
+
+
+def hello_web_repository(
+    lab: Path, edit_labspec: Callable[[dict[str, Any]], None], message: str
+) -> Path:
+    """hello-web copied to ``lab``, its labspec changed by ``edit_labspec``, committed as
+    the one commit of a git repository on branch main."""
+    shutil.copytree(HELLO_WEB, lab)
+    labspec_path = lab / "scripts" / "labspec.json"
+    labspec = json.loads(labspec_path.read_text())
+    edit_labspec(labspec)
+    labspec_path.write_text(json.dumps(labspec))
+    for command in (
+        ["git", "init", "-q", "-b", "main"],
+        ["git", "add", "-A"],
+        ["git", "commit", "-q", "-m", message],
+    ):
+        subprocess.run(command, cwd=lab, env=GIT_ENV, check=True)
+    return lab
 
 
 @dataclass

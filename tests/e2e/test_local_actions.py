@@ -5,18 +5,15 @@ defined ones, `ads actions` lists the runs; then the lab is destroyed."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+from tests.e2e.harness import hello_web_repository
 
-HELLO_WEB = Path("events/labs/hello-web")
+pytestmark = pytest.mark.e2e
 
 
 def page(url: str) -> int | None:
@@ -32,28 +29,16 @@ def page(url: str) -> int | None:
 @pytest.fixture
 def lab_with_selftest(tmp_path: Path) -> Path:
     """hello-web with two more actions, one that fails, as a git repository."""
-    lab = tmp_path / "hello-web"
-    shutil.copytree(HELLO_WEB, lab)
-    labspec_path = lab / "scripts" / "labspec.json"
-    labspec = json.loads(labspec_path.read_text())
-    actions = labspec["lab"]["runtime_requirements"]["platform"]["lab_actions"]
-    actions["backup"] = ["echo backing up the page", "echo saved backup-1"]
-    actions["selftest"] = ["echo checking the page", "echo 'the page check failed' >&2; exit 5"]
-    labspec_path.write_text(json.dumps(labspec))
-    env = {
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@ads.invalid",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@ads.invalid",
-        "PATH": "/usr/bin:/bin",
-    }
-    for command in (
-        ["git", "init", "-q", "-b", "main"],
-        ["git", "add", "-A"],
-        ["git", "commit", "-q", "-m", "hello-web with selftest"],
-    ):
-        subprocess.run(command, cwd=lab, env=env, check=True)
-    return lab
+
+    def add_actions(labspec: dict) -> None:
+        actions = labspec["lab"]["runtime_requirements"]["platform"]["lab_actions"]
+        actions["backup"] = ["echo backing up the page", "echo saved backup-1"]
+        actions["selftest"] = [
+            "echo checking the page",
+            "echo 'the page check failed' >&2; exit 5",
+        ]
+
+    return hello_web_repository(tmp_path / "hello-web", add_actions, "hello-web with selftest")
 
 
 def test_given_a_ready_lab_when_its_actions_run_with_wait_then_each_run_is_answered_and_recorded(

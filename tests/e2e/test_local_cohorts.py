@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import tempfile
 import time
 import urllib.error
@@ -16,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import REPO_ROOT, auth_headers
+from tests.e2e.harness import auth_headers, hello_web_repository
 
-HELLO_WEB = REPO_ROOT / "events" / "labs" / "hello-web"
 MEMBERS = [f"arn:aws:iam::123456789012:user/student-{n}" for n in range(1, 4)]
 STRANGER = "arn:aws:iam::123456789012:user/someone-else"
 SETTLED = {"READY", "FAILED", "DESTROYED", "REFUSED"}
@@ -46,27 +44,12 @@ def markers() -> Path:
 @pytest.fixture
 def class_lab(tmp_path: Path, markers: Path) -> Path:
     """hello-web whose build fails for a lab marked in ``markers``, as a git repository."""
-    lab = tmp_path / "hello-web"
-    shutil.copytree(HELLO_WEB, lab)
-    labspec_path = lab / "scripts" / "labspec.json"
-    labspec = json.loads(labspec_path.read_text())
-    steps = labspec["lab"]["build_requirements"]["platform"]["build_steps"]
-    steps["pre_build"] = [f'test ! -e "{markers}/fail-$ADS_LAB_ID"', *steps["pre_build"]]
-    labspec_path.write_text(json.dumps(labspec))
-    env = {
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@ads.invalid",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@ads.invalid",
-        "PATH": "/usr/bin:/bin",
-    }
-    for command in (
-        ["git", "init", "-q", "-b", "main"],
-        ["git", "add", "-A"],
-        ["git", "commit", "-q", "-m", "hello-web for a class"],
-    ):
-        subprocess.run(command, cwd=lab, env=env, check=True)
-    return lab
+
+    def fail_marked(labspec: dict) -> None:
+        steps = labspec["lab"]["build_requirements"]["platform"]["build_steps"]
+        steps["pre_build"] = [f'test ! -e "{markers}/fail-$ADS_LAB_ID"', *steps["pre_build"]]
+
+    return hello_web_repository(tmp_path / "hello-web", fail_marked, "hello-web for a class")
 
 
 def test_given_a_class_of_three_when_deployed_then_each_member_sees_only_their_lab_and_one_failure_fails_only_that_lab(

@@ -15,16 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.harness import GIT_ENV
+
 pytestmark = pytest.mark.e2e
 
 HELLO_WEB = Path("events/labs/hello-web")
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@ads.invalid",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@ads.invalid",
-    "PATH": "/usr/bin:/bin",
-}
 
 
 def page(url: str) -> str:
