@@ -92,36 +92,15 @@ class LabListings:
         For a role session these are its own labs and those of its role (any session of
         the role may see them), read through the owner-group index.
         """
-        from boto3.dynamodb.conditions import Attr, Key
-
-        role = identity.session_role(owner)
-        prefix = identity.role_prefix(role) if role else None
-        if role is None or prefix is None:
-            kwargs: dict[str, Any] = {
-                "IndexName": OWNER_INDEX,
-                "KeyConditionExpression": Key("owner").eq(owner),
-                "ScanIndexForward": False,
-            }
-            return self._page(
-                self._table.query, kwargs, status, limit, next_token, Attr, index_value=owner
-            )
-        kwargs = {
-            "IndexName": OWNER_GROUP_INDEX,
-            "KeyConditionExpression": Key("owner_group").eq(role),
-            "ScanIndexForward": False,
-        }
-        # The group also holds other sessions' labs: keep this session's and the role's.
-        mine = Attr("owner").eq(owner) | Attr("owner").begins_with(prefix)
-        return self._page(
-            self._table.query,
-            kwargs,
-            status,
-            limit,
-            next_token,
-            Attr,
-            extra=mine,
-            index_key="owner_group",
-            index_value=role,
+        return self._list_by_principal(
+            owner,
+            attribute="owner",
+            index=OWNER_INDEX,
+            group_attribute="owner_group",
+            group_index=OWNER_GROUP_INDEX,
+            status=status,
+            limit=limit,
+            next_token=next_token,
         )
 
     def list_for_assignee(
@@ -136,34 +115,59 @@ class LabListings:
         assignee index. For a role session these are the labs assigned to it and to its
         role (any path), as access has them (:func:`ads.identity.principal_matches`),
         through the assignee-group index."""
+        return self._list_by_principal(
+            assignee,
+            attribute="assignee",
+            index=ASSIGNEE_INDEX,
+            group_attribute="assignee_group",
+            group_index=ASSIGNEE_GROUP_INDEX,
+            status=status,
+            limit=limit,
+            next_token=next_token,
+        )
+
+    def _list_by_principal(
+        self,
+        principal: str,
+        *,
+        attribute: str,
+        index: str,
+        group_attribute: str,
+        group_index: str,
+        status: Iterable[LabStatus] | None,
+        limit: int,
+        next_token: str | None,
+    ) -> tuple[list[LabRecord], str | None]:
+        """The labs whose ``attribute`` is ``principal``, newest first, through ``index``;
+        for a role session, those whose ``attribute`` is the session or its role, through
+        the ``group_attribute`` index."""
         from boto3.dynamodb.conditions import Attr, Key
 
-        role = identity.session_role(assignee)
+        role = identity.session_role(principal)
         prefix = identity.role_prefix(role) if role else None
-        if role is not None and prefix is not None:
-            group: dict[str, Any] = {
-                "IndexName": ASSIGNEE_GROUP_INDEX,
-                "KeyConditionExpression": Key("assignee_group").eq(role),
+        if role is None or prefix is None:
+            kwargs: dict[str, Any] = {
+                "IndexName": index,
+                "KeyConditionExpression": Key(attribute).eq(principal),
                 "ScanIndexForward": False,
             }
-            # The group also holds other sessions' labs: keep this session's and the role's.
-            mine = Attr("assignee").eq(assignee) | Attr("assignee").begins_with(prefix)
             return self._page(
                 self._table.query,
-                group,
+                kwargs,
                 status,
                 limit,
                 next_token,
                 Attr,
-                extra=mine,
-                index_key="assignee_group",
-                index_value=role,
+                index_key=attribute,
+                index_value=principal,
             )
-        kwargs: dict[str, Any] = {
-            "IndexName": ASSIGNEE_INDEX,
-            "KeyConditionExpression": Key("assignee").eq(assignee),
+        kwargs = {
+            "IndexName": group_index,
+            "KeyConditionExpression": Key(group_attribute).eq(role),
             "ScanIndexForward": False,
         }
+        # The group also holds other sessions' labs: keep this session's and the role's.
+        mine = Attr(attribute).eq(principal) | Attr(attribute).begins_with(prefix)
         return self._page(
             self._table.query,
             kwargs,
@@ -171,8 +175,9 @@ class LabListings:
             limit,
             next_token,
             Attr,
-            index_key="assignee",
-            index_value=assignee,
+            extra=mine,
+            index_key=group_attribute,
+            index_value=role,
         )
 
     def list_all(
