@@ -29,6 +29,8 @@ from ads.config import (
     MAX_INIT_TIMEOUT_S,
     MAX_LAUNCH_GRACE_S,
 )
+from cdk_app import context_values as read
+from cdk_app.context_values import ContextError
 
 OS_POLICIES = ("exact", "same-major", "nearest-lts")
 # nat: lab subnets reach the internet through one NAT gateway (apt, pip, git work);
@@ -67,14 +69,6 @@ LAB_ACCESS_MODES = ("private", "public", "load-balancer")
 _CIDR = re.compile(r"^(\d{1,3}(\.\d{1,3}){3}/\d{1,2}|[0-9a-fA-F:]+/\d{1,3})$")
 _DOMAIN = re.compile(r"^(?=.{4,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
-
-
-class ContextError(ValueError):
-    """A CDK context value the app cannot use."""
-
-    def __init__(self, key: str, found: object, allowed: str) -> None:
-        super().__init__(f"CDK context {key!r}: found {found!r}; allowed: {allowed}")
-        self.key = key
 
 
 @dataclass(frozen=True)
@@ -176,137 +170,139 @@ class Settings:
         """Build settings from a context getter such as ``node.try_get_context``."""
         defaults = cls()
         for key, replacement in _REPLACED_KEYS.items():
-            if not _missing(get(key)):
+            if not read.missing(get(key)):
                 raise ContextError(key, get(key), f"nothing: the key is replaced by {replacement}")
         settings = cls(
-            name_prefix=_text(
+            name_prefix=read.text(
                 get,
                 "name_prefix",
                 defaults.name_prefix,
                 _NAME_PREFIX,
                 "lowercase letters, digits and hyphens, starting with a letter, at most 20 characters",
             ),
-            region=_text(
+            region=read.text(
                 get,
                 "region",
                 "",
                 _REGION,
                 "an AWS region such as eu-west-1, or empty for the CLI's region",
             ),
-            vpc_id=_text(
+            vpc_id=read.text(
                 get,
                 "vpc_id",
                 "",
                 _VPC_ID,
                 "an existing VPC id such as vpc-0abc12345def67890, or empty for a new VPC",
             ),
-            network_egress=_choice(get, "network_egress", defaults.network_egress, NETWORK_EGRESS),
-            subnet_ids=_list(
+            network_egress=read.choice(
+                get, "network_egress", defaults.network_egress, NETWORK_EGRESS
+            ),
+            subnet_ids=read.text_list(
                 get, "subnet_ids", _SUBNET_ID, "subnet ids such as subnet-0abc12345def67890"
             ),
-            ci_principals=_list(
+            ci_principals=read.text_list(
                 get,
                 "ci_principals",
                 _CI_PRINCIPAL_ARN,
                 "IAM role or user ARNs such as arn:aws:iam::123456789012:role/release-pipeline "
                 "(a role admits every session of it)",
             ),
-            allowed_instance_types=_list(
+            allowed_instance_types=read.text_list(
                 get, "allowed_instance_types", _INSTANCE_TYPE, "EC2 instance types such as t3.micro"
             ),
-            admin_principals=_list(
+            admin_principals=read.text_list(
                 get, "admin_principals", _PRINCIPAL_ARN, "IAM role, user or assumed-role ARNs"
             ),
-            default_os_policy=_choice(
+            default_os_policy=read.choice(
                 get, "default_os_policy", defaults.default_os_policy, OS_POLICIES
             ),
-            deletion_protection=_flag(get, "deletion_protection", defaults.deletion_protection),
-            lifecycle_bus_name=_text(
+            deletion_protection=read.flag(get, "deletion_protection", defaults.deletion_protection),
+            lifecycle_bus_name=read.text(
                 get,
                 "lifecycle_bus_name",
                 defaults.lifecycle_bus_name,
                 _BUS_NAME,
                 "1 to 256 letters, digits, '.', '_' or '-' (not 'default')",
             ),
-            log_retention_days=_number(
+            log_retention_days=read.number(
                 get, "log_retention_days", defaults.log_retention_days, LOG_RETENTION_DAYS
             ),
-            api_throttling_rate_limit=_positive(
+            api_throttling_rate_limit=read.positive(
                 get, "api_throttling_rate_limit", defaults.api_throttling_rate_limit
             ),
-            lab_source_buckets=_list(
+            lab_source_buckets=read.text_list(
                 get, "lab_source_buckets", _BUCKET, "S3 bucket names such as my-lab-sources"
             ),
-            api_throttling_burst_limit=_positive(
+            api_throttling_burst_limit=read.positive(
                 get, "api_throttling_burst_limit", defaults.api_throttling_burst_limit
             ),
-            alarm_emails=_list(
+            alarm_emails=read.text_list(
                 get, "alarm_emails", _EMAIL, "e-mail addresses such as ops@example.org"
             ),
-            lab_access=_choice(get, "lab_access", defaults.lab_access, LAB_ACCESS_MODES),
-            lab_ingress_cidrs=_list(
+            lab_access=read.choice(get, "lab_access", defaults.lab_access, LAB_ACCESS_MODES),
+            lab_ingress_cidrs=read.text_list(
                 get, "lab_ingress_cidrs", _CIDR, "CIDR blocks such as 203.0.113.0/24"
             ),
-            lb_domain=_text(
+            lb_domain=read.text(
                 get,
                 "lb_domain",
                 "",
                 _DOMAIN,
                 "a lowercase DNS domain such as labs.example.org (labs answer at <lab_id>.<domain>)",
             ),
-            lb_certificate_arn=_text(
+            lb_certificate_arn=read.text(
                 get,
                 "lb_certificate_arn",
                 "",
                 _CERTIFICATE_ARN,
                 "an ACM certificate ARN for *.<lb_domain> in the stack's region",
             ),
-            init_timeout_s=_bounded(
+            init_timeout_s=read.bounded(
                 get, "init_timeout_s", defaults.init_timeout_s, 60, MAX_INIT_TIMEOUT_S
             ),
-            launch_grace_s=_bounded(
+            launch_grace_s=read.bounded(
                 get, "launch_grace_s", defaults.launch_grace_s, 0, MAX_LAUNCH_GRACE_S
             ),
-            command_timeout_s=_bounded(
+            command_timeout_s=read.bounded(
                 get, "command_timeout_s", defaults.command_timeout_s, 1, MAX_COMMAND_TIMEOUT_S
             ),
-            boot_deadline_s=_bounded(
+            boot_deadline_s=read.bounded(
                 get, "boot_deadline_s", defaults.boot_deadline_s, 1, MAX_BOOT_DEADLINE_S
             ),
-            init_deadline_s=_bounded(
+            init_deadline_s=read.bounded(
                 get, "init_deadline_s", defaults.init_deadline_s, 0, MAX_INIT_DEADLINE_S
             ),
-            init_poll_s=_bounded(get, "init_poll_s", defaults.init_poll_s, 1, MAX_INIT_POLL_S),
-            watch_enabled=_flag(get, "watch_enabled", defaults.watch_enabled),
-            watch_interval_minutes=_bounded(
+            init_poll_s=read.bounded(get, "init_poll_s", defaults.init_poll_s, 1, MAX_INIT_POLL_S),
+            watch_enabled=read.flag(get, "watch_enabled", defaults.watch_enabled),
+            watch_interval_minutes=read.bounded(
                 get, "watch_interval_minutes", defaults.watch_interval_minutes, 1, 1440
             ),
-            watch_failures=_bounded(get, "watch_failures", defaults.watch_failures, 1, 100),
-            watch_deadline_minutes=_bounded(
+            watch_failures=read.bounded(get, "watch_failures", defaults.watch_failures, 1, 100),
+            watch_deadline_minutes=read.bounded(
                 get, "watch_deadline_minutes", defaults.watch_deadline_minutes, 1, 7 * 1440
             ),
-            watch_recovery=_choice(
+            watch_recovery=read.choice(
                 get, "watch_recovery", defaults.watch_recovery, ("start", "restart", "none")
             ),
-            watch_on_deadline=_choice(
+            watch_on_deadline=read.choice(
                 get, "watch_on_deadline", defaults.watch_on_deadline, ("fail", "destroy")
             ),
-            sweep_enabled=_flag(get, "sweep_enabled", defaults.sweep_enabled),
-            sweep_interval_minutes=_bounded(
+            sweep_enabled=read.flag(get, "sweep_enabled", defaults.sweep_enabled),
+            sweep_interval_minutes=read.bounded(
                 get, "sweep_interval_minutes", defaults.sweep_interval_minutes, 1, 7 * 1440
             ),
-            sweep_grace_minutes=_bounded(
+            sweep_grace_minutes=read.bounded(
                 get, "sweep_grace_minutes", defaults.sweep_grace_minutes, 1, 7 * 1440
             ),
-            quota_max_labs=_limit(get, "quota_max_labs", whole=True),
-            quota_max_hourly_usd=_limit(get, "quota_max_hourly_usd", whole=False),
-            quota_admin_max_labs=_limit(get, "quota_admin_max_labs", whole=True),
-            quota_admin_max_hourly_usd=_limit(get, "quota_admin_max_hourly_usd", whole=False),
+            quota_max_labs=read.limit(get, "quota_max_labs", whole=True),
+            quota_max_hourly_usd=read.limit(get, "quota_max_hourly_usd", whole=False),
+            quota_admin_max_labs=read.limit(get, "quota_admin_max_labs", whole=True),
+            quota_admin_max_hourly_usd=read.limit(get, "quota_admin_max_hourly_usd", whole=False),
             quota_instance_types=_instance_type_policy(get, "quota_instance_types"),
-            lease_default=_duration(get, "lease_default", defaults.lease_default, none=True),
-            lease_max=_duration(get, "lease_max", defaults.lease_max),
-            lease_warning=_duration(get, "lease_warning", defaults.lease_warning),
-            cohort_max_members=_members(get, "cohort_max_members", defaults.cohort_max_members),
+            lease_default=read.duration(get, "lease_default", defaults.lease_default, none=True),
+            lease_max=read.duration(get, "lease_max", defaults.lease_max),
+            lease_warning=read.duration(get, "lease_warning", defaults.lease_warning),
+            cohort_max_members=read.members(get, "cohort_max_members", defaults.cohort_max_members),
         )
         _check_lab_access(settings)
         if settings.lifecycle_bus_name == "default":
@@ -326,148 +322,6 @@ class Settings:
         return cls.from_context(context.get)
 
 
-_DURATION = re.compile(r"^\d{1,6}[smhd]$")
-
-
-def _duration(get: Callable[[str], Any], key: str, default: str, *, none: bool = False) -> str:
-    """A lease duration (30m, 4h, 2d); ``none`` also admits "none" (never expires)."""
-    value = get(key)
-    if _missing(value):
-        return default
-    text = str(value).strip().lower()
-    if (none and text == "none") or (_DURATION.match(text) and int(text[:-1]) > 0):
-        return text
-    raise ContextError(
-        key, value, "a duration such as 30m, 4h or 2d" + (", or none" if none else "")
-    )
-
-
-def _missing(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _text(
-    get: Callable[[str], Any], key: str, default: str, pattern: re.Pattern[str], allowed: str
-) -> str:
-    value = get(key)
-    if _missing(value):
-        return default
-    if not isinstance(value, str) or not pattern.match(value.strip()):
-        raise ContextError(key, value, allowed)
-    return value.strip()
-
-
-def _choice(get: Callable[[str], Any], key: str, default: str, choices: tuple[str, ...]) -> str:
-    value = get(key)
-    if _missing(value):
-        return default
-    if value not in choices:
-        raise ContextError(key, value, ", ".join(choices))
-    return str(value)
-
-
-def _flag(get: Callable[[str], Any], key: str, default: bool) -> bool:
-    value = get(key)
-    if _missing(value):
-        return default
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise ContextError(key, value, "true or false")
-
-
-def _list(
-    get: Callable[[str], Any], key: str, pattern: re.Pattern[str], allowed: str
-) -> tuple[str, ...]:
-    value = get(key)
-    if _missing(value):
-        return ()
-    # `-c key=a,b` arrives as one string; cdk.json gives a JSON list.
-    items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, list | tuple):
-        raise ContextError(key, value, f"a list (or comma-separated string) of {allowed}")
-    cleaned: list[str] = []
-    for item in items:
-        if not isinstance(item, str) or not pattern.match(item.strip()):
-            raise ContextError(key, item, allowed)
-        if item.strip() not in cleaned:
-            cleaned.append(item.strip())
-    return tuple(cleaned)
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
-def _number(get: Callable[[str], Any], key: str, default: int, choices: tuple[int, ...]) -> int:
-    value = get(key)
-    if _missing(value):
-        return default
-    number = _int(value)
-    if number not in choices:
-        raise ContextError(key, value, ", ".join(str(choice) for choice in choices))
-    return number
-
-
-def _positive(get: Callable[[str], Any], key: str, default: int) -> int:
-    value = get(key)
-    if _missing(value):
-        return default
-    number = _int(value)
-    if number is None or not 1 <= number <= 10000:
-        raise ContextError(key, value, "a whole number from 1 to 10000")
-    return number
-
-
-def _members(get: Callable[[str], Any], key: str, default: int) -> int:
-    value = get(key)
-    if _missing(value):
-        return default
-    number = _int(value)
-    if number is None or not 1 <= number <= 1000:
-        raise ContextError(key, value, "a whole number of members from 1 to 1000")
-    return number
-
-
-def _bounded(get: Callable[[str], Any], key: str, default: int, low: int, high: int) -> int:
-    # The highs are what the ASL's retries are tested to outlast (see ads.config).
-    value = get(key)
-    if _missing(value):
-        return default
-    number = _int(value)
-    if number is None or not low <= number <= high:
-        raise ContextError(key, value, f"a whole number of seconds from {low} to {high}")
-    return number
-
-
-def _limit(get: Callable[[str], Any], key: str, *, whole: bool) -> Any:
-    """A quota limit: unset (no limit), or a number from 0 (whole for a count of labs)."""
-    value = get(key)
-    if _missing(value):
-        return None
-    allowed = "a whole number from 0 to 100000" if whole else "a number of USD per hour from 0"
-    if isinstance(value, bool):
-        raise ContextError(key, value, allowed)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ContextError(key, value, allowed) from None
-    if whole:
-        if not number.is_integer() or not 0 <= number <= 100_000:
-            raise ContextError(key, value, allowed)
-        return int(number)
-    if not 0 <= number < float("inf"):
-        raise ContextError(key, value, allowed)
-    return number
-
-
 _INSTANCE_TYPE_GROUPS = (
     'an object of owner group ARN (a role or user ARN, or "*") to a list of instance types, '
     'e.g. {"arn:aws:iam::123456789012:role/students": ["t3.micro", "t3.small"]}'
@@ -478,7 +332,7 @@ def _instance_type_policy(
     get: Callable[[str], Any], key: str
 ) -> tuple[tuple[str, tuple[str, ...]], ...]:
     value = get(key)
-    if _missing(value):
+    if read.missing(value):
         return ()
     if isinstance(value, str):  # `-c quota_instance_types='{"*": [...]}'`
         try:
