@@ -56,6 +56,7 @@ WatchDeadlinePolicy = Literal["fail", "destroy"]
 # at least the create step's timeout plus the launch grace).
 DEFAULT_SWEEP_INTERVAL_S = 3600
 DEFAULT_SWEEP_GRACE_S = 900
+DEFAULT_IMAGE_UNUSED_DAYS = 30
 # How students reach a lab's application (see ads/providers/ec2_access.py).
 LAB_ACCESS_MODES = ("private", "public", "load-balancer")
 LabAccessMode = Literal["private", "public", "load-balancer"]
@@ -168,6 +169,8 @@ class AdsConfig(BaseModel):
     sweep_interval_s: int = Field(default=DEFAULT_SWEEP_INTERVAL_S, ge=1, le=7 * 86_400)
     sweep_grace_s: int = Field(default=DEFAULT_SWEEP_GRACE_S, ge=0, le=7 * 86_400)
     sweep_function_name: str = ""
+    # the sweep removes ADS's lab images no deploy started from for this many days (0: never)
+    image_unused_days: int = Field(default=DEFAULT_IMAGE_UNUSED_DAYS, ge=0, le=3650)
     # lab access: private (SSM only), public (public IP + ingress), load-balancer (shared ALB)
     lab_access: LabAccessMode = "private"
     lab_ingress_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
@@ -303,6 +306,7 @@ class AdsConfig(BaseModel):
             "sweep_interval_s": ("ADS_SWEEP_INTERVAL_S",),
             "sweep_grace_s": ("ADS_SWEEP_GRACE_S",),
             "sweep_function_name": ("ADS_SWEEP_FUNCTION_NAME",),
+            "image_unused_days": ("ADS_IMAGE_UNUSED_DAYS",),
             "lab_access": ("ADS_LAB_ACCESS",),
             "lab_ingress_cidrs": ("ADS_LAB_INGRESS_CIDRS",),
             "public_subnet_ids": ("ADS_PUBLIC_SUBNET_IDS",),

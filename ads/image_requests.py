@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ads import identity
 from ads.deployment_context import DeploymentContext, is_admin, require_caller
 from ads.errors import AdsError
-from ads.lab_images import IMAGE_ID_PREFIX, KEY_HEX, LabImage, key_of
+from ads.lab_images import IMAGE_ID_PREFIX, KEY_HEX, LabImage, LabImages, key_of
 from ads.providers.images import ImageBusy, image_hooks
 
 IMAGE_ID_PATTERN = rf"^{IMAGE_ID_PREFIX}[0-9a-f]{{{KEY_HEX}}}$"
@@ -101,15 +101,30 @@ def remove_image(
             "GET /images shows it available or failed",
             image_id=image_id,
         )
-    if image.provider_image_id:
-        if provider is None:
-            from ads.providers import get_provider
+    if image.provider_image_id and provider is None:
+        from ads.providers import get_provider
 
-            provider = get_provider(ctx.config)
+        provider = get_provider(ctx.config)
+    delete_with_storage(ctx.repository.images, image, provider, ctx.config.provider)
+    return ImageRemoved(
+        image_id=image_id,
+        removed=True,
+        provider_image_id=image.provider_image_id,
+        snapshot_ids=image.snapshot_ids,
+    ).model_dump(mode="json")
+
+
+def delete_with_storage(
+    images: LabImages, image: LabImage, provider: Any, provider_name: str
+) -> None:
+    """Ask the provider to remove ``image`` with its storage, then forget its item (only
+    once that worked: a failed removal can be asked again). Used by DELETE /images and
+    by the sweep of unused images."""
+    if image.provider_image_id:
         hooks = image_hooks(provider)
         if hooks is None:
             raise ImageRemovalFailed(
-                f"provider {ctx.config.provider} cannot remove images of provider {image.provider}"
+                f"provider {provider_name} cannot remove images of provider {image.provider}"
             )
         try:
             hooks.delete_image(image.provider_image_id, image.snapshot_ids)
@@ -119,15 +134,9 @@ def remove_image(
             raise ImageRemovalFailed(
                 f"removing {image.provider_image_id} failed: {exc}; nothing was forgotten, "
                 "ask again",
-                image_id=image_id,
+                image_id=image.image_id,
             ) from exc
-    ctx.repository.images.delete(image.image_key)
-    return ImageRemoved(
-        image_id=image_id,
-        removed=True,
-        provider_image_id=image.provider_image_id,
-        snapshot_ids=image.snapshot_ids,
-    ).model_dump(mode="json")
+    images.delete(image.image_key)
 
 
 def _visible(ctx: DeploymentContext, image_id: str, caller: str) -> LabImage:

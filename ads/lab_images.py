@@ -218,12 +218,56 @@ class LabImages:
             ExpressionAttributeValues=values,
         )
 
-    def mark_used(self, key: str, lab_id: str) -> None:
-        """Remember that ``lab_id`` started from the image (the newest 20 labs kept)."""
+    def mark_used(self, key: str, lab_id: str) -> bool:
+        """Remember that ``lab_id`` starts from the image (the newest 20 labs kept), before
+        it is launched: False when the image is no longer available (the sweep took it for
+        removal meanwhile), and the lab builds as usual."""
+        from botocore.exceptions import ClientError
+
         image = self.get(key)
-        if image is None:
-            return
-        self.update(key, last_used_at=self._now(), used_by=[*image.used_by, lab_id][-20:])
+        if image is None or image.image_state != "available":
+            return False
+        used_by = [*(i for i in image.used_by if i != lab_id), lab_id][-20:]
+        try:
+            self._table.update_item(
+                Key=self._item_key(key),
+                UpdateExpression="SET last_used_at = :now, used_by = :used, updated_at = :now",
+                ConditionExpression="image_state = :available",
+                ExpressionAttributeValues={
+                    ":now": self._now(),
+                    ":used": used_by,
+                    ":available": "available",
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def take_for_removal(self, image: LabImage) -> bool:
+        """Mark ``image`` ``deleting`` unless a deploy used it (or it changed) since it was
+        read: the sweep's removal and a deploy starting from the image exclude each other
+        (:meth:`mark_used` refuses an image that is not available)."""
+        from botocore.exceptions import ClientError
+
+        values: dict[str, Any] = {
+            ":deleting": "deleting",
+            ":now": self._now(),
+            ":seen": image.updated_at,
+        }
+        try:
+            self._table.update_item(
+                Key=self._item_key(image.image_key),
+                UpdateExpression="SET image_state = :deleting, updated_at = :now",
+                ConditionExpression="updated_at = :seen",
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
 
     def delete(self, key: str) -> None:
         self._table.delete_item(Key=self._item_key(key))

@@ -149,6 +149,8 @@ def create_vm(lab_id: str, repository: LabRepository, provider: ComputeProvider)
         # Only the first attempt leaves REQUESTED: a retried Create VM is not a new lab.
         count(LabMetric.LABS_REQUESTED)
     image = source_image(repository.images, record, provider)
+    if image and not repository.images.mark_used(image.image_key, lab_id):
+        image = None  # taken for removal since it was read: build as usual
     try:
         vm = provider.create_vm(lab_id, launch_plan(record, image))
     except VmCreateFailed:
@@ -168,8 +170,6 @@ def create_vm(lab_id: str, repository: LabRepository, provider: ComputeProvider)
         agent_port=vm.agent_port,
         vm_details=details,
     )
-    if image:
-        repository.images.mark_used(image.image_key, lab_id)
     logger.info("vm created", vm_id=vm.vm_id, provider=vm.provider)
     started_from = image.image_id if image else None
     return CreateVmResult(

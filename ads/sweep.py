@@ -11,7 +11,9 @@ Run on a schedule (the ``sweep`` Lambda on AWS, the local plane's timer) and on 
    stray sandbox processes) and removes those whose lab is gone;
 3. settles the records stuck in a transitional status whose execution no longer runs
    (:mod:`ads.sweep_records`);
-4. asks the leases to re-create a missing expiry schedule (:mod:`ads.sweep_leases`).
+4. asks the leases to re-create a missing expiry schedule (:mod:`ads.sweep_leases`);
+5. removes ADS's lab images no deploy used for ``ADS_IMAGE_UNUSED_DAYS``
+   (:mod:`ads.sweep_images`).
 
 Every action is logged and published (``Orphan Terminated``, ``Lab Swept``); the report
 lists kind, resource, lab id, reason and outcome. A report-only run changes nothing.
@@ -26,6 +28,7 @@ from ads.lab_record import LabRecord, LabStatus, iso
 from ads.lifecycle_events import EVENTS, LifecyclePublisher
 from ads.observability import logger
 from ads.records import LabRepository
+from ads.sweep_images import UnusedImages
 from ads.sweep_leases import LeaseScheduleHook, ensure_lease_schedule
 from ads.sweep_model import LabResource, ManagedVm, SweepFinding, SweepInventory, SweepReport
 from ads.sweep_records import StuckRecords
@@ -47,6 +50,7 @@ class Sweep:
         *,
         grace_s: float,
         lease_hook: LeaseScheduleHook = ensure_lease_schedule,
+        images: UnusedImages | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._repository = repository
@@ -55,6 +59,7 @@ class Sweep:
         self._stuck = stuck
         self._grace_s = grace_s
         self._lease_hook = lease_hook
+        self._images = images
         self._clock = clock
         self._records: dict[str, LabRecord | None] = {}
 
@@ -66,6 +71,7 @@ class Sweep:
             (self._orphan_resources, "resources"),
             (self._stuck_records, "records"),
             (self._leases, "leases"),
+            (self._unused_images, "images"),
         ):
             try:
                 part(report, apply)
@@ -206,6 +212,22 @@ class Sweep:
                 fields = finding.model_dump(include={"kind", "resource", "lab_id", "reason"})
                 logger.info("sweep re-created a lease schedule", **fields)
                 self._publisher.publish(record, EVENTS["swept"], {"sweep": fields})
+
+    # -- 5. unused images ------------------------------------------------------------------
+
+    def _unused_images(self, report: SweepReport, apply: bool) -> None:
+        if self._images is None:
+            return
+        for image, finding in self._images.findings(self._clock()):
+            report.add(finding)
+            if not apply:
+                continue
+            error = self._images.remove(image)
+            if error == "skipped":
+                finding.outcome = "skipped"
+                logger.info("sweep kept an image a deploy just used", image_id=image.image_id)
+                continue
+            self._settle(finding, error)
 
 
 def _age_s(record: LabRecord, now: datetime) -> float:

@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 FindingKind = Literal[
-    "instance", "security-group", "target-group", "sandbox", "process", "record", "lease"
+    "instance", "security-group", "target-group", "sandbox", "process", "record", "lease", "image"
 ]
 # "planned": a report (nothing done); "done": applied; "error": applied and refused;
 # "skipped": applied, and the lab had moved on meanwhile (its transition won).

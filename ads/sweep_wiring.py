@@ -40,6 +40,7 @@ def sweep_for(config: AdsConfig) -> Sweep:
     from ads.executions import execution_status
     from ads.leases import expiry_schedule_hook
     from ads.steps import dependencies_for
+    from ads.sweep_images import UnusedImages
 
     deps = dependencies_for(config)
     context = DeploymentContext.from_config(config)
@@ -56,4 +57,10 @@ def sweep_for(config: AdsConfig) -> Sweep:
         stuck,
         grace_s=config.sweep_grace_s,
         lease_hook=expiry_schedule_hook(config),
+        images=UnusedImages(
+            deps.repository.images,
+            deps.provider,
+            config.provider,
+            unused_days=config.image_unused_days,
+        ),
     )

@@ -24,6 +24,7 @@ from constructs import Construct
 
 from ads.config import MANAGED_TAG
 from cdk_app.compute_construct import FunctionSpec, LambdaFactory
+from cdk_app.image_grants import ImageGrants
 from cdk_app.nag import acknowledge, nag_text
 from cdk_app.settings import Settings
 from cdk_app.storage_construct import Storage
@@ -66,6 +67,8 @@ class Sweep(Construct):
         storage.grant_lab_records(self.function)
         lifecycle_bus.grant_put_events_to(self.function)
         self._grant_instances()
+        # Unused lab images (ADS_IMAGE_UNUSED_DAYS): the AMI and its snapshots, ADS's only.
+        ImageGrants(self).remove_images(self.function)
         self._grant_executions(machine_names)
         if lab_access != "private":
             self._grant_lab_access(lab_access)

@@ -54,10 +54,12 @@ def test_given_keep_image_when_synthesized_then_it_may_tag_only_within_create_im
     }
 
 
-def test_given_the_api_when_synthesized_then_it_removes_only_ads_images_and_their_snapshots(
-    synthesis,
+@pytest.mark.parametrize("function", ["api", "sweep"])
+def test_given_the_api_or_the_sweep_when_synthesized_then_it_removes_only_ads_images_and_their_snapshots(
+    synthesis, function
 ):
-    statements = _statements(synthesis, "api")
+    statements = _statements(synthesis, function)
+    assert statements_with_action(statements, "ec2:DescribeImages")
     (deregister,) = statements_with_action(statements, "ec2:DeregisterImage")
     assert deregister["Condition"] == MANAGED
     assert all(":image/" in text(r) for r in resources_of(deregister))
@@ -78,8 +80,9 @@ def test_given_create_vm_when_synthesized_then_it_launches_from_ads_image_snapsh
     ("action", "allowed"),
     [
         ("ec2:CreateImage", {"keep_image"}),
-        ("ec2:DeregisterImage", {"api"}),
-        ("ec2:DeleteSnapshot", {"api"}),
+        # the api for DELETE /images, the sweep for images unused for ADS_IMAGE_UNUSED_DAYS
+        ("ec2:DeregisterImage", {"api", "sweep"}),
+        ("ec2:DeleteSnapshot", {"api", "sweep"}),
     ],
 )
 def test_given_an_image_action_when_synthesized_then_only_its_function_may_call_it(
