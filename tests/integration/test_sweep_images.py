@@ -267,3 +267,56 @@ def test_given_unused_days_zero_when_swept_then_no_image_is_looked_at(repo: Any,
     _image(repo, "a" * 32, "available", days_since_use=400)
     report = _sweep(repo, ec2, RecordingPublisher(), days=0).run(apply=True)
     assert report.findings == [] and report.errors == []
+
+
+class LaunchingEc2(Ec2Images):
+    """Also launches VMs, remembering the plan each launch was handed."""
+
+    def __init__(self, ec2: Any) -> None:
+        super().__init__(ec2)
+        self.plans: list[dict[str, Any]] = []
+
+    def create_vm(self, lab_id: str, plan: dict[str, Any]) -> VmInfo:
+        self.plans.append(plan)
+        return VmInfo(vm_id="i-0123456789abcdef0", provider="ec2", agent_port=9089)
+
+
+def _requested_lab(repo: Any, lab_id: str) -> None:
+    repo.create(
+        repo.new_record(
+            lab_id,
+            ALICE,
+            lab_name="Hello Web",
+            plan={
+                "image": {"ssm_parameter": "/aws/service/canonical/ubuntu"},
+                "arch": "x86_64",
+                "reuse_image": True,
+            },
+            labspec={"template": "1.0", "lab": {"description": {"name": "Hello Web"}}},
+        )
+    )
+
+
+def test_given_an_image_the_sweep_is_removing_when_a_deploy_of_its_key_starts_then_it_builds_as_usual(
+    repo: Any, ec2: Any
+) -> None:
+    from ads import steps
+    from ads.lab_images import image_key
+
+    _requested_lab(repo, "hello-web-01jfirst")
+    key = image_key(repo.require("hello-web-01jfirst"), "none", "ec2")
+    image = _image(repo, key, "available", days_since_use=40)
+    provider = LaunchingEc2(ec2)
+
+    first = steps.create_vm("hello-web-01jfirst", repo, provider)  # type: ignore[arg-type]
+    assert first.from_image == image.image_id
+    assert provider.plans[-1]["from_image"]["provider_image_id"] == image.provider_image_id
+    used = repo.images.get(key)
+    assert used.used_by == ["hello-web-01jfirst"] and used.last_used_at > image.last_used_at
+
+    assert repo.images.take_for_removal(used)
+    _requested_lab(repo, "hello-web-01jsecond")
+    second = steps.create_vm("hello-web-01jsecond", repo, provider)  # type: ignore[arg-type]
+    assert second.from_image is None
+    assert "from_image" not in provider.plans[-1]
+    assert repo.images.get(key).used_by == ["hello-web-01jfirst"]
