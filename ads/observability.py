@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import warnings
 from collections.abc import Callable
 from functools import lru_cache
@@ -55,6 +56,39 @@ def publish_metrics(handler: Handler) -> Handler:
             # the metrics instead of printing them: drop them, the next invocation starts
             # clean.
             metrics.clear_metrics()
+
+    return run  # type: ignore[return-value]
+
+
+_cold_start = [True]
+_cold_start_lock = threading.Lock()
+
+
+def _is_cold_start() -> bool:
+    """True for the first invocation in this process (Powertools' rule: not with
+    provisioned concurrency, whose environments are initialised ahead of any request)."""
+    with _cold_start_lock:
+        first, _cold_start[0] = _cold_start[0], False
+    return first and os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") != "provisioned-concurrency"
+
+
+def lambda_context_keys(handler: Handler) -> Handler:
+    """Powertools' ``inject_lambda_context(clear_state=True)`` with the context's keys
+    (``cold_start``, ``function_name``, ``function_request_id``...) kept per thread and
+    cleared when the invocation ends. ``inject_lambda_context`` writes them to the Logger's
+    shared keys: the local control plane runs several handlers at once in one process, and
+    a line would carry another invocation's function and request id."""
+    from aws_lambda_powertools.logging.lambda_context import build_lambda_context_model
+
+    @functools.wraps(handler)
+    def run(event: Any, context: Any) -> Any:
+        logger.thread_safe_clear_keys()
+        keys = build_lambda_context_model(context).__dict__
+        logger.thread_safe_append_keys(cold_start=_is_cold_start(), **keys)
+        try:
+            return handler(event, context)
+        finally:
+            logger.thread_safe_clear_keys()
 
     return run  # type: ignore[return-value]
 

@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from ads import steps
 from ads.config import get_config
-from ads.observability import logger, publish_metrics
+from ads.observability import lambda_context_keys, logger, publish_metrics
 from ads.providers.throttling import throttle_becomes_retry
 from functions.step_input import StepInput
 
@@ -64,4 +64,4 @@ def step_handler(
         finally:
             logger.thread_safe_clear_keys()
 
-    return logger.inject_lambda_context(publish_metrics(run), clear_state=True)
+    return lambda_context_keys(publish_metrics(run))

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ads.built_once import built_once
 from ads.config import AdsConfig, get_config
 from ads.lab_timers import TimerEvent, run_timer
-from ads.observability import logger
+from ads.observability import lambda_context_keys, logger
 
 
 @built_once(maxsize=4)
@@ -30,7 +30,7 @@ def _dependencies(config: AdsConfig) -> tuple[Any, Any, Any]:
     )
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_context_keys
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001
     request = TimerEvent.model_validate(event or {})
     # Per thread: the local plane's timer fires several labs' schedules at once.

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ads.config import get_config
 from ads.init_wait import complete_from_event, wait_dependencies_for
-from ads.observability import logger, publish_metrics
+from ads.observability import lambda_context_keys, logger, publish_metrics
 
 DETAIL_TYPE = "EC2 Command Invocation Status-change Notification"
 # The statuses after which a Run Command invocation changes no more.
@@ -38,7 +38,7 @@ class CommandStatusEvent(BaseModel):
     detail: CommandDetail
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_context_keys
 @publish_metrics
 def handler(event: dict[str, Any], _context: LambdaContext) -> dict[str, Any]:
     parsed = CommandStatusEvent.model_validate(event)

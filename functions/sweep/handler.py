@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ads.built_once import built_once
 from ads.config import AdsConfig, get_config
-from ads.observability import logger
+from ads.observability import lambda_context_keys
 from ads.sweep import Sweep
 
 
@@ -34,7 +34,7 @@ def _sweep(config: AdsConfig) -> Sweep:
     return sweep_for(config)
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_context_keys
 def handler(event: dict[str, Any], _context: LambdaContext) -> dict[str, Any]:
     request = SweepEvent.model_validate(event or {})
     return _sweep(get_config()).run(apply=request.apply).model_dump(mode="json")

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from ads.built_once import built_once
 from ads.config import AdsConfig, get_config
 from ads.health_watch import HealthWatch
-from ads.observability import logger
+from ads.observability import lambda_context_keys
 
 # Seconds kept back from the invocation's remaining time (logs, the answer, cold paths).
 TIME_MARGIN_S = 5.0
@@ -41,7 +41,7 @@ def _watch(config: AdsConfig) -> HealthWatch:
     )
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_context_keys
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ScheduledEvent.model_validate(event or {})
     budget = context.get_remaining_time_in_millis() / 1000 - TIME_MARGIN_S

@@ -3,7 +3,7 @@ process, so a lab's or a request's ids must stay on its own thread's lines.
 
 Each test holds two invocations at a barrier between setting their keys and logging, the
 interleaving that made one invocation's lines carry the other's keys with the Logger's
-shared ``append_keys`` / ``set_correlation_id``.
+shared ``append_keys`` / ``set_correlation_id`` / ``inject_lambda_context``.
 """
 
 from __future__ import annotations
@@ -68,13 +68,27 @@ def test_given_two_concurrent_steps_when_both_log_then_each_line_carries_its_own
         gate.wait()
         return Done(lab_id=request.lab_id)
 
+    def context_of(lab: str) -> Context:
+        context = Context()
+        context.aws_request_id = f"req-{lab}"
+        context.function_name = f"ads-step-of-{lab}"
+        return context
+
     handler = step_handler(logic)
-    _both_at_once(lambda lab: handler({"lab_id": lab, "execution_id": f"exec-{lab}"}, Context()))
-    working = [line for line in log_lines() if line["message"] == "working"]
+    _both_at_once(
+        lambda lab: handler({"lab_id": lab, "execution_id": f"exec-{lab}"}, context_of(lab))
+    )
+    logger.info("after the steps")
+    lines = log_lines()
+    working = [line for line in lines if line["message"] == "working"]
     assert len(working) == 2
     for line in working:
         assert line["lab_id"] == line["expected"], line
         assert line["correlation_id"] == f"exec-{line['expected']}", line
+        # the Lambda context's keys too (inject_lambda_context shared them)
+        assert line["function_request_id"] == f"req-{line['expected']}", line
+        assert line["function_name"] == f"ads-step-of-{line['expected']}", line
+    assert not {"lab_id", "function_request_id", "function_name"} & set(lines[-1])
 
 
 def test_given_two_concurrent_api_requests_when_both_log_then_each_line_carries_its_own_request_id_and_none_leaks(
