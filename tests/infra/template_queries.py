@@ -21,6 +21,7 @@ ADS_FUNCTIONS = (
     "sweep",
     "lab_timer",
     "keep_image",
+    "step_callback",
 )
 
 
@@ -30,6 +31,16 @@ def of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str,
         for logical_id, resource in template["Resources"].items()
         if resource["Type"] == resource_type
     }
+
+
+def event_rule(template: dict[str, Any], source: str) -> dict[str, Any]:
+    """The one EventBridge rule whose pattern matches events from `source`."""
+    (rule,) = [
+        r
+        for r in of_type(template, "AWS::Events::Rule").values()
+        if source in r["Properties"].get("EventPattern", {}).get("source", [])
+    ]
+    return rule
 
 
 def ads_functions(template: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:

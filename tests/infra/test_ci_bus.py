@@ -7,6 +7,7 @@ from typing import Any
 from tests.infra.template_queries import (
     actions_of,
     ads_functions,
+    event_rule,
     of_type,
     resources_of,
     statements_of_function,
@@ -43,12 +44,8 @@ def test_given_the_stack_when_synthesized_then_the_ci_rule_listens_on_the_ci_bus
     synthesis,
 ):
     template = synthesis.template
-    # The rules that match events (the health watch's schedule is the other kind).
-    (rule,) = [
-        r
-        for r in of_type(template, "AWS::Events::Rule").values()
-        if "EventPattern" in r["Properties"]
-    ]
+    # The CI requests' rule (ADS has other rules: SSM command events, the health watch).
+    rule = event_rule(template, "ads.ci")
 
     assert rule["Properties"]["EventBusName"] == {"Ref": _bus_id(template, "ads-ci")}
     assert synthesis.template["Outputs"]["CiEventBusName"]["Value"] == {
@@ -145,10 +142,6 @@ def test_given_the_ci_trigger_when_its_handler_fails_after_retries_then_the_even
     ]
     assert [resources_of(s) for s in sends] == [[queue_arn]]
     # Delivery failures (EventBridge could not invoke) land in the same queue.
-    # The rules that match events (the health watch's schedule is the other kind).
-    (rule,) = [
-        r
-        for r in of_type(template, "AWS::Events::Rule").values()
-        if "EventPattern" in r["Properties"]
-    ]
+    # The CI requests' rule (ADS has other rules: SSM command events, the health watch).
+    rule = event_rule(template, "ads.ci")
     assert rule["Properties"]["Targets"][0]["DeadLetterConfig"]["Arn"] == queue_arn

@@ -6,7 +6,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 from ads import api_routes
-from tests.infra.template_queries import ads_functions, of_type
+from tests.infra.template_queries import ads_functions, event_rule, of_type
 
 # The routes of the API's OpenAPI document (tests/integration/api/test_route_table.py ties
 # the handler's resolver to it).
@@ -82,12 +82,8 @@ def test_given_the_api_stage_when_synthesized_then_it_has_access_logs_throttling
 def test_given_the_ci_rule_when_synthesized_then_ci_events_reach_the_trigger_with_retries_and_a_dead_letter_queue(
     synthesis,
 ):
-    # The rules that match events (the health watch's schedule is the other kind).
-    (rule,) = [
-        r
-        for r in of_type(synthesis.template, "AWS::Events::Rule").values()
-        if "EventPattern" in r["Properties"]
-    ]
+    # The CI requests' rule (ADS has other rules: SSM command events, the health watch).
+    rule = event_rule(synthesis.template, "ads.ci")
     props = rule["Properties"]
     assert "EventBusName" in props  # the CI bus (tests/infra/test_ci_bus.py), not the default
     assert props["EventPattern"] == {
