@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import json
-import logging
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,19 +49,6 @@ class Done(BaseModel):
 def no_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     # The handler shape is under test, not the dependencies: they are never built here.
     monkeypatch.setattr(steps, "dependencies_for", lambda config: None)
-
-
-@pytest.fixture
-def log_lines() -> Iterator[Callable[[], list[dict[str, Any]]]]:
-    """The JSON lines the Logger writes, through its own formatter, as Lambda would read them."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logger.registered_formatter)
-    logger.addHandler(handler)
-    try:
-        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
-    finally:
-        logger.removeHandler(handler)
 
 
 def test_given_a_state_with_lab_and_execution_ids_when_a_step_logs_then_each_line_carries_both_and_no_later_line_does(

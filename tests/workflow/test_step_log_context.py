@@ -3,33 +3,12 @@ workflow invokes them (the ASL passes ``$$.Execution.Id``)."""
 
 from __future__ import annotations
 
-import io
-import json
-import logging
-from collections.abc import Iterator
-from typing import Any
-
-import pytest
-
 from ads.lab_record import LabStatus
-from ads.observability import logger
 
 from .conftest import WorkflowDriver, failing_build_labspec
 
 # What Create VM, Initialise VM, Destroy VM and Mark Failed log on the way.
 STEP_MESSAGES = {"vm created", "init command sent", "vm destroyed", "status recorded"}
-
-
-@pytest.fixture
-def log_lines() -> Iterator[Any]:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logger.registered_formatter)
-    logger.addHandler(handler)
-    try:
-        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
-    finally:
-        logger.removeHandler(handler)
 
 
 def test_given_a_deployment_when_its_steps_log_then_each_line_names_the_lab_and_the_execution(
