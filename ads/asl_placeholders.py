@@ -22,6 +22,7 @@ STEP_FUNCTION_PLACEHOLDERS: dict[str, str] = {
     "run_action": "RunActionFunctionArn",
     "redeploy_vm": "RedeployVmFunctionArn",
     "keep_image": "KeepImageFunctionArn",
+    "record_cohort": "RecordCohortFunctionArn",
 }
 # The placeholder of each state machine another one starts (DeployCohort starts DeployLab).
 STATE_MACHINE_PLACEHOLDERS: dict[str, str] = {"DeployLab": "DeployLabStateMachineArn"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from ads.cohort_events import publish_cohort_event
 from ads.cohort_model import (
     CohortOperation,
     CohortPage,
@@ -176,6 +177,7 @@ def destroy_cohort(ctx: DeploymentContext, cohort_id: str, *, caller: str) -> di
             MemberOutcome(principal=member.principal, lab_id=member.lab_id, status=answer["status"])
         )
     logger.info("cohort destroy requested", cohort_id=cohort_id, owner=caller)
+    publish_cohort_event(ctx.publisher, ctx.repository, "cohort_destroyed", cohort)
     return CohortOperation(cohort_id=cohort_id, operation="destroy", members=outcomes).model_dump(
         mode="json"
     )

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from ads import leases, quotas
 from ads.api_models import DeploymentOptions, DeploymentRequest, field_problems
+from ads.cohort_events import publish_cohort_event
 from ads.cohort_members import checked_members
 from ads.cohort_model import (
     CohortPlan,
@@ -156,6 +157,10 @@ def request_cohort(
     if missing:
         cohort, added = _add_members(
             ctx, cohort, missing, plan, terms, share, limits, (requested_by, requester_uid), replay
+        )
+    if added:
+        publish_cohort_event(
+            ctx.publisher, ctx.repository, "cohort_requested", cohort, added=len(added)
         )
     view = _view(ctx, cohort)
     view["added"] = added

@@ -18,6 +18,7 @@ from ads.config import AdsConfig
 from ads.errors import AdsError, LabNotFoundError
 from ads.lab.lab_id import is_valid_lab_id
 from ads.lab_record import LabRecord
+from ads.lifecycle_events import LifecyclePublisher
 from ads.records import LabRepository
 
 
@@ -38,6 +39,18 @@ class DeploymentContext:
     repository: LabRepository
     stepfunctions: Any  # a boto3 Step Functions client
     config: AdsConfig
+    # A boto3 EventBridge client for lifecycle events (a cohort's); built when needed.
+    events: Any = None
+
+    @property
+    def publisher(self) -> LifecyclePublisher:
+        """The lifecycle events' publisher (publishes nothing without a bus name)."""
+        events = self.events
+        if events is None and self.config.event_bus_name:
+            import boto3
+
+            events = boto3.client("events", region_name=self.config.region)
+        return LifecyclePublisher(events, self.config.event_bus_name)
 
     @classmethod
     def from_config(cls, config: AdsConfig) -> DeploymentContext:

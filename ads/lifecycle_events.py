@@ -44,6 +44,12 @@ EVENTS: dict[str, str] = {
     "orphan_terminated": "Orphan Terminated",
     # Leases (ads.lab_timers): the lease ends soon (its expires_at in the detail).
     "expiring": "Lab Expiring",
+    # Cohorts (ads.cohort_events): labs requested for members, a round of DeployCohort
+    # ended (every member's lab of it settled; the counts by status in the detail), and
+    # the destroy of every member's lab requested.
+    "cohort_requested": "Cohort Requested",
+    "cohort_deployed": "Cohort Deployed",
+    "cohort_destroyed": "Cohort Destroyed",
 }
 # The event a status announces when no transition names another.
 DETAIL_TYPES = {

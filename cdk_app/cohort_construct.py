@@ -5,22 +5,26 @@ DeployCohort starts the DeployLab machine once per member through Step Functions
 DeployLab, describe and stop DeployLab's executions (Step Functions stops a child when
 the parent is stopped), and manage the one EventBridge rule Step Functions uses to learn
 that a child ended (``StepFunctionsGetEventsForStepFunctionsExecutionRule``). It calls
-one Lambda itself: record_status, to mark a member's lab FAILED when its DeployLab could
-not be started.
+two Lambdas itself: record_status, to mark a member's lab FAILED when its DeployLab could
+not be started, and record_cohort, its last step, which reads the members' labs and puts
+``Cohort Deployed`` on the lifecycle bus.
 """
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Stack
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cdk_app.asl_state_machine import asl_state_machine
+from cdk_app.compute_construct import FunctionSpec, LambdaFactory
 from cdk_app.execution_grants import grant_start_and_follow
 from cdk_app.nag import acknowledge, nag_text
 from cdk_app.settings import Settings
+from cdk_app.storage_construct import Storage
 from cdk_app.workflow_construct import STATEMACHINE_DIR
 
 COHORT_ASL = STATEMACHINE_DIR / "deploy_cohort.asl.json"
@@ -39,15 +43,28 @@ class Cohorts(Construct):
         deploy_machine: sfn.StateMachine,
         deploy_machine_name: str,
         record_status: lambda_.Function,
+        factory: LambdaFactory,
+        storage: Storage,
+        lifecycle_bus: events.IEventBus,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.record_cohort = factory.create(
+            self,
+            FunctionSpec(
+                "record_cohort",
+                "ADS step: announce a cohort's round ended (Cohort Deployed)",
+                Duration.seconds(30),
+            ),
+        )
+        storage.grant_lab_records(self.record_cohort)
+        lifecycle_bus.grant_put_events_to(self.record_cohort)
         self.machine_name = f"{settings.name_prefix}-deploy-cohort"
         self.machine = asl_state_machine(
             self,
             "DeployCohort",
             name=self.machine_name,
             asl_path=COHORT_ASL,
-            functions={"record_status": record_status},
+            functions={"record_status": record_status, "record_cohort": self.record_cohort},
             settings=settings,
             state_machines={"DeployLab": deploy_machine},
         )

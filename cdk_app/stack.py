@@ -117,6 +117,9 @@ class AdsStack(Stack):
             deploy_machine=workflow.deploy_machine,
             deploy_machine_name=workflow.deploy_machine_name,
             record_status=workflow.record_status,
+            factory=factory,
+            storage=storage,
+            lifecycle_bus=lifecycle.bus,
         )
         # Only the front doors start executions; the steps never need these ARNs, which
         # keeps the machine -> step Lambda references free of cycles.
@@ -142,6 +145,8 @@ class AdsStack(Stack):
             },
         )
         cohorts.grant_requests(api.function)
+        # Cohort Requested and Cohort Destroyed are put by the api (ads.cohort_events).
+        lifecycle.bus.grant_put_events_to(api.function)
         power.grant_requests(api.function)
         actions.grant_requests(api.function)
         actions.grant_read_logs(api.function)  # GET /labs/{lab_id}/logs, through SSM

@@ -21,6 +21,7 @@ ADS_FUNCTIONS = (
     "sweep",
     "lab_timer",
     "keep_image",
+    "record_cohort",
     "step_callback",
 )
 

@@ -13,6 +13,7 @@ from tests.infra.template_queries import (
     of_type,
     resources_of,
     role_of,
+    statements_of_function,
     statements_of_role,
     statements_with_action,
     text,
@@ -119,3 +120,26 @@ def test_given_the_stack_when_synthesized_then_the_lambdas_requesting_cohorts_ca
     for name in ("api", "ci_trigger"):
         variables = functions[name][1]["Environment"]["Variables"]
         assert variables["ADS_COHORT_MAX_MEMBERS"] == "200", name
+
+
+def test_given_record_cohort_when_synthesized_then_deploycohort_invokes_it_and_it_puts_only_on_the_lifecycle_bus(
+    synthesis,
+):
+    machines = _machines(synthesis)
+    _, props = machines[MACHINE_NAME]
+    record_cohort = ads_functions(synthesis.template)["record_cohort"][0]
+    assert props["DefinitionSubstitutions"][STEP_FUNCTION_PLACEHOLDERS["record_cohort"]] == {
+        "Fn::GetAtt": [record_cohort, "Arn"]
+    }
+    definition = json.loads(props["DefinitionString"])
+    assert definition["States"]["Deploy Member Labs"]["Next"] == "Record Cohort Deployed"
+    (bus,) = [
+        logical_id
+        for logical_id, bus in of_type(synthesis.template, "AWS::Events::EventBus").items()
+        if bus["Properties"]["Name"] == "ads-lifecycle"
+    ]
+    for name in ("record_cohort", "api"):
+        (put,) = statements_with_action(
+            statements_of_function(synthesis.template, name), "events:PutEvents"
+        )
+        assert resources_of(put) == [{"Fn::GetAtt": [bus, "Arn"]}], name

@@ -157,6 +157,9 @@ def test_given_init_vm_when_synthesized_then_send_command_is_limited_to_the_shel
                 "redeploy_vm",
                 "sweep",
                 "lab_timer",
+                # A cohort's events: Cohort Requested and Destroyed (api), Deployed.
+                "api",
+                "record_cohort",
             },
         ),
         ("ssm:DescribeInstanceInformation", {"wait_running", "power_vm"}),

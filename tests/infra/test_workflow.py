@@ -52,8 +52,15 @@ def test_given_an_asl_file_when_compared_with_the_substitutions_then_every_place
 def test_given_the_placeholder_table_when_read_then_it_names_each_workflow_step_once():
     # power_vm is PowerLab's own step (cdk_app/power_construct.py, tests/infra/test_power.py),
     # run_action ActionLab's (cdk_app/action_construct.py, tests/infra/test_actions.py),
-    # redeploy_vm RedeployLab's (cdk_app/redeploy_construct.py, tests/infra/test_redeploy.py).
-    assert set(PLACEHOLDERS) == {*DEPLOY_STEPS, "power_vm", "run_action", "redeploy_vm"}
+    # redeploy_vm RedeployLab's (cdk_app/redeploy_construct.py, tests/infra/test_redeploy.py),
+    # record_cohort DeployCohort's (cdk_app/cohort_construct.py, tests/infra/test_cohorts.py).
+    assert set(PLACEHOLDERS) == {
+        *DEPLOY_STEPS,
+        "power_vm",
+        "run_action",
+        "redeploy_vm",
+        "record_cohort",
+    }
     assert set(DEPLOY_STEPS) >= set(DESTROY_STEPS)
     assert len(set(PLACEHOLDERS.values())) == len(PLACEHOLDERS)
 

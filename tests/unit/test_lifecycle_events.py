@@ -69,3 +69,28 @@ def test_given_the_lab_action_failed_sample_when_built_as_record_action_builds_i
 
     assert sample["detail-type"] == EVENTS["action_failed"]
     assert {**event_detail(record), "action": action_event_detail(run)} == detail
+
+
+def test_given_the_cohort_deployed_sample_when_built_as_record_cohort_builds_it_then_the_detail_matches():
+    from ads.cohort_events import cohort_detail
+    from ads.cohort_model import CohortRecord, MemberLab
+
+    sample = _sample("cohort_deployed")
+    detail = sample["detail"]
+    cohort = CohortRecord(
+        cohort_id=detail["cohort_id"],
+        cohort_owner=detail["owner"],
+        created_at="2026-12-01T10:00:00.000Z",
+        updated_at="2026-12-01T10:20:00.000Z",
+        lab_name=detail["lab_name"],
+        course=detail["course"],
+        labspec={},
+        members=[
+            MemberLab(principal=f"arn:aws:iam::123456789012:user/s{n}")
+            for n in range(detail["members"])
+        ],
+    )
+
+    assert sample["detail-type"] == EVENTS["cohort_deployed"]
+    built = cohort_detail(cohort, detail["counts"], execution_id=detail["execution_id"])
+    assert built == detail

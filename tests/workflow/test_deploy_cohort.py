@@ -77,6 +77,13 @@ def test_given_three_members_one_failing_when_the_cohort_deploys_then_the_others
         assert record.execution_arn and record.execution_arn.endswith(f":DeployLab:{record.lab_id}")
     shown = get_cohort(ctx, view["cohort_id"], caller=CALLER)
     assert shown["counts"] == {"READY": 2, "FAILED": 1}
+    # Its last step put Cohort Deployed on the plane's lifecycle bus, with the same counts.
+    assert plane.states_entered(execution["executionArn"])[-2:] == [
+        "Record Cohort Deployed",
+        "Cohort Deployed",
+    ]
+    recorded = json.loads(execution["output"])["recorded"]
+    assert recorded == {"counts": {"FAILED": 1, "READY": 2}, "event_published": True}
     assert {m["principal"]: m["status"] for m in shown["members"]}[MEMBERS[1]] == "FAILED"
     _destroy_all(plane, view["cohort_id"])
 

@@ -388,3 +388,84 @@ def test_given_no_cohort_state_machine_when_posted_then_503_and_nothing_is_writt
 
     assert answer.status == 503
     assert control_plane.repo.list_for_owner(ALICE)[0] == []
+
+
+def test_given_a_lifecycle_bus_when_a_cohort_is_requested_and_destroyed_then_its_events_carry_the_counts(
+    call_api, control_plane, cohort_machine, monkeypatch
+):
+    import boto3
+
+    boto3.client("events").create_event_bus(Name="ads-lab-events")
+    monkeypatch.setenv("ADS_EVENT_BUS_NAME", "ads-lab-events")
+    reset_config()
+    entries: list[dict[str, Any]] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def recording(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        answer = original(self, operation, params)
+        if operation == "PutEvents":
+            assert answer["FailedEntryCount"] == 0, answer
+            entries.extend(params["Entries"])
+        return answer
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+
+    first = call_api(_event("POST", "/cohorts", body=_body(STUDENTS), key="class-1"))
+    assert first.status == 202, first.body
+    labs = {"cohort": first.body["cohort_id"]}
+    # The same request again (same key) adds nobody and announces nothing new.
+    again = call_api(_event("POST", "/cohorts", body=_body(STUDENTS), key="class-1"))
+    assert again.status == 202 and again.body["idempotent_replay"] is True
+    requested = [e for e in entries if e["DetailType"] == "Cohort Requested"]
+    destroyed = call_api(_event("DELETE", f"/cohorts/{labs['cohort']}"))
+
+    assert destroyed.status == 202, destroyed.body
+    [request_event] = requested
+    detail = json.loads(request_event["Detail"])
+    assert request_event["Source"] == "ads" and request_event["EventBusName"] == "ads-lab-events"
+    assert detail["cohort_id"] == labs["cohort"] and detail["owner"] == ALICE
+    assert detail["members"] == 3 and detail["added"] == 3
+    assert detail["counts"] == {"REQUESTED": 3}
+    [destroy_event] = [e for e in entries if e["DetailType"] == "Cohort Destroyed"]
+    assert json.loads(destroy_event["Detail"])["counts"] == {"DESTROYING": 3}
+
+
+def test_given_the_bus_refusing_the_entry_when_a_round_ends_then_record_cohort_reports_it_unpublished(
+    call_api, control_plane, cohort_machine
+):
+    from botocore.stub import Stubber
+
+    from ads.cohort_events import record_cohort_deployed
+    from ads.lab_record import LabStatus
+    from ads.lifecycle_events import LifecyclePublisher
+
+    labs = _cohort(call_api)
+    repo = control_plane.repo
+    for principal in STUDENTS[:2]:
+        repo.transition(labs[principal], LabStatus.FAILED, note="test", cause="x")
+    import boto3
+
+    events = boto3.client("events")
+    publisher = LifecyclePublisher(events, "ads-lab-events")
+    with Stubber(events) as stub:
+        # PutEvents answers 200 with the entry refused: FailedEntryCount, not an exception.
+        stub.add_response(
+            "put_events",
+            {
+                "FailedEntryCount": 1,
+                "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}],
+            },
+        )
+        recorded = record_cohort_deployed(repo, publisher, labs["cohort"], "exec-1")
+        stub.assert_no_pending_responses()
+
+    assert recorded == {
+        "cohort_id": labs["cohort"],
+        "counts": {"FAILED": 2, "REQUESTED": 1},
+        "event_published": False,
+    }
+    assert record_cohort_deployed(repo, publisher, "gone-cohort-01jd5k3q8v2m6x9t4r7p0wz1ab") == {
+        "cohort_id": "gone-cohort-01jd5k3q8v2m6x9t4r7p0wz1ab",
+        "counts": {},
+        "event_published": False,
+    }
