@@ -8,11 +8,8 @@ shared ``append_keys`` / ``set_correlation_id`` / ``inject_lambda_context``.
 
 from __future__ import annotations
 
-import io
-import json
-import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -37,18 +34,6 @@ class Context:
 
 class Done(BaseModel):
     lab_id: str
-
-
-@pytest.fixture
-def log_lines() -> Iterator[Callable[[], list[dict[str, Any]]]]:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logger.registered_formatter)
-    logger.addHandler(handler)
-    try:
-        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
-    finally:
-        logger.removeHandler(handler)
 
 
 def _both_at_once(run: Callable[[str], object]) -> None:
