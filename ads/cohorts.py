@@ -336,7 +336,7 @@ def _lab_record(
         labspec=cohort.labspec,
         source=cohort.source,
         options=cohort.options,
-        requested_by=requested_by if requested_by in ("api", "cli") else "api",
+        requested_by=requested_by if requested_by in ("api", "ci", "cli") else "api",
         requester_uid=requester_uid,
         course=cohort.course,
         cohort_id=cohort.cohort_id,

@@ -41,6 +41,8 @@ CI_EVENT_SOURCE = "ads.ci"
 CI_DETAIL_TYPE = "Lab Deployment Requested"
 # Update in place of a lab the CI role owns (functions.ci_trigger.handler).
 CI_UPDATE_DETAIL_TYPE = "Lab Update Requested"
+# A lab for every member of a class (functions.ci_trigger.cohort_event).
+CI_COHORT_DETAIL_TYPE = "Cohort Deployment Requested"
 MAX_EVENT_AGE = Duration.hours(2)
 RETRY_ATTEMPTS = 8
 # Lambda's own retries of a failed asynchronous invocation (its maximum) before the
@@ -200,10 +202,11 @@ class CiTrigger(Construct):
         self.rule = events.Rule(
             self,
             "Rule",
-            description="ADS: CI deployment and update requests to the ci_trigger Lambda",
+            description="ADS: CI deployment, update and cohort requests to the ci_trigger Lambda",
             event_bus=self.ci_bus.bus,
             event_pattern=events.EventPattern(
-                source=[CI_EVENT_SOURCE], detail_type=[CI_DETAIL_TYPE, CI_UPDATE_DETAIL_TYPE]
+                source=[CI_EVENT_SOURCE],
+                detail_type=[CI_DETAIL_TYPE, CI_UPDATE_DETAIL_TYPE, CI_COHORT_DETAIL_TYPE],
             ),
         )
         self.rule.add_target(

@@ -101,12 +101,15 @@ class Cohorts(Construct):
             f"the grant covers only executions of {deploy_machine_name}.",
         )
 
-    def grant_requests(self, function: lambda_.Function) -> None:
+    def grant_requests(self, function: lambda_.Function, *, stop: bool = True) -> None:
         """What the api needs: start DeployCohort, follow its executions, and stop them
-        (destroying a cohort stops the rounds still starting members' deployments)."""
+        (destroying a cohort stops the rounds still starting members' deployments); the
+        CI trigger only requests cohorts (``stop=False``)."""
         grant_start_and_follow(
             self, self.machine, self.machine_name, function, sid="FollowCohortExecutions"
         )
+        if not stop:
+            return
         executions = Stack.of(self).format_arn(
             service="states",
             resource="execution",

@@ -164,10 +164,14 @@ class AdsStack(Stack):
             environment={
                 **machine_environment,
                 "ADS_REDEPLOY_STATE_MACHINE_ARN": redeploy.machine.state_machine_arn,
+                "ADS_COHORT_STATE_MACHINE_ARN": cohorts.machine.state_machine_arn,
             },
         )
         # Lab Update Requested: the CI role updates the labs it owns.
         redeploy.grant_requests(ci_trigger.function, sid="FollowRedeployExecutions")
+        # Cohort Deployment Requested: a cohort's round, and its Cohort Requested event.
+        cohorts.grant_requests(ci_trigger.function, stop=False)
+        lifecycle.bus.grant_put_events_to(ci_trigger.function)
         # Leases and working hours: the schedules the front doors write, lab_timer they fire.
         leases = Leases(
             self,

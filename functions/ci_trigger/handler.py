@@ -39,6 +39,9 @@ SOURCE = "ads.ci"
 DETAIL_TYPE = "Lab Deployment Requested"
 # An update in place of a lab the CI role owns (ads.lab_updates): detail {lab_id, ref, labspec?}.
 UPDATE_DETAIL_TYPE = "Lab Update Requested"
+# A lab for every member of a class (ads.cohorts): detail is a POST /cohorts body.
+COHORT_DETAIL_TYPE = "Cohort Deployment Requested"
+DETAIL_TYPES = (DETAIL_TYPE, UPDATE_DETAIL_TYPE, COHORT_DETAIL_TYPE)
 
 _config: AdsConfig = get_config()
 
@@ -91,9 +94,9 @@ def handle_ci_event(ctx: deployments.DeploymentContext, event: dict[str, Any]) -
     except ValidationError as exc:
         problems = [p.model_dump() for p in field_problems(exc.errors())]
         return _rejected(problems, event.get("id"), "not an EventBridge event")
-    if envelope.source != SOURCE or envelope.detail_type not in (DETAIL_TYPE, UPDATE_DETAIL_TYPE):
+    if envelope.source != SOURCE or envelope.detail_type not in DETAIL_TYPES:
         found = f"{envelope.source} / {envelope.detail_type}"
-        allowed = f"{SOURCE} / {DETAIL_TYPE} or {UPDATE_DETAIL_TYPE}"
+        allowed = f"{SOURCE} / {', '.join(DETAIL_TYPES)}"
         problem = {"path": "source", "found": found, "allowed": allowed}
         return _rejected([problem], envelope.id, "not a deployment or update request")
     admitted = ctx.config.ci_accounts
@@ -108,6 +111,12 @@ def handle_ci_event(ctx: deployments.DeploymentContext, event: dict[str, Any]) -
         from functions.ci_trigger.update_event import handle_update_event
 
         return handle_update_event(
+            ctx, envelope.id, envelope.detail, ci_owner(envelope.account, ctx.config)
+        )
+    if envelope.detail_type == COHORT_DETAIL_TYPE:
+        from functions.ci_trigger.cohort_event import handle_cohort_event
+
+        return handle_cohort_event(
             ctx, envelope.id, envelope.detail, ci_owner(envelope.account, ctx.config)
         )
     try:

@@ -143,3 +143,25 @@ def test_given_record_cohort_when_synthesized_then_deploycohort_invokes_it_and_i
             statements_of_function(synthesis.template, name), "events:PutEvents"
         )
         assert resources_of(put) == [{"Fn::GetAtt": [bus, "Arn"]}], name
+
+
+def test_given_the_ci_trigger_when_synthesized_then_cohort_requests_reach_it_and_it_may_start_deploycohort(
+    synthesis,
+):
+    from cdk_app.ci_trigger_construct import CI_COHORT_DETAIL_TYPE
+    from functions.ci_trigger.handler import COHORT_DETAIL_TYPE
+
+    assert CI_COHORT_DETAIL_TYPE == COHORT_DETAIL_TYPE
+    (rule,) = [
+        r
+        for r in of_type(synthesis.template, "AWS::Events::Rule").values()
+        if r["Properties"].get("EventPattern", {}).get("source") == ["ads.ci"]
+    ]
+    assert COHORT_DETAIL_TYPE in rule["Properties"]["EventPattern"]["detail-type"]
+    machine_id, _ = _machines(synthesis)[MACHINE_NAME]
+    name, props = "ci_trigger", ads_functions(synthesis.template)["ci_trigger"][1]
+    assert props["Environment"]["Variables"]["ADS_COHORT_STATE_MACHINE_ARN"] == {"Ref": machine_id}
+    starts = statements_with_action(
+        statements_of_function(synthesis.template, name), "states:StartExecution"
+    )
+    assert any(machine_id in text(s["Resource"]) for s in starts)

@@ -160,6 +160,8 @@ def test_given_init_vm_when_synthesized_then_send_command_is_limited_to_the_shel
                 # A cohort's events: Cohort Requested and Destroyed (api), Deployed.
                 "api",
                 "record_cohort",
+                # Cohort Requested for a cohort a CI event asked for.
+                "ci_trigger",
             },
         ),
         ("ssm:DescribeInstanceInformation", {"wait_running", "power_vm"}),
@@ -223,7 +225,7 @@ def test_given_the_api_when_synthesized_then_it_starts_both_machines_and_follows
         assert f":execution:{name}:*" in resource
 
 
-def test_given_the_ci_trigger_when_synthesized_then_it_may_start_only_deploy_and_redeploy(
+def test_given_the_ci_trigger_when_synthesized_then_it_may_start_only_deploy_redeploy_and_cohorts(
     synthesis,
 ):
     machines = {
@@ -234,9 +236,10 @@ def test_given_the_ci_trigger_when_synthesized_then_it_may_start_only_deploy_and
         _statements(synthesis, "ci_trigger"), "states:StartExecution"
     )
     started = [r for s in statements for r in resources_of(s)]
-    # Lab Deployment Requested and Lab Update Requested.
+    # Lab Deployment Requested, Lab Update Requested and Cohort Deployment Requested.
     assert sorted(map(text, started)) == sorted(
-        text({"Ref": machines[name]}) for name in ("ads-deploy-lab", "ads-redeploy-lab")
+        text({"Ref": machines[name]})
+        for name in ("ads-deploy-lab", "ads-redeploy-lab", "ads-deploy-cohort")
     )
 
 
