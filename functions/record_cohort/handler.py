@@ -2,31 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from ads import steps
 from ads.cohort_events import record_cohort_deployed
-from ads.config import get_config
-from ads.observability import logger, publish_metrics
+from functions.step_handler import step_handler
+from functions.step_input import StepInput
 
 
-class RecordCohortInput(BaseModel):
+class RecordCohortInput(StepInput):
+    """DeployCohort passes the cohort's id as ``lab_id`` too: the key every step's log
+    lines carry (a cohort id has a lab id's shape)."""
+
     model_config = ConfigDict(extra="ignore")
 
     cohort_id: str = Field(min_length=1, max_length=64)
-    execution_id: str | None = None
 
 
-def run(event: dict[str, Any], _context: LambdaContext) -> dict[str, Any]:
-    request = RecordCohortInput.model_validate(event)
-    deps = steps.dependencies_for(get_config())
-    logger.append_keys(cohort_id=request.cohort_id, execution_id=request.execution_id)
-    return record_cohort_deployed(
-        deps.repository, deps.publisher, request.cohort_id, request.execution_id
+class RecordCohortResult(BaseModel):
+    cohort_id: str
+    counts: dict[str, int]
+    event_published: bool
+
+
+def record_cohort(request: RecordCohortInput, deps: steps.StepDependencies) -> RecordCohortResult:
+    return RecordCohortResult.model_validate(
+        record_cohort_deployed(
+            deps.repository, deps.publisher, request.cohort_id, request.execution_id
+        )
     )
 
 
-handler = logger.inject_lambda_context(publish_metrics(run), clear_state=True)
+handler = step_handler(record_cohort, model=RecordCohortInput)
