@@ -88,7 +88,11 @@ def test_given_the_ci_rule_when_synthesized_then_ci_events_reach_the_trigger_wit
     assert "EventBusName" in props  # the CI bus (tests/infra/test_ci_bus.py), not the default
     assert props["EventPattern"] == {
         "source": ["ads.ci"],
-        "detail-type": ["Lab Deployment Requested", "Lab Update Requested"],
+        "detail-type": [
+            "Lab Deployment Requested",
+            "Lab Update Requested",
+            "Cohort Deployment Requested",
+        ],
     }
     (target,) = props["Targets"]
     assert target["Arn"] == {

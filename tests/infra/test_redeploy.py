@@ -104,7 +104,11 @@ def test_given_the_ci_rule_when_synthesized_then_it_admits_update_requests(synth
     rules = of_type(synthesis.template, "AWS::Events::Rule")
     patterns = [r["Properties"].get("EventPattern") or {} for r in rules.values()]
     (ci,) = [p for p in patterns if p.get("source") == ["ads.ci"]]
-    assert set(ci["detail-type"]) == {"Lab Deployment Requested", "Lab Update Requested"}
+    assert set(ci["detail-type"]) == {
+        "Lab Deployment Requested",
+        "Lab Update Requested",
+        "Cohort Deployment Requested",
+    }
 
 
 def test_given_the_stack_when_synthesized_then_it_outputs_the_redeploy_machine(synthesis):
