@@ -174,6 +174,13 @@ def _under_detail(path: str, *, labspec: bool) -> str:
 
 
 def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+    # Per thread and gone when the event is handled, as in the api handler:
+    # set_correlation_id would write the Logger's shared keys, and every later line of
+    # the process (the local plane's other handlers included) would carry this event's id.
+    logger.thread_safe_clear_keys()
     if isinstance(event, dict) and event.get("id"):
-        logger.set_correlation_id(str(event["id"]))
-    return handle_ci_event(deployment_context(), event)
+        logger.thread_safe_append_keys(correlation_id=str(event["id"]))
+    try:
+        return handle_ci_event(deployment_context(), event)
+    finally:
+        logger.thread_safe_clear_keys()
