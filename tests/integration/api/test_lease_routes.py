@@ -59,7 +59,8 @@ def _at(schedule: dict) -> datetime:
 def test_given_a_lease_of_4h_when_posted_then_the_record_and_its_one_time_schedules_say_when(
     call_api, control_plane, scheduler
 ):
-    before = datetime.now(UTC)
+    now = datetime.now(UTC)  # records keep their times to the millisecond
+    before = now.replace(microsecond=now.microsecond // 1000 * 1000)
     answer = _post_lab(call_api, lease="4h")
 
     assert answer.status == 202, answer.body
@@ -158,7 +159,8 @@ def test_given_a_lab_when_its_lease_is_renewed_then_the_expiry_moves_from_now(
     call_api, control_plane, scheduler
 ):
     lab_id = _post_lab(call_api, lease="1h").body["lab_id"]
-    before = datetime.now(UTC)
+    now = datetime.now(UTC)  # records keep their times to the millisecond
+    before = now.replace(microsecond=now.microsecond // 1000 * 1000)
 
     answer = _renew(call_api, lab_id, "1d")
 
