@@ -9,17 +9,23 @@ Mapping from the original ADS adapter interface (one adapter per platform) onto 
 =======================================  ==========================================
 original ADS adapter                     ComputeProvider
 =======================================  ==========================================
-``create_vm(lab_spec, vm_id)``           ``create_vm(lab_id, plan)`` (idempotent on the lab id)
+``create_vm(lab_spec, vm_id)``           ``create_vm(lab_id, plan, vm_name=)`` (idempotent on the
+                                         lab id, or on (lab id, VM name) for a lab of several VMs)
 ``start_vm(vm_id)``                      ``start_vm(vm_id)``
 ``stop_vm(vm_id)``                       ``stop_vm(vm_id)``
 ``restart_vm(vm_id)``                    ``restart_vm(vm_id)``
-``destroy_vm(vm_id)``                    ``destroy_vm(lab_id, vm_id)`` (absent/terminated is success)
+``destroy_vm(vm_id)``                    ``destroy_vm(lab_id, vm_id, vm_name=)`` (absent/terminated
+                                         is success)
 ``init_vm(vm_id, lab_repo_name)`` and    ``start_init(lab_id, vm, request)`` + ``get_init_status(vm,
 ``start_vm_manager(vm_id)``              command_id)``: the install script also starts the agent
 ``is_running_vm(vm_id)``                 ``describe_vm(vm_id).state == "running"``
 ``dry_run``                              the plan itself (``ads plan``): nothing is created
 (agent on port 9089)                     ``health_url(vm)``
 =======================================  ==========================================
+
+A lab of several VMs (``plan.cluster``) names each VM (``vm_name``, e.g. ``web-2``); a
+provider that can host one also implements :class:`ClusterHooks` (the cluster facts every
+VM reads, the lab's shared network), found with :func:`cluster_hooks`.
 
 The original adapters blocked until a VM answered; here every call returns at once and
 the state machine does the waiting (a step raises a named exception and is retried).
@@ -136,6 +142,17 @@ class VmState(BaseModel):
         return self.state in GONE_STATES
 
 
+class ClusterInit(BaseModel):
+    """Which VM of a lab of several VMs an init is for; its steps and actions run with
+    ``ADS_VM_NAME``, ``ADS_VM_ROLE`` and ``ADS_CLUSTER_FACTS`` (the facts file's path)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    vm_name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,19}-[0-9]{1,2}$")
+    role: str = Field(pattern=r"^[a-z][a-z0-9-]{0,19}$")
+    facts_path: str | None = None
+
+
 class InitRequest(BaseModel):
     """Everything the install script needs besides the VM itself."""
 
@@ -149,6 +166,8 @@ class InitRequest(BaseModel):
     # The OS uid that asked for the lab, as the local API's kernel saw it: a local source
     # is read with its rights (None: not known, read as nobody outside allowed roots).
     requester_uid: int | None = Field(default=None, ge=0)
+    # Set for a VM of a lab of several VMs (None: a single-VM lab, nothing changes).
+    cluster: ClusterInit | None = None
 
 
 class InitStatus(BaseModel):
@@ -194,7 +213,13 @@ class ComputeNeeds(BaseModel):
 class ComputeProvider(Protocol):
     name: str
 
-    def create_vm(self, lab_id: str, plan: DeploymentPlan | Mapping[str, Any]) -> VmInfo: ...
+    def create_vm(
+        self,
+        lab_id: str,
+        plan: DeploymentPlan | Mapping[str, Any],
+        *,
+        vm_name: str | None = None,
+    ) -> VmInfo: ...
 
     def describe_vm(self, vm_id: str) -> VmState: ...
 
@@ -204,13 +229,44 @@ class ComputeProvider(Protocol):
 
     def health_url(self, vm: VmInfo) -> str: ...
 
-    def destroy_vm(self, lab_id: str, vm_id: str | None) -> VmState: ...
+    def destroy_vm(
+        self, lab_id: str, vm_id: str | None, *, vm_name: str | None = None
+    ) -> VmState: ...
 
     def start_vm(self, vm_id: str) -> VmState: ...
 
     def stop_vm(self, vm_id: str) -> VmState: ...
 
     def restart_vm(self, vm_id: str) -> VmState: ...
+
+
+@runtime_checkable
+class ClusterHooks(Protocol):
+    """What a provider offers to host a lab of several VMs (both providers implement it)."""
+
+    def share_cluster_facts(
+        self, lab_id: str, vms: list[VmInfo], facts: dict[str, Any]
+    ) -> str | None:
+        """Write the same facts file to every VM (idempotent). The id of the command that
+        delivers it, to follow with :meth:`cluster_facts_status`; None: written already."""
+        ...
+
+    def cluster_facts_status(self, vms: list[VmInfo], command_id: str) -> InitStatus:
+        """Whether the facts reached every VM: success when all did; failed names the VM."""
+        ...
+
+    def facts_path(self, vm: VmInfo) -> str:
+        """The path of the facts file as the VM's steps read it (``ADS_CLUSTER_FACTS``)."""
+        ...
+
+    def release_cluster(self, lab_id: str) -> None:
+        """Remove the lab's shared network once no VM uses it (idempotent; absent is fine).
+        Raises DestroyInProgress while VMs still hold it (retried)."""
+        ...
+
+
+def cluster_hooks(provider: object) -> ClusterHooks | None:
+    return provider if isinstance(provider, ClusterHooks) else None
 
 
 def output_tail(text: str, lines: int = 20, limit: int = 2000) -> str:

@@ -99,7 +99,13 @@ class Ec2Provider:
 
     # -- create -------------------------------------------------------------------
 
-    def create_vm(self, lab_id: str, plan: DeploymentPlan | Mapping[str, Any]) -> VmInfo:
+    def create_vm(
+        self,
+        lab_id: str,
+        plan: DeploymentPlan | Mapping[str, Any],
+        *,
+        vm_name: str | None = None,
+    ) -> VmInfo:
         try:
             existing = self._find_live_instances(lab_id)
         except ClientError as exc:
@@ -278,7 +284,9 @@ class Ec2Provider:
 
     # -- destroy and power ----------------------------------------------------------
 
-    def destroy_vm(self, lab_id: str, vm_id: str | None) -> VmState:
+    def destroy_vm(
+        self, lab_id: str, vm_id: str | None, *, vm_name: str | None = None
+    ) -> VmState:
         """Terminate every instance of the lab and report the least finished one.
 
         Only ``terminated`` is the end: ``shutting-down`` still holds the instance (and its

@@ -151,7 +151,13 @@ class LocalProvider:
 
     # -- create ---------------------------------------------------------------------
 
-    def create_vm(self, lab_id: str, plan: DeploymentPlan | Mapping[str, Any]) -> VmInfo:
+    def create_vm(
+        self,
+        lab_id: str,
+        plan: DeploymentPlan | Mapping[str, Any],
+        *,
+        vm_name: str | None = None,
+    ) -> VmInfo:
         existing = self.book.load(lab_id)
         if existing and existing.get("state") != "terminated":
             if existing.get("restoring"):
@@ -342,7 +348,9 @@ class LocalProvider:
 
     # -- destroy and power ------------------------------------------------------------
 
-    def destroy_vm(self, lab_id: str, vm_id: str | None) -> VmState:
+    def destroy_vm(
+        self, lab_id: str, vm_id: str | None, *, vm_name: str | None = None
+    ) -> VmState:
         book = self.book
         data = book.load(lab_id)
         sandbox = book.sandbox_of(lab_id)
