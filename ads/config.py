@@ -57,6 +57,7 @@ WatchDeadlinePolicy = Literal["fail", "destroy"]
 DEFAULT_SWEEP_INTERVAL_S = 3600
 DEFAULT_SWEEP_GRACE_S = 900
 DEFAULT_IMAGE_UNUSED_DAYS = 30
+MAX_IMAGE_UNUSED_DAYS = 3650
 # How students reach a lab's application (see ads/providers/ec2_access.py).
 LAB_ACCESS_MODES = ("private", "public", "load-balancer")
 LabAccessMode = Literal["private", "public", "load-balancer"]
@@ -170,7 +171,9 @@ class AdsConfig(BaseModel):
     sweep_grace_s: int = Field(default=DEFAULT_SWEEP_GRACE_S, ge=0, le=7 * 86_400)
     sweep_function_name: str = ""
     # the sweep removes ADS's lab images no deploy started from for this many days (0: never)
-    image_unused_days: int = Field(default=DEFAULT_IMAGE_UNUSED_DAYS, ge=0, le=3650)
+    image_unused_days: int = Field(
+        default=DEFAULT_IMAGE_UNUSED_DAYS, ge=0, le=MAX_IMAGE_UNUSED_DAYS
+    )
     # lab access: private (SSM only), public (public IP + ingress), load-balancer (shared ALB)
     lab_access: LabAccessMode = "private"
     lab_ingress_cidrs: tuple[str, ...] = ("0.0.0.0/0",)

@@ -132,14 +132,16 @@ def members(get: Callable[[str], Any], key: str, default: int) -> int:
     return number
 
 
-def bounded(get: Callable[[str], Any], key: str, default: int, low: int, high: int) -> int:
+def bounded(
+    get: Callable[[str], Any], key: str, default: int, low: int, high: int, unit: str = "seconds"
+) -> int:
     # The highs are what the ASL's retries are tested to outlast (see ads.config).
     value = get(key)
     if missing(value):
         return default
     number = whole_number(value)
     if number is None or not low <= number <= high:
-        raise ContextError(key, value, f"a whole number of seconds from {low} to {high}")
+        raise ContextError(key, value, f"a whole number of {unit} from {low} to {high}")
     return number
 
 

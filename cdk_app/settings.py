@@ -19,11 +19,13 @@ from aws_cdk import aws_logs as logs
 from ads.config import (
     DEFAULT_BOOT_DEADLINE_S,
     DEFAULT_COMMAND_TIMEOUT_S,
+    DEFAULT_IMAGE_UNUSED_DAYS,
     DEFAULT_INIT_POLL_S,
     DEFAULT_INIT_TIMEOUT_S,
     DEFAULT_LAUNCH_GRACE_S,
     MAX_BOOT_DEADLINE_S,
     MAX_COMMAND_TIMEOUT_S,
+    MAX_IMAGE_UNUSED_DAYS,
     MAX_INIT_DEADLINE_S,
     MAX_INIT_POLL_S,
     MAX_INIT_TIMEOUT_S,
@@ -118,6 +120,9 @@ class Settings:
     sweep_enabled: bool = True
     sweep_interval_minutes: int = 60
     sweep_grace_minutes: int = 15
+    # Days a lab image may go unused before the sweep removes it (ADS_IMAGE_UNUSED_DAYS;
+    # 0 keeps images until they are removed by hand).
+    image_unused_days: int = DEFAULT_IMAGE_UNUSED_DAYS
     # Quotas (ads/quotas.py; ADS_QUOTA_* on the api and CI trigger Lambdas): None is no
     # limit; admins are exempt unless quota_admin_* give them their own.
     quota_max_labs: int | None = None
@@ -275,11 +280,18 @@ class Settings:
             init_poll_s=read.bounded(get, "init_poll_s", defaults.init_poll_s, 1, MAX_INIT_POLL_S),
             watch_enabled=read.flag(get, "watch_enabled", defaults.watch_enabled),
             watch_interval_minutes=read.bounded(
-                get, "watch_interval_minutes", defaults.watch_interval_minutes, 1, 1440
+                get, "watch_interval_minutes", defaults.watch_interval_minutes, 1, 1440, "minutes"
             ),
-            watch_failures=read.bounded(get, "watch_failures", defaults.watch_failures, 1, 100),
+            watch_failures=read.bounded(
+                get, "watch_failures", defaults.watch_failures, 1, 100, "failed checks"
+            ),
             watch_deadline_minutes=read.bounded(
-                get, "watch_deadline_minutes", defaults.watch_deadline_minutes, 1, 7 * 1440
+                get,
+                "watch_deadline_minutes",
+                defaults.watch_deadline_minutes,
+                1,
+                7 * 1440,
+                "minutes",
             ),
             watch_recovery=read.choice(
                 get, "watch_recovery", defaults.watch_recovery, ("start", "restart", "none")
@@ -289,10 +301,23 @@ class Settings:
             ),
             sweep_enabled=read.flag(get, "sweep_enabled", defaults.sweep_enabled),
             sweep_interval_minutes=read.bounded(
-                get, "sweep_interval_minutes", defaults.sweep_interval_minutes, 1, 7 * 1440
+                get,
+                "sweep_interval_minutes",
+                defaults.sweep_interval_minutes,
+                1,
+                7 * 1440,
+                "minutes",
             ),
             sweep_grace_minutes=read.bounded(
-                get, "sweep_grace_minutes", defaults.sweep_grace_minutes, 1, 7 * 1440
+                get, "sweep_grace_minutes", defaults.sweep_grace_minutes, 1, 7 * 1440, "minutes"
+            ),
+            image_unused_days=read.bounded(
+                get,
+                "image_unused_days",
+                defaults.image_unused_days,
+                0,
+                MAX_IMAGE_UNUSED_DAYS,
+                "days",
             ),
             quota_max_labs=read.limit(get, "quota_max_labs", whole=True),
             quota_max_hourly_usd=read.limit(get, "quota_max_hourly_usd", whole=False),

@@ -58,6 +58,7 @@ class Sweep(Construct):
                 environment={
                     "ADS_SWEEP_GRACE_S": str(settings.sweep_grace_minutes * 60),
                     "ADS_SWEEP_INTERVAL_S": str(settings.sweep_interval_minutes * 60),
+                    "ADS_IMAGE_UNUSED_DAYS": str(settings.image_unused_days),
                 },
             ),
         )

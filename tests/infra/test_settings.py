@@ -80,6 +80,8 @@ def test_given_cli_strings_when_read_then_lists_and_flags_are_parsed():
         ({"name_prefix": "ADS"}, "name_prefix", "'ADS'"),
         ({"api_throttling_rate_limit": 0}, "api_throttling_rate_limit", "0"),
         ({"lab_source_buckets": ["s3://bucket"]}, "lab_source_buckets", "'s3://bucket'"),
+        ({"image_unused_days": 4000}, "image_unused_days", "4000"),
+        ({"image_unused_days": -1}, "image_unused_days", "-1"),
     ],
 )
 def test_given_a_bad_context_value_when_read_then_the_error_names_key_found_value_and_allowed(
@@ -90,6 +92,28 @@ def test_given_a_bad_context_value_when_read_then_the_error_names_key_found_valu
     message = str(error.value)
     assert error.value.key == key
     assert f"'{key}'" in message and found in message and "allowed:" in message
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "unit"),
+    [
+        ("image_unused_days", 4000, "days from 0 to 3650"),
+        ("sweep_grace_minutes", 0, "minutes from 1 to 10080"),
+        ("init_timeout_s", 5, "seconds from 60"),
+    ],
+)
+def test_given_a_number_out_of_range_when_read_then_the_allowed_range_says_its_unit(
+    key, value, unit
+):
+    with pytest.raises(ContextError) as error:
+        Settings.from_mapping({key: value})
+    assert unit in str(error.value)
+
+
+def test_given_image_unused_days_when_read_then_zero_keeps_images_and_the_value_is_kept():
+    assert Settings.from_mapping({"image_unused_days": 0}).image_unused_days == 0
+    assert Settings.from_mapping({"image_unused_days": "90"}).image_unused_days == 90
+    assert Settings().image_unused_days == 30
 
 
 @pytest.mark.parametrize(

@@ -43,6 +43,8 @@ def test_given_the_stack_when_synthesized_then_an_hourly_rule_invokes_the_sweep_
     assert sweep["ReservedConcurrentExecutions"] == 1
     assert sweep["Timeout"] == SWEEP_TIMEOUT_S
     assert sweep["Environment"]["Variables"]["ADS_SWEEP_GRACE_S"] == "900"
+    # Lab images unused for image_unused_days (cdk.json: 30) go with the sweep.
+    assert sweep["Environment"]["Variables"]["ADS_IMAGE_UNUSED_DAYS"] == "30"
     assert "VpcConfig" not in sweep  # it asks no agent
 
 
