@@ -21,6 +21,16 @@ STATUS_INDEX = "status-index"
 ASSIGNEE_INDEX = "assignee-index"
 # ... and by the member's group: a role's session lists the labs assigned to the role.
 ASSIGNEE_GROUP_INDEX = "assignee-group-index"
+# Every index of the table: its name and partition key, all sorted by creation time and
+# projecting whole items. The one list the local table and the CDK construct derive from.
+INDEX_SORT_KEY = "created_at"
+INDEXES: tuple[tuple[str, str], ...] = (
+    (OWNER_INDEX, "owner"),
+    (OWNER_GROUP_INDEX, "owner_group"),
+    (STATUS_INDEX, "status"),
+    (ASSIGNEE_INDEX, "assignee"),
+    (ASSIGNEE_GROUP_INDEX, "assignee_group"),
+)
 TTL_ATTRIBUTE = "expires_at"
 IDEMPOTENCY_PREFIX = "idempotency#"
 # The task tokens of waiting workflow steps (ads.step_waits): no owner either.
@@ -45,61 +55,26 @@ def from_dynamo(value: Any) -> Any:
 
 def table_schema(table_name: str) -> dict[str, Any]:
     """The labs table as CreateTable arguments: the same shape the CDK storage construct
-    declares (key, owner, owner-group, status, assignee and assignee-group GSIs). The local control plane and the tests create it from here."""
+    declares (the key and :data:`INDEXES`). The local control plane and the tests create
+    it from here."""
     return {
         "TableName": table_name,
         "BillingMode": "PAY_PER_REQUEST",
         "AttributeDefinitions": [
-            {"AttributeName": "lab_id", "AttributeType": "S"},
-            {"AttributeName": "owner", "AttributeType": "S"},
-            {"AttributeName": "owner_group", "AttributeType": "S"},
-            {"AttributeName": "created_at", "AttributeType": "S"},
-            {"AttributeName": "status", "AttributeType": "S"},
-            {"AttributeName": "assignee", "AttributeType": "S"},
-            {"AttributeName": "assignee_group", "AttributeType": "S"},
+            {"AttributeName": name, "AttributeType": "S"}
+            for name in ("lab_id", *(key for _, key in INDEXES), INDEX_SORT_KEY)
         ],
         "KeySchema": [{"AttributeName": "lab_id", "KeyType": "HASH"}],
         "GlobalSecondaryIndexes": [
             {
-                "IndexName": OWNER_INDEX,
+                "IndexName": index,
                 "KeySchema": [
-                    {"AttributeName": "owner", "KeyType": "HASH"},
-                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                    {"AttributeName": key, "KeyType": "HASH"},
+                    {"AttributeName": INDEX_SORT_KEY, "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
-            },
-            {
-                "IndexName": OWNER_GROUP_INDEX,
-                "KeySchema": [
-                    {"AttributeName": "owner_group", "KeyType": "HASH"},
-                    {"AttributeName": "created_at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            },
-            {
-                "IndexName": STATUS_INDEX,
-                "KeySchema": [
-                    {"AttributeName": "status", "KeyType": "HASH"},
-                    {"AttributeName": "created_at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            },
-            {
-                "IndexName": ASSIGNEE_INDEX,
-                "KeySchema": [
-                    {"AttributeName": "assignee", "KeyType": "HASH"},
-                    {"AttributeName": "created_at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            },
-            {
-                "IndexName": ASSIGNEE_GROUP_INDEX,
-                "KeySchema": [
-                    {"AttributeName": "assignee_group", "KeyType": "HASH"},
-                    {"AttributeName": "created_at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            },
+            }
+            for index, key in INDEXES
         ],
     }
 

@@ -8,18 +8,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from ads.labs_table import INDEX_SORT_KEY, INDEXES, TTL_ATTRIBUTE
 from cdk_app.nag import acknowledge, nag_text
 from cdk_app.settings import Settings
-
-OWNER_INDEX = "owner-index"
-OWNER_GROUP_INDEX = "owner-group-index"
-# The health watch lists READY and DEGRADED labs through it (ads/labs_table.py).
-STATUS_INDEX = "status-index"
-# A cohort member lists the labs assigned to them through it (ads/labs_table.py).
-ASSIGNEE_INDEX = "assignee-index"
-# A role's session lists the labs assigned to the role through it (ads/lab_listings.py).
-ASSIGNEE_GROUP_INDEX = "assignee-group-index"
-TTL_ATTRIBUTE = "expires_at"
 
 
 class Storage(Construct):
@@ -43,41 +34,18 @@ class Storage(Construct):
             if settings.deletion_protection
             else RemovalPolicy.DESTROY,
         )
-        self.table.add_global_secondary_index(
-            index_name=OWNER_INDEX,
-            partition_key=dynamodb.Attribute(name="owner", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
-            projection_type=dynamodb.ProjectionType.ALL,
-        )
-        # A role and its sessions share a group (ads/identity.py): sessions list through it.
-        self.table.add_global_secondary_index(
-            index_name=OWNER_GROUP_INDEX,
-            partition_key=dynamodb.Attribute(
-                name="owner_group", type=dynamodb.AttributeType.STRING
-            ),
-            sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
-            projection_type=dynamodb.ProjectionType.ALL,
-        )
-        self.table.add_global_secondary_index(
-            index_name=STATUS_INDEX,
-            partition_key=dynamodb.Attribute(name="status", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
-            projection_type=dynamodb.ProjectionType.ALL,
-        )
-        self.table.add_global_secondary_index(
-            index_name=ASSIGNEE_INDEX,
-            partition_key=dynamodb.Attribute(name="assignee", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
-            projection_type=dynamodb.ProjectionType.ALL,
-        )
-        self.table.add_global_secondary_index(
-            index_name=ASSIGNEE_GROUP_INDEX,
-            partition_key=dynamodb.Attribute(
-                name="assignee_group", type=dynamodb.AttributeType.STRING
-            ),
-            sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
-            projection_type=dynamodb.ProjectionType.ALL,
-        )
+        # The indexes of ads/labs_table.py (the local plane's table has the same): by
+        # owner, owner group (a role's sessions), status (the health watch), assignee and
+        # assignee group (a cohort's members).
+        for index, key in INDEXES:
+            self.table.add_global_secondary_index(
+                index_name=index,
+                partition_key=dynamodb.Attribute(name=key, type=dynamodb.AttributeType.STRING),
+                sort_key=dynamodb.Attribute(
+                    name=INDEX_SORT_KEY, type=dynamodb.AttributeType.STRING
+                ),
+                projection_type=dynamodb.ProjectionType.ALL,
+            )
 
     def grant_lab_records(self, function: lambda_.Function) -> iam.Grant:
         """Read and write lab records (the table and its owner index)."""
@@ -85,7 +53,7 @@ class Storage(Construct):
         acknowledge(
             function.role,
             f"AwsSolutions-IAM5[Resource::{nag_text(self, self.table.table_arn)}/index/*]",
-            f"Queries the {OWNER_INDEX}, {OWNER_GROUP_INDEX}, {STATUS_INDEX}, {ASSIGNEE_INDEX} and {ASSIGNEE_GROUP_INDEX} GSIs of the labs table; the wildcard covers that "
-            "table's indexes only.",
+            f"Queries the {', '.join(index for index, _ in INDEXES)} GSIs of the labs table; "
+            "the wildcard covers that table's indexes only.",
         )
         return grant
