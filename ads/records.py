@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ads import identity
+from ads.cluster_records import VmEntries
 from ads.cohort_records import CohortStore
 from ads.errors import IllegalTransitionError, LabNotFoundError
 from ads.idempotency_keys import IdempotencyKeys
@@ -85,6 +86,11 @@ class LabRepository(LabListings):
     def cohorts(self) -> CohortStore:
         """The cohorts' items (ads.cohorts), which share this table."""
         return CohortStore(self._table, self._clock)
+
+    @property
+    def vm_entries(self) -> VmEntries:
+        """The per-VM entries of cluster labs' records (ads.cluster_records)."""
+        return VmEntries(self._table, self._clock)
 
     # -- creation and reads -------------------------------------------------
 
