@@ -13,15 +13,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field
 
-from ads.api_models import field_problems
 from ads.cohort_model import CohortRequest
 from ads.cohorts import request_cohort
 from ads.deployment_context import DeploymentContext
 from ads.deployments import RequestInProgressError
-from ads.errors import AdsError, InvalidInputError
+from ads.errors import AdsError
 from ads.observability import logger
+from functions.ci_trigger.rejections import EventRejected, parse_detail, refusal
 
 
 class CiCohortRequest(CohortRequest):
@@ -33,19 +33,13 @@ class CiCohortRequest(CohortRequest):
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
 
 
-def _rejected(problems: list[dict[str, str]], event_id: str, message: str) -> dict[str, Any]:
-    logger.warning("CI event rejected", event_id=event_id, problems=problems, reason=message)
-    return {"accepted": False, "message": message, "problems": problems}
-
-
 def handle_cohort_event(
     ctx: DeploymentContext, event_id: str, detail: dict[str, Any], owner: str
 ) -> dict[str, Any]:
     try:
-        request = CiCohortRequest.model_validate(detail)
-    except ValidationError as exc:
-        problems = [p.model_dump() for p in field_problems(exc.errors(), root="detail")]
-        return _rejected(problems, event_id, "invalid detail")
+        request = parse_detail(CiCohortRequest, detail, event_id)
+    except EventRejected as rejection:
+        return rejection.answer
     body = CohortRequest.model_validate(
         request.model_dump(exclude={"requested_by", "idempotency_key"}, exclude_none=True)
     )
@@ -62,17 +56,8 @@ def handle_cohort_event(
             "cohort_id": exc.details.get("cohort_id"),
             "idempotent_replay": True,
         }
-    except InvalidInputError as exc:
-        labspec = exc.code == "invalid_labspec"
-        problems = [
-            dict(p.to_dict(), path=f"detail.labspec.{p.path}" if labspec else f"detail.{p.path}")
-            for p in exc.problems
-        ]
-        return _rejected(problems, event_id, exc.message)
     except AdsError as exc:
-        if exc.http_status >= 500:
-            raise
-        return _rejected([], event_id, exc.message)
+        return refusal(exc, event_id)
     logger.info(
         "CI cohort requested",
         event_id=event_id,

@@ -32,8 +32,9 @@ from ads import deployments
 from ads.api_models import CiDeploymentRequest, field_problems
 from ads.built_once import built_once
 from ads.config import AdsConfig, get_config
-from ads.errors import AdsError, InvalidInputError
+from ads.errors import AdsError
 from ads.observability import logger
+from functions.ci_trigger.rejections import EventRejected, parse_detail, refusal, rejected
 
 SOURCE = "ads.ci"
 DETAIL_TYPE = "Lab Deployment Requested"
@@ -83,22 +84,17 @@ def _partition(region: str) -> str:
     return boto3.session.Session().get_partition_for_region(region)
 
 
-def _rejected(problems: list[dict[str, str]], event_id: Any, message: str) -> dict[str, Any]:
-    logger.warning("CI event rejected", event_id=event_id, problems=problems, reason=message)
-    return {"accepted": False, "message": message, "problems": problems}
-
-
 def handle_ci_event(ctx: deployments.DeploymentContext, event: dict[str, Any]) -> dict[str, Any]:
     try:
         envelope = CiEvent.model_validate(event)
     except ValidationError as exc:
         problems = [p.model_dump() for p in field_problems(exc.errors())]
-        return _rejected(problems, event.get("id"), "not an EventBridge event")
+        return rejected(problems, event.get("id"), "not an EventBridge event")
     if envelope.source != SOURCE or envelope.detail_type not in DETAIL_TYPES:
         found = f"{envelope.source} / {envelope.detail_type}"
         allowed = f"{SOURCE} / {', '.join(DETAIL_TYPES)}"
         problem = {"path": "source", "found": found, "allowed": allowed}
-        return _rejected([problem], envelope.id, "not a deployment or update request")
+        return rejected([problem], envelope.id, "not a deployment or update request")
     admitted = ctx.config.ci_accounts
     if admitted and envelope.account not in admitted:
         problem = {
@@ -106,7 +102,7 @@ def handle_ci_event(ctx: deployments.DeploymentContext, event: dict[str, Any]) -
             "found": repr(envelope.account),
             "allowed": f"an account of the configured CI principals: {', '.join(admitted)}",
         }
-        return _rejected([problem], envelope.id, "not from a CI account")
+        return rejected([problem], envelope.id, "not from a CI account")
     if envelope.detail_type == UPDATE_DETAIL_TYPE:
         from functions.ci_trigger.update_event import handle_update_event
 
@@ -120,10 +116,9 @@ def handle_ci_event(ctx: deployments.DeploymentContext, event: dict[str, Any]) -
             ctx, envelope.id, envelope.detail, ci_owner(envelope.account, ctx.config)
         )
     try:
-        request = CiDeploymentRequest.model_validate(envelope.detail)
-    except ValidationError as exc:
-        problems = [p.model_dump() for p in field_problems(exc.errors(), root="detail")]
-        return _rejected(problems, envelope.id, "invalid detail")
+        request = parse_detail(CiDeploymentRequest, envelope.detail, envelope.id)
+    except EventRejected as rejection:
+        return rejection.answer
 
     owner = ci_owner(envelope.account, ctx.config)
     key = request.idempotency_key or envelope.id
@@ -140,16 +135,8 @@ def handle_ci_event(ctx: deployments.DeploymentContext, event: dict[str, Any]) -
         # A concurrent delivery of the same event is creating the lab right now.
         logger.info("CI event already being handled", event_id=envelope.id)
         return {"accepted": True, "lab_id": exc.details.get("lab_id"), "idempotent_replay": True}
-    except InvalidInputError as exc:
-        problems = [
-            dict(p.to_dict(), path=_under_detail(p.path, labspec=exc.code == "invalid_labspec"))
-            for p in exc.problems
-        ]
-        return _rejected(problems, envelope.id, exc.message)
     except AdsError as exc:
-        if exc.http_status >= 500:
-            raise
-        return _rejected([], envelope.id, exc.message)
+        return refusal(exc, envelope.id)
     logger.info(
         "CI deployment requested",
         event_id=envelope.id,
@@ -166,11 +153,6 @@ def handle_ci_event(ctx: deployments.DeploymentContext, event: dict[str, Any]) -
         "idempotent_replay": bool(answer.get("idempotent_replay")),
         "warnings": answer.get("warnings", []),
     }
-
-
-def _under_detail(path: str, *, labspec: bool) -> str:
-    """Problems point into the event, where the pipeline author has to fix them."""
-    return f"detail.labspec.{path}" if labspec else f"detail.{path}"
 
 
 def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:

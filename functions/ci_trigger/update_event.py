@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field
 
-from ads.api_models import field_problems
 from ads.deployment_context import DeploymentContext
-from ads.errors import AdsError, InvalidInputError
+from ads.errors import AdsError
 from ads.lab_updates import RedeployRequest, request_update
 from ads.observability import logger
+from functions.ci_trigger.rejections import EventRejected, parse_detail, refusal
 
 
 class CiUpdateRequest(RedeployRequest):
@@ -30,29 +30,18 @@ class CiUpdateRequest(RedeployRequest):
     requested_by: str | None = Field(default=None, max_length=512)
 
 
-def _rejected(problems: list[dict[str, str]], event_id: str, message: str) -> dict[str, Any]:
-    logger.warning("CI event rejected", event_id=event_id, problems=problems, reason=message)
-    return {"accepted": False, "message": message, "problems": problems}
-
-
 def handle_update_event(
     ctx: DeploymentContext, event_id: str, detail: dict[str, Any], owner: str
 ) -> dict[str, Any]:
     try:
-        request = CiUpdateRequest.model_validate(detail)
-    except ValidationError as exc:
-        problems = [p.model_dump() for p in field_problems(exc.errors(), root="detail")]
-        return _rejected(problems, event_id, "invalid detail")
+        request = parse_detail(CiUpdateRequest, detail, event_id)
+    except EventRejected as rejection:
+        return rejection.answer
     body = RedeployRequest(ref=request.ref, labspec=request.labspec)
     try:
         answer = request_update(ctx, request.lab_id, body, caller=owner)
-    except InvalidInputError as exc:
-        problems = [dict(p.to_dict(), path=f"detail.{p.path}") for p in exc.problems]
-        return _rejected(problems, event_id, exc.message)
     except AdsError as exc:
-        if exc.http_status >= 500:
-            raise
-        return _rejected([], event_id, exc.message)
+        return refusal(exc, event_id)
     logger.info("CI update requested", event_id=event_id, lab_id=request.lab_id, ref=request.ref)
     return {
         "accepted": True,

@@ -169,3 +169,23 @@ def test_given_a_lab_update_requested_event_for_someone_elses_lab_then_it_is_rej
     assert control_plane.repo.require(lab_id).status == LabStatus.READY
     assert invalid["accepted"] is False and invalid["problems"][0]["path"] == "detail.ref"
     assert control_plane.executions(redeploy_machine) == []
+
+
+def test_given_a_lab_update_requested_event_with_a_bad_labspec_then_its_problems_point_into_detail_labspec(
+    control_plane, redeploy_machine
+) -> None:
+    from functions.ci_trigger.handler import handler
+
+    event = load_event("ci/lab_update_requested")
+    lab_id = event["detail"]["lab_id"]
+    _ci_lab(control_plane, lab_id, CI_ROLE)
+    event["detail"]["labspec"] = {"lab": {"description": {"name": ""}}}
+
+    result = handler(event, None)
+
+    assert result["accepted"] is False
+    paths = [p["path"] for p in result["problems"]]
+    assert paths and all(p.startswith("detail.labspec.") for p in paths), paths
+    assert not any(p.startswith("detail.labspec.labspec") for p in paths), paths
+    assert control_plane.repo.require(lab_id).status == LabStatus.READY
+    assert control_plane.executions(redeploy_machine) == []
