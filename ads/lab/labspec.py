@@ -14,6 +14,7 @@ from __future__ import annotations
 from ads.errors import LabspecError
 from ads.lab.labspec_model import Labspec
 from ads.lab.labspec_reader import Reader, describe, load_document
+from ads.lab.labspec_roles import parse_roles, read_role_drafts
 from ads.lab.labspec_sections import (
     read_build,
     read_description,
@@ -45,15 +46,23 @@ def parse_labspec(source: str | bytes | dict) -> Labspec:
     name, lab_code = read_description(lab, reader)
     build = read_build(lab, reader)
     runtime = read_runtime(lab, reader)
+    drafts = read_role_drafts(lab, reader)
     if reader.problems:
         raise LabspecError(reader.problems)
     warn_on_disagreement(build.platform, runtime.platform, reader)
-    return Labspec(
+    spec = Labspec(
         template=template,
         name=name,
         lab_code=lab_code,
         build=build,
         runtime=runtime,
-        warnings=reader.warnings,
+        warnings=list(reader.warnings),
         document=document,
     )
+    if not drafts:
+        return spec
+    # Each role's merged document has no roles of its own: one level of recursion.
+    roles = parse_roles(document, drafts, spec, parse_labspec, reader)
+    if reader.problems:
+        raise LabspecError(reader.problems)
+    return spec.model_copy(update={"roles": roles, "warnings": list(reader.warnings)})

@@ -98,3 +98,22 @@ class Labspec(BaseModel):
     runtime: RuntimeRequirements = RuntimeRequirements()
     warnings: list[str] = []
     document: dict[str, Any] = Field(default_factory=dict, repr=False)
+    # Extension ``lab.roles`` (a lab of several VMs), in the document's order; empty for
+    # a lab of one VM. See :mod:`ads.lab.labspec_roles`.
+    roles: tuple[LabRole, ...] = ()
+
+
+class LabRole(BaseModel):
+    """One role of a lab of several VMs: ``count`` VMs named ``<name>-1`` ... each
+    deployed from ``labspec``, the lab's document with the role's sections merged over it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    count: int = 1
+    after: tuple[str, ...] = ()
+    ports: tuple[int, ...] = DEFAULT_LAB_PORTS
+    labspec: Labspec
+
+
+Labspec.model_rebuild()

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ads.config import LabAccessMode
 from ads.errors import FieldProblem, LabspecError
 from ads.lab import egress, os_catalogue, pricing, sizing
+from ads.lab.cluster import ClusterPlan, build_cluster
 from ads.lab.lab_id import slugify
 from ads.lab.labspec import parse_labspec
 from ads.lab.labspec_model import (
@@ -26,6 +27,7 @@ from ads.lab.labspec_model import (
     HealthProbe,
     Labspec,
 )
+from ads.lab.labspec_roles import role_problem
 from ads.lab.os_catalogue import Arch, OsPolicy
 
 STEP_NAMES = (
@@ -120,6 +122,10 @@ class DeploymentPlan(BaseModel):
     lab_ports: list[int] = Field(default_factory=lambda: list(DEFAULT_LAB_PORTS), min_length=1)
     network_egress: egress.NetworkEgress = "nat"
     warnings: list[str] = Field(default_factory=list)
+    # A lab of several VMs (``lab.roles``); absent from the JSON of a lab of one VM, whose
+    # plan stays as it always was. With a cluster, the costs above are the cluster's totals
+    # and ``lab_ports`` the union of its roles' ports.
+    cluster: ClusterPlan | None = Field(default=None, exclude_if=lambda value: value is None)
 
     @model_validator(mode="after")
     def _steps_in_deploy_order(self) -> DeploymentPlan:
@@ -222,7 +228,7 @@ def make_plan(
     storage_prices = pricing.storage_prices()
 
     release = resolution.release
-    return DeploymentPlan(
+    plan = DeploymentPlan(
         lab_name=labspec.name,
         lab_slug=slugify(labspec.name),
         os=OsChoice(
@@ -258,6 +264,40 @@ def make_plan(
         lab_ports=list(runtime.ports),
         network_egress=options.network_egress,
         warnings=warnings,
+    )
+    if not labspec.roles:
+        return plan
+    return _with_cluster(plan, labspec, options, allowed_instance_types, today)
+
+
+def _with_cluster(
+    plan: DeploymentPlan,
+    labspec: Labspec,
+    options: PlanOptions,
+    allowed_instance_types: Sequence[str] | None,
+    today: date,
+) -> DeploymentPlan:
+    """The lab's own plan with its cluster: each role planned from its merged labspec."""
+    role_plans: dict[str, dict] = {}
+    problems: list[FieldProblem] = []
+    for role in labspec.roles:
+        try:
+            role_plan = make_plan(role.labspec, options, allowed_instance_types, today)
+        except LabspecError as exc:
+            problems.extend(role_problem(role.name, problem) for problem in exc.problems)
+            continue
+        role_plans[role.name] = role_plan.model_dump(mode="json")
+    if problems:
+        raise LabspecError(problems)
+    cluster = build_cluster(labspec.roles, role_plans)
+    ports = [port for role in labspec.roles for port in role.ports]
+    return plan.model_copy(
+        update={
+            "cluster": cluster,
+            "hourly_cost_usd": cluster.hourly_cost_usd,
+            "storage_monthly_cost_usd": cluster.storage_monthly_cost_usd,
+            "lab_ports": list(dict.fromkeys(ports)),
+        }
     )
 
 
