@@ -139,6 +139,11 @@ class LabRecord(BaseModel):
     access: str | None = None
     lab_ports: list[int] = Field(default_factory=list)
     vm_details: dict[str, Any] = Field(default_factory=dict)  # provider-specific facts
+    # A lab of several VMs (plan["cluster"]): one entry per VM, keyed by its name
+    # ({name, role, status, vm_id, provider, private_ip, agent_port, endpoint, app_url,
+    # vm_details, init_command_id, failed_step, cause, updated_at}); the top-level VM
+    # fields above mirror the entry VM. Empty for a lab of one VM.
+    vms: dict[str, dict[str, Any]] = Field(default_factory=dict)
     init_command_id: str | None = None
     execution_arn: str | None = None
     destroy_execution_arn: str | None = None
@@ -201,4 +206,8 @@ class LabRecord(BaseModel):
         data = self.model_dump(
             mode="json", exclude={"labspec", "expires_at", "init_command_id", "quota_hold"}
         )
+        data["vms"] = {
+            name: {key: value for key, value in entry.items() if key != "init_command_id"}
+            for name, entry in self.vms.items()
+        }
         return data
