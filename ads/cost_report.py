@@ -186,7 +186,7 @@ def cost_report(
     if next_token is None:
         everyone = is_admin(caller, ctx.config) and not owner
         images = image_lines(
-            ctx.repository.images.list(),
+            ctx.repository.images.list(removed=True),
             owner=None if everyone else owner or caller,
             now=moment,
             since=start,

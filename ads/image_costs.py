@@ -21,8 +21,9 @@ from ads.lab.accrual import parse_time
 from ads.lab.cost import HOURS_PER_MONTH
 from ads.lab_images import LabImage
 
-# An image whose snapshots exist: made (available) or being removed (deleting).
-STORED_STATES = frozenset({"available", "deleting"})
+# An image whose snapshots exist or existed: made (available), being removed (deleting),
+# removed (what it cost until then).
+STORED_STATES = frozenset({"available", "deleting", "removed"})
 
 
 class ImageCostLine(BaseModel):
@@ -38,6 +39,9 @@ class ImageCostLine(BaseModel):
     storage_usd: float | None = Field(
         default=None, description="the snapshots' storage so far; None where it has no price"
     )
+    removed_at: str | None = Field(
+        default=None, description="when the image and its snapshots were removed, if they were"
+    )
 
 
 def image_line(image: LabImage, now: datetime, since: datetime | None = None) -> ImageCostLine:
@@ -45,7 +49,8 @@ def image_line(image: LabImage, now: datetime, since: datetime | None = None) ->
     start = parse_time(available_at)
     if since is not None and since > start:
         start = since
-    hours = max((now - start).total_seconds(), 0.0) / 3600
+    end = parse_time(image.removed_at) if image.removed_at else now
+    hours = max((min(end, now) - start).total_seconds(), 0.0) / 3600
     monthly = image.storage_monthly_cost_usd
     return ImageCostLine(
         image_id=image.image_id,
@@ -56,6 +61,7 @@ def image_line(image: LabImage, now: datetime, since: datetime | None = None) ->
         snapshot_ids=image.snapshot_ids,
         available_at=available_at,
         hours_kept=round(hours, 4),
+        removed_at=image.removed_at,
         storage_monthly_cost_usd=monthly,
         storage_usd=round(hours * monthly / HOURS_PER_MONTH, 4) if monthly is not None else None,
     )

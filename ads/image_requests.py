@@ -117,8 +117,9 @@ def remove_image(
 def delete_with_storage(
     images: LabImages, image: LabImage, provider: Any, provider_name: str
 ) -> None:
-    """Ask the provider to remove ``image`` with its storage, then forget its item (only
-    once that worked: a failed removal can be asked again). Used by DELETE /images and
+    """Ask the provider to remove ``image`` with its storage, then mark its item removed
+    (only once that worked: a failed removal can be asked again; the item stays until its
+    TTL so the cost report keeps what the image cost). Used by DELETE /images and
     by the sweep of unused images."""
     if image.provider_image_id:
         hooks = image_hooks(provider)
@@ -136,7 +137,7 @@ def delete_with_storage(
                 "ask again",
                 image_id=image.image_id,
             ) from exc
-    images.delete(image.image_key)
+    images.forget(image.image_key)
 
 
 def _visible(ctx: DeploymentContext, image_id: str, caller: str) -> LabImage:

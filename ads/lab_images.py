@@ -27,12 +27,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ads.lab_record import LabRecord, iso, utc_now
-from ads.labs_table import from_dynamo, to_dynamo
+from ads.labs_table import ENDED_RETENTION, TTL_ATTRIBUTE, from_dynamo, to_dynamo
 
 IMAGE_PREFIX = "image#"
 IMAGE_ID_PREFIX = "img-"
 KEY_HEX = 32
-ImageStateName = Literal["creating", "pending", "available", "failed", "deleting"]
+# "removed": the image and its snapshots are gone; the item stays (its TTL, as a
+# DESTROYED lab's record) only so the cost report still counts what it cost until then.
+ImageStateName = Literal["creating", "pending", "available", "failed", "deleting", "removed"]
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 # The deploy steps a VM started from an image still runs: the rest is in the image.
 PER_VM_STEPS = ("init", "start")
@@ -69,6 +71,7 @@ class LabImage(BaseModel):
     last_used_at: str | None = None
     used_by: list[str] = Field(default_factory=list)
     failure: str | None = None
+    removed_at: str | None = None
 
     def public_view(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -168,8 +171,10 @@ class LabImages:
         return {"lab_id": f"{IMAGE_PREFIX}{key}"}
 
     def get(self, key: str) -> LabImage | None:
+        """The key's image; None when there is none or it was removed."""
         item = self._table.get_item(Key=self._item_key(key), ConsistentRead=True).get("Item")
-        return LabImage.model_validate(from_dynamo(item)) if item else None
+        image = LabImage.model_validate(from_dynamo(item)) if item else None
+        return None if image is None or image.image_state == "removed" else image
 
     def get_by_id(self, image_id: str) -> LabImage | None:
         key = key_of(image_id)
@@ -191,10 +196,11 @@ class LabImages:
         try:
             self._table.put_item(
                 Item=item,
-                ConditionExpression="attribute_not_exists(lab_id) OR image_state = :failed "
-                "OR (image_state = :creating AND updated_at < :stale)",
+                ConditionExpression="attribute_not_exists(lab_id) OR image_state IN (:failed, "
+                ":removed) OR (image_state = :creating AND updated_at < :stale)",
                 ExpressionAttributeValues={
                     ":failed": "failed",
+                    ":removed": "removed",
                     ":creating": "creating",
                     ":stale": iso(self._clock() - STALE_CLAIM),
                 },
@@ -269,17 +275,33 @@ class LabImages:
             return False
         return True
 
-    def delete(self, key: str) -> None:
-        self._table.delete_item(Key=self._item_key(key))
+    def forget(self, key: str) -> None:
+        """The key's image is gone (its AMI and snapshots removed): its item says so until
+        its TTL ends, for the cost report; a new image of the key may be claimed at once."""
+        now = self._clock()
+        self._table.update_item(
+            Key=self._item_key(key),
+            UpdateExpression="SET image_state = :removed, removed_at = :now, updated_at = :now, "
+            "#ttl = :expires",
+            ConditionExpression="attribute_exists(lab_id)",
+            ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE},
+            ExpressionAttributeValues={
+                ":removed": "removed",
+                ":now": iso(now),
+                ":expires": int((now + ENDED_RETENTION).timestamp()),
+            },
+        )
 
-    def list(self, owner: str | None = None) -> list[LabImage]:
-        """Every image (``owner``: only that owner's), newest first. A scan filtered on the
-        key prefix: images are few, one per lab key."""
+    def list(self, owner: str | None = None, *, removed: bool = False) -> list[LabImage]:
+        """Every image (``owner``: only that owner's; ``removed``: the removed ones too),
+        newest first. A scan filtered on the key prefix: images are few, one per lab key."""
         from boto3.dynamodb.conditions import Attr
 
         condition = Attr("lab_id").begins_with(IMAGE_PREFIX)
         if owner is not None:
             condition = condition & Attr("image_owner").eq(owner)
+        if not removed:
+            condition = condition & Attr("image_state").ne("removed")
         request: dict[str, Any] = {"FilterExpression": condition}
         images: list[LabImage] = []
         while True:

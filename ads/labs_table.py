@@ -9,6 +9,7 @@ and idempotency keys (:mod:`ads.idempotency_keys`) share the table: key items ca
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +33,9 @@ INDEXES: tuple[tuple[str, str], ...] = (
     (ASSIGNEE_GROUP_INDEX, "assignee_group"),
 )
 TTL_ATTRIBUTE = "expires_at"
+# How long an ended item stays (its TTL): a DESTROYED lab's record, a removed image's item,
+# so that the cost report still shows what they cost.
+ENDED_RETENTION = timedelta(days=90)
 IDEMPOTENCY_PREFIX = "idempotency#"
 # The task tokens of waiting workflow steps (ads.step_waits): no owner either.
 WAIT_PREFIX = "wait#"

@@ -12,7 +12,7 @@ The listings (pages of a caller's labs, every lab, the labs in a status) are
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -26,14 +26,14 @@ from ads.idempotency_keys import IdempotencyKeys
 from ads.lab_images import LabImages
 from ads.lab_listings import LabListings
 from ads.lab_record import ALLOWED_FROM, LabRecord, LabStatus, StatusChange, iso, utc_now
-from ads.labs_table import IDEMPOTENCY_PREFIX, from_dynamo, to_dynamo
+from ads.labs_table import ENDED_RETENTION, IDEMPOTENCY_PREFIX, from_dynamo, to_dynamo
 from ads.quota_usage import QuotaUsage
 from ads.quotas import QuotaLimits
 
 # A lab holds its quota share until it reaches one of these (ads.quota_usage).
 QUOTA_RELEASED_AT = (LabStatus.DESTROYED, LabStatus.FAILED)
 # How long a destroyed lab's record is kept before DynamoDB's TTL removes it.
-DESTROYED_RETENTION = timedelta(days=90)
+DESTROYED_RETENTION = ENDED_RETENTION
 
 
 def _record_of(response: dict[str, Any]) -> LabRecord | None:

@@ -224,6 +224,11 @@ def test_given_an_image_when_removed_then_only_its_owner_or_an_admin_may_and_the
     }
     assert provider.calls[-1] == ("delete", ("ami-1", ["snap-1"]))
     assert repo.images.get_by_id(image_id) is None
+    with pytest.raises(ImageNotFoundError):  # removed once: a second removal finds nothing
+        remove_image(ctx, image_id, caller=ADMIN, provider=provider)
+    # The key is free again: the lab's next healthy deploy may keep a new image of it.
+    assert keep_image("slow-1", repo, provider).image_id == image_id  # type: ignore[arg-type]
+    assert repo.images.get_by_id(image_id) is not None
 
 
 def test_given_an_image_being_made_when_removed_then_409_and_it_is_kept(

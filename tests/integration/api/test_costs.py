@@ -199,3 +199,34 @@ def test_given_an_image_and_pages_when_costs_are_read_then_the_image_comes_once_
 
     assert [i["image_id"] for i in first.body["images"]] == [kept]
     assert rest.body["images"] == []
+
+
+def test_given_an_image_removed_when_costs_are_read_then_it_counts_until_its_removal_and_is_listed_no_more(
+    call_api, control_plane
+):
+    removed = _image(control_plane, "e" * 32, ALICE, "available", 50, 0.73)
+    images = control_plane.repo.images
+    images.forget("e" * 32)
+    removed_at = utc_now() - timedelta(hours=20)
+    control_plane.repo._table.update_item(
+        Key={"lab_id": "image#" + "e" * 32},
+        UpdateExpression="SET removed_at = :at",
+        ExpressionAttributeValues={":at": iso(removed_at)},
+    )
+
+    report = call_api(load_event("api/get_costs", caller=ALICE, query={}))
+    after = iso(utc_now() - timedelta(hours=10))
+    window = call_api(load_event("api/get_costs", caller=ALICE, query={"since": after}))
+
+    [image] = report.body["images"]
+    assert image["image_id"] == removed and image["removed_at"] == iso(removed_at)
+    # Available 50 h ago, removed 20 h ago: 30 h of snapshot storage, no more.
+    assert image["hours_kept"] == pytest.approx(30, abs=0.01)
+    assert image["storage_usd"] == pytest.approx(30 * 0.73 / 730, abs=0.0001)
+    assert window.body["images"] == []  # nothing stored in a window after its removal
+    # GET /images and a deploy's lookup no longer see it; the item waits for its TTL.
+    assert images.list() == [] and images.get("e" * 32) is None
+    [kept] = images.list(removed=True)
+    assert kept.image_state == "removed"
+    item = control_plane.repo._table.get_item(Key={"lab_id": "image#" + "e" * 32})["Item"]
+    assert int(item["expires_at"]) > utc_now().timestamp() + 89 * 86400
