@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from ads import identity
 from ads.deployment_context import DeploymentContext, is_admin, require_caller
 from ads.errors import AdsError
-from ads.lab_images import IMAGE_ID_PREFIX, KEY_HEX, LabImage, LabImages, key_of
+from ads.lab_images import IMAGE_ID_PREFIX, KEY_HEX, ImageView, LabImage, LabImages, key_of
 from ads.providers.images import ImageBusy, image_hooks
 
 IMAGE_ID_PATTERN = rf"^{IMAGE_ID_PREFIX}[0-9a-f]{{{KEY_HEX}}}$"
@@ -37,29 +37,6 @@ class ImageNotFoundError(AdsError):
 class ImageRemovalFailed(AdsError):
     code = "image_removal_failed"
     http_status = 502
-
-
-class ImageView(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    image_id: str
-    image_state: str
-    image_owner: str
-    provider: str
-    source_lab_id: str
-    lab_name: str = ""
-    revision: str
-    base_image: str
-    provider_image_id: str | None = None
-    snapshot_ids: list[str] = Field(default_factory=list)
-    size_bytes: int | None = None
-    storage_monthly_cost_usd: float | None = None
-    cost_tags: dict[str, str] = Field(default_factory=dict)
-    created_at: str
-    available_at: str | None = None
-    last_used_at: str | None = None
-    used_by: list[str] = Field(default_factory=list)
-    failure: str | None = None
 
 
 class ImageList(BaseModel):

@@ -45,13 +45,12 @@ STALE_CLAIM = timedelta(minutes=30)
 LABSPEC_OPT_IN = ("lab", "build_requirements", "platform", "reuse_image")
 
 
-class LabImage(BaseModel):
-    """One kept image, as its item stores it."""
+class ImageView(BaseModel):
+    """An image as GET /images shows it (its owner and admins)."""
 
     model_config = ConfigDict(extra="ignore")
 
     image_id: str
-    image_key: str
     image_state: ImageStateName
     image_owner: str
     provider: str
@@ -66,11 +65,17 @@ class LabImage(BaseModel):
     storage_monthly_cost_usd: float | None = None
     cost_tags: dict[str, str] = Field(default_factory=dict)
     created_at: str
-    updated_at: str
     available_at: str | None = None
     last_used_at: str | None = None
     used_by: list[str] = Field(default_factory=list)
     failure: str | None = None
+
+
+class LabImage(ImageView):
+    """One kept image, as its item stores it: the view plus the bookkeeping."""
+
+    image_key: str
+    updated_at: str
     removed_at: str | None = None
 
     def public_view(self) -> dict[str, Any]:
