@@ -7,10 +7,13 @@
 #              [--source-git URL [--source-ref REF] | --source-archive PATH_OR_URL]
 #              [--host H] [--port P] [--lab-port P] [--lab-bind ADDRESS]
 #              [--service auto|systemd|background] [--python PATH] [--timeout S]
+#              [--vm-name NAME --vm-role ROLE [--cluster-facts FILE]]
 #
 # --lab-bind (default 127.0.0.1) and --timeout (seconds per lab command unless the plan's
 # timeouts say otherwise) are kept in state/lab.json: every lab command the agent runs,
-# now or later under systemd, gets ADS_LAB_BIND and that default timeout.
+# now or later under systemd, gets ADS_LAB_BIND and that default timeout. So are a lab of
+# several VMs' --vm-name, --vm-role and --cluster-facts (the facts file's path): every
+# step and action of the VM runs with ADS_VM_NAME, ADS_VM_ROLE and ADS_CLUSTER_FACTS.
 #
 # Layout: $PREFIX/agent/ads_agent (this directory), $PREFIX/lab (the lab's sources),
 # $PREFIX/state (plan.json, lab.json, history.jsonl, pid files, logs/).
@@ -31,12 +34,13 @@ fail() { warn "$*"; exit 3; }
 
 PREFIX='' LAB_ID='' PLAN='' SOURCE_GIT='' SOURCE_REF='' SOURCE_ARCHIVE=''
 HOST=0.0.0.0 PORT=9089 LAB_PORT=80 LAB_BIND=127.0.0.1 SERVICE=auto PYTHON='' TIMEOUT=''
+VM_NAME='' VM_ROLE='' CLUSTER_FACTS=''
 
 while [ $# -gt 0 ]; do
     option=$1
     case $option in
         --*=*) value=${option#*=}; option=${option%%=*}; shift ;;
-        --prefix|--lab-id|--plan|--source-git|--source-ref|--source-archive|--host|--port|--lab-port|--lab-bind|--service|--python|--timeout)
+        --prefix|--lab-id|--plan|--source-git|--source-ref|--source-archive|--host|--port|--lab-port|--lab-bind|--service|--python|--timeout|--vm-name|--vm-role|--cluster-facts)
             [ $# -ge 2 ] || usage_error "$option: needs a value"
             value=$2; shift 2 ;;
         -h|--help) sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 0 ;;
@@ -56,6 +60,9 @@ while [ $# -gt 0 ]; do
         --service) SERVICE=$value ;;
         --python) PYTHON=$value ;;
         --timeout) TIMEOUT=$value ;;
+        --vm-name) VM_NAME=$value ;;
+        --vm-role) VM_ROLE=$value ;;
+        --cluster-facts) CLUSTER_FACTS=$value ;;
         *) usage_error "$option: unknown option" ;;
     esac
 done
@@ -75,6 +82,14 @@ case $SERVICE in auto|systemd|background) ;; *) usage_error "--service: found '$
 [ -z "$SOURCE_REF" ] || [ -n "$SOURCE_GIT" ] || usage_error "--source-ref: found without --source-git; allowed only with it"
 if [ -n "$TIMEOUT" ]; then
     case $TIMEOUT in ''|*[!0-9.]*) usage_error "--timeout: found '$TIMEOUT'; allowed: seconds per command" ;; esac
+fi
+
+if [ -n "$VM_NAME$VM_ROLE$CLUSTER_FACTS" ]; then
+    printf '%s\n' "$VM_NAME" | grep -Eq '^[a-z][a-z0-9-]{0,19}-[0-9]{1,2}$' ||
+        usage_error "--vm-name: found '$VM_NAME'; allowed: <role>-<n> such as web-2"
+    printf '%s\n' "$VM_ROLE" | grep -Eq '^[a-z][a-z0-9-]{0,19}$' ||
+        usage_error "--vm-role: found '$VM_ROLE'; allowed: a role name such as web"
+    case $CLUSTER_FACTS in ''|/*) ;; *) usage_error "--cluster-facts: found '$CLUSTER_FACTS'; allowed: an absolute path" ;; esac
 fi
 
 if [ -z "$PYTHON" ]; then
@@ -198,6 +213,8 @@ fi
 mkdir -p "$LAB_DIR/scripts"
 support write-lab --state-dir "$STATE_DIR" --lab-id "$LAB_ID" --lab-port "$LAB_PORT" \
     --lab-bind "$LAB_BIND" ${TIMEOUT:+--command-timeout "$TIMEOUT"} \
+    ${VM_NAME:+--vm-name "$VM_NAME" --vm-role "$VM_ROLE"} \
+    ${CLUSTER_FACTS:+--cluster-facts "$CLUSTER_FACTS"} \
     --source-kind "$SOURCE_KIND" --source-url "$SOURCE_GIT$SOURCE_ARCHIVE" \
     --source-ref "$SOURCE_REF" --revision "$REVISION"
 say "lab ${LAB_NAME:-$LAB_ID} ($LAB_ID): $SOURCE_KIND source at revision $REVISION in $LAB_DIR"

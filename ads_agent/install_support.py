@@ -285,6 +285,10 @@ def write_lab(args: argparse.Namespace) -> None:
             # (systemd, an operator): the environment of this install does not last.
             "lab_bind": args.lab_bind,
             "command_timeout_s": args.command_timeout,
+            # A VM of a lab of several VMs: its name, role and cluster facts file.
+            "vm_name": args.vm_name or None,
+            "vm_role": args.vm_role or None,
+            "cluster_facts": args.cluster_facts or None,
             "source": {
                 "kind": args.source_kind,
                 "url": args.source_url or None,
@@ -335,6 +339,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_argument("--lab-port", type=int, required=True)
     sub.add_argument("--lab-bind", default=DEFAULT_LAB_BIND)
     sub.add_argument("--command-timeout", type=_positive_or_none, default=None)
+    sub.add_argument("--vm-name")
+    sub.add_argument("--vm-role")
+    sub.add_argument("--cluster-facts")
     sub.add_argument("--source-url")
     sub.add_argument("--source-ref")
     sub = commands.add_parser("wait-agent")

@@ -31,6 +31,12 @@ MAX_TIMEOUT_S = 7 * 24 * 3600.0
 # Where a lab's application listens unless the agent's configuration (lab.json) says
 # otherwise: a local lab shares its host, an EC2 lab is installed with 0.0.0.0.
 DEFAULT_LAB_BIND = "127.0.0.1"
+# The environment of a VM of a lab of several VMs, from lab.json's keys.
+CLUSTER_ENV = {
+    "ADS_VM_NAME": "vm_name",
+    "ADS_VM_ROLE": "vm_role",
+    "ADS_CLUSTER_FACTS": "cluster_facts",
+}
 OUTPUT_TAIL_BYTES = 4096
 TIMEOUT_EXIT_CODE = 124  # what coreutils' timeout(1) reports, familiar to operators
 _KILL_GRACE_S = 5.0
@@ -101,6 +107,12 @@ class LabContext:
         if timeout_s is None and configured is not None:
             timeout_s = configured
         self.timeout_s = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
+        # Set for a VM of a lab of several VMs (install.sh --vm-name/--vm-role/--cluster-facts).
+        self.cluster = {
+            name: str(lab[key])
+            for name, key in CLUSTER_ENV.items()
+            if isinstance(lab.get(key), str) and lab[key]
+        }
 
     @property
     def scripts_dir(self) -> Path:
@@ -115,6 +127,7 @@ class LabContext:
         env["ADS_LAB_PORT"] = "" if self.lab_port is None else str(self.lab_port)
         env["ADS_LAB_BIND"] = self.lab_bind
         env["ADS_STATE_DIR"] = str(self.state_dir)
+        env.update(self.cluster)
         return env
 
 

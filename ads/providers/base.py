@@ -152,6 +152,18 @@ class ClusterInit(BaseModel):
     role: str = Field(pattern=r"^[a-z][a-z0-9-]{0,19}$")
     facts_path: str | None = None
 
+    def install_arguments(self, facts_path: str | None = None) -> list[str]:
+        """install.sh's options for this VM (kept in the agent's lab.json); ``facts_path``
+        is the provider's path of the facts file when the request names none."""
+        path = self.facts_path or facts_path
+        return [
+            "--vm-name",
+            self.vm_name,
+            "--vm-role",
+            self.role,
+            *(["--cluster-facts", path] if path else []),
+        ]
+
 
 class InitRequest(BaseModel):
     """Everything the install script needs besides the VM itself."""

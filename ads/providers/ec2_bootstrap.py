@@ -152,8 +152,10 @@ def init_script(
     source_git: str | None = None,
     source_ref: str | None = None,
     source_archive_url: str | None = None,
+    cluster_args: tuple[str, ...] | list[str] = (),
 ) -> str:
-    """The shell script SSM runs as root on the instance: fetch, unpack, install."""
+    """The shell script SSM runs as root on the instance: fetch, unpack, install.
+    ``cluster_args``: a VM of a lab of several VMs (:meth:`ClusterInit.install_arguments`)."""
     plan_b64 = base64.b64encode(json.dumps(plan).encode()).decode()
     install = [
         "sh",
@@ -182,6 +184,7 @@ def init_script(
     ]
     if command_timeout_s is not None:
         install += ["--timeout", str(command_timeout_s)]
+    install += list(cluster_args)
     if source_git:
         install += ["--source-git", source_git]
         if source_ref:

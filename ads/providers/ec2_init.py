@@ -21,6 +21,8 @@ from ads.providers.failure_output import failure_tail, find_failing_command
 from ads.providers.ssm_commands import Call, read_invocation
 from ads.providers.throttling import error_code, error_message
 
+# Where a VM of a lab of several VMs reads the cluster facts (ads.providers.ec2_cluster).
+CLUSTER_FACTS_PATH = "/etc/ads/cluster_facts.json"
 SSM_NOT_YET_ERRORS = frozenset({"InvalidInstanceId", "InvalidInstanceInformationFilterValue"})
 
 
@@ -103,6 +105,9 @@ def bootstrap_script(
         source_git=request.source_git,
         source_ref=request.source_ref,
         source_archive_url=archive_url,
+        cluster_args=(
+            request.cluster.install_arguments(CLUSTER_FACTS_PATH) if request.cluster else ()
+        ),
     )
 
 

@@ -45,8 +45,10 @@ def install_command(
     exit_path: Path,
     source_args: list[str],
     command_timeout_s: int | None = None,
+    cluster_args: list[str] | None = None,
 ) -> list[str]:
-    """The wrapped ``install.sh`` run for the VM whose bookkeeping is ``vm``."""
+    """The wrapped ``install.sh`` run for the VM whose bookkeeping is ``vm``
+    (``cluster_args``: a VM of a lab of several VMs, see ``ClusterInit``)."""
     install = [
         "sh",
         str(bundle / "ads_agent" / "install.sh"),
@@ -70,6 +72,7 @@ def install_command(
         "background",
         "--python",
         vm["python"],
+        *(cluster_args or []),
         *source_args,
     ]
     return ["/bin/sh", "-c", EXIT_WRAPPER, "ads-init", str(exit_path), *install]
