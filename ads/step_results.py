@@ -36,6 +36,15 @@ class InitVmResult(StepResult):
     state: Literal["success"] = "success"
 
 
+class ShareFactsResult(StepResult):
+    """Share Cluster Facts: the facts reached every VM of the cluster (``command_id``: the
+    delivery command, None when the provider wrote them at once)."""
+
+    command_id: str | None
+    vms: int
+    state: Literal["delivered"] = "delivered"
+
+
 class HealthCheckResult(StepResult):
     healthy: bool
     url: str

@@ -243,6 +243,11 @@ def health_check(
     if record.status != LabStatus.HEALTH_CHECKING:
         move(repository, lab_id, LabStatus.HEALTH_CHECKING, "checking the agent")
         record = record.model_copy(update={"status": LabStatus.HEALTH_CHECKING})
+    if record.vms:
+        # A lab of several VMs is healthy when every VM is; the entry VM is asked below.
+        from ads.cluster_steps import check_other_vms
+
+        check_other_vms(record, provider, timeout_s=timeout_s)
     try:
         vm = vm_of(record)
     except VmNotRunning as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ads.cluster_model import VmStatus, vm_of_step
 from ads.failure_causes import FAIL_CAUSE_LIMIT, failure_cause
 from ads.lab_record import LabRecord, LabStatus
 from ads.lab_schedules import LabSchedules
@@ -43,6 +44,10 @@ def destroy_vm(
     lab_id: str, repository: LabRepository, provider: ComputeProvider, *, launch_grace_s: float
 ) -> DestroyVmResult:
     record = repository.projected(STEP_READ).get(lab_id)
+    if record is not None and record.vms:
+        from ads.cluster_teardown import destroy_cluster_vms
+
+        return destroy_cluster_vms(record, repository, provider, launch_grace_s=launch_grace_s)
     vm_id = record.vm_id if record else None
     details = record.vm_details if record else {}
     try:
@@ -90,6 +95,24 @@ def destroy_vm(
     return DestroyVmResult(vm_id=state.vm_id, state=state.state)
 
 
+def _note_failed_vm(
+    repository: LabRepository,
+    record: LabRecord,
+    vm_name: str,
+    failed_step: str | None,
+    cause: str,
+) -> None:
+    """The failed VM's entry keeps its step and cause (FAILED, unless Destroy VM has
+    already marked it DESTROYED)."""
+    entry = record.vms.get(vm_name)
+    if entry is None:
+        return
+    fields: dict[str, Any] = {"failed_step": failed_step, "cause": cause[:FAIL_CAUSE_LIMIT]}
+    if entry.get("status") != VmStatus.DESTROYED:
+        fields["status"] = VmStatus.FAILED.value
+    repository.vm_entries.update_vm(record.lab_id, vm_name, **fields)
+
+
 def record_status(
     lab_id: str,
     status: LabStatus | str,
@@ -111,6 +134,10 @@ def record_status(
     cause: str | None = None
     if status == LabStatus.FAILED:
         cause = failure_cause(failed_step or "deployment", error)
+        failed_vm = vm_of_step(failed_step)
+        if failed_vm:
+            # A lab of several VMs: which VM failed comes first.
+            cause = f"{failed_vm}: {cause}"
         if destroy_error:
             # The VM may still exist: say so next to the original cause.
             cause += "; then " + failure_cause("Destroy VM", destroy_error)
@@ -122,6 +149,8 @@ def record_status(
                 changed=False,
                 cause=cause[:FAIL_CAUSE_LIMIT],
             )
+        if failed_vm:
+            _note_failed_vm(repository, record, failed_vm, failed_step, cause)
         record = advance(
             repository, lab_id, LabStatus.FAILED, cause[:200], failed_step=failed_step, cause=cause
         )
