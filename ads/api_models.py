@@ -259,6 +259,28 @@ class LeaseRenewed(BaseModel):
     lease: LeaseView
 
 
+class LabVmView(BaseModel):
+    """One VM of a lab of several VMs (``lab.roles``), as the lab's record keeps it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(description="the VM's name, <role>-<n>: web-2")
+    role: str
+    status: str = Field(
+        description="PENDING, CREATING, RUNNING, INITIALIZING, HEALTHY, FAILED or DESTROYED"
+    )
+    vm_id: str | None = None
+    provider: str | None = None
+    private_ip: str | None = None
+    agent_port: int | None = None
+    endpoint: str | None = None
+    app_url: str | None = None
+    vm_details: dict[str, Any] = Field(default_factory=dict)
+    failed_step: str | None = None
+    cause: str | None = None
+    updated_at: str | None = None
+
+
 class LabView(BaseModel):
     """Answer of ``GET /labs/{lab_id}``: the lab record's public view."""
 
@@ -278,6 +300,11 @@ class LabView(BaseModel):
     app_url: str | None = None
     access: str | None = None
     lab_ports: list[int] = Field(default_factory=list)
+    vms: dict[str, LabVmView] = Field(
+        default_factory=dict,
+        description="a lab of several VMs: each VM by name (the lab's own VM fields show "
+        "its entry VM); empty for a lab of one VM",
+    )
     execution_arn: str | None = None
     destroy_execution_arn: str | None = None
     failed_step: str | None = None

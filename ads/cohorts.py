@@ -43,6 +43,7 @@ from ads.deployments import (
 )
 from ads.errors import AdsError, FieldProblem, InvalidInputError
 from ads.executions import WorkflowUnavailableError, destroy_arn, is_already_running, start_failure
+from ads.lab.cluster import execution_input, pending_vm_entries
 from ads.lab.lab_id import new_lab_id
 from ads.lab_record import LabRecord, LabStatus
 from ads.labs_table import to_dynamo
@@ -343,6 +344,7 @@ def _lab_record(
         assignee=member.principal,
         assignee_name=member.name,
         quota_hold={"owner": owner, "hourly_usd": float(share)} if share is not None else None,
+        vms=pending_vm_entries(plan),
         execution_arn=destroy_arn(ctx.config.deploy_state_machine_arn, lab_id),
         cohort_execution_arn=destroy_arn(
             ctx.config.cohort_state_machine_arn, f"{cohort.cohort_id}-{member.round}"
@@ -404,7 +406,12 @@ def _start_round(
     """Start this round's DeployCohort; when it cannot start, its labs are FAILED."""
     machine = ctx.config.cohort_state_machine_arn
     name = f"{cohort.cohort_id}-{round_number}"
-    members = [{"lab_id": r.lab_id, "principal": r.assignee} for r in created]
+    # Each member's DeployLab gets the input a lab of its own would (its VMs, for a lab of
+    # several VMs), so the cohort's Map passes it on as it is.
+    members = [
+        {"lab_id": r.lab_id, "principal": r.assignee, "input": execution_input(r.lab_id, r.plan)}
+        for r in created
+    ]
     try:
         response = ctx.stepfunctions.start_execution(
             stateMachineArn=machine,

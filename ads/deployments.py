@@ -52,6 +52,7 @@ from ads.executions import (
     is_already_running,
     start_failure,
 )
+from ads.lab.cluster import execution_input, pending_vm_entries
 from ads.lab.lab_id import new_lab_id
 from ads.lab.labspec import parse_labspec
 from ads.lab.plan import PlanOptions, make_plan
@@ -266,6 +267,7 @@ def request_deployment(
         requester_uid=requester_uid,
         course=request.course,
         quota_hold={"owner": owner, "hourly_usd": float(share)} if share is not None else None,
+        vms=pending_vm_entries(plan),
         # A Standard execution's ARN follows from its machine and name: written with the
         # record, it needs no second write of the whole item once the execution starts.
         execution_arn=destroy_arn(config.deploy_state_machine_arn, lab_id),
@@ -284,7 +286,7 @@ def request_deployment(
         response = ctx.stepfunctions.start_execution(
             stateMachineArn=config.deploy_state_machine_arn,
             name=lab_id,
-            input=json.dumps({"lab_id": lab_id}),
+            input=json.dumps(execution_input(lab_id, plan)),
         )
     except Exception as exc:
         error = start_failure(exc, "the DeployLab workflow")

@@ -126,6 +126,16 @@ def execution_input(lab_id: str, plan: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def pending_vm_entries(plan: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The record's ``vms`` of a new lab: every VM of its cluster PENDING (so that the
+    workflow's steps update an entry that exists); none for a lab of one VM."""
+    cluster = cluster_of(plan)
+    if cluster is None:
+        return {}
+    # "PENDING" is the first of the per-VM statuses (ads.cluster_model.VmStatus).
+    return {vm.name: {"name": vm.name, "role": vm.role, "status": "PENDING"} for vm in cluster.vms}
+
+
 def cluster_facts(
     lab_id: str, cluster: ClusterPlan, vms: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, Any]:

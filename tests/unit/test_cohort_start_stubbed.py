@@ -89,7 +89,14 @@ def test_given_a_round_when_started_then_its_input_names_each_new_members_lab():
                 "input": json.dumps(
                     {
                         "cohort_id": _cohort().cohort_id,
-                        "members": [{"lab_id": r.lab_id, "principal": r.assignee} for r in labs],
+                        "members": [
+                            {
+                                "lab_id": r.lab_id,
+                                "principal": r.assignee,
+                                "input": {"lab_id": r.lab_id},
+                            }
+                            for r in labs
+                        ],
                     }
                 ),
             },

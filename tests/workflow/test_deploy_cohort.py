@@ -113,10 +113,13 @@ def test_given_a_cohort_when_the_same_request_comes_again_with_one_more_member_t
 
     # The first round again (Step Functions redriving it, an operator re-running it): its
     # members' DeployLab have ended, so StartExecution answers ExecutionAlreadyExists.
+    rerun_members = [
+        {**member, "input": {"lab_id": member["lab_id"]}} for member in first["members"][:1]
+    ]
     again = ctx.stepfunctions.start_execution(
         stateMachineArn=plane.cohort_state_machine_arn,
         name=f"{first['cohort_id']}-again",
-        input=json.dumps({"cohort_id": first["cohort_id"], "members": first["members"][:1]}),
+        input=json.dumps({"cohort_id": first["cohort_id"], "members": rerun_members}),
     )
     rerun = plane.wait_for_execution(again["executionArn"], EXECUTION_TIMEOUT_S)
 
