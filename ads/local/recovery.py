@@ -248,17 +248,20 @@ def _keep_degraded(
         report.recovery_resumed.append(record.lab_id)
 
 
-def _sandbox_of(record: LabRecord) -> Path | None:
-    value = (record.vm_details or {}).get("sandbox")
-    return Path(value) if value else None
+def _sandboxes_of(record: LabRecord) -> list[Path]:
+    """The lab's sandbox, and each of its VMs' in a lab of several VMs."""
+    details = [record.vm_details or {}]
+    details += [
+        (vm or {}).get("vm_details") or {} for vm in (getattr(record, "vms", None) or {}).values()
+    ]
+    values = {str(d["sandbox"]) for d in details if isinstance(d, dict) and d.get("sandbox")}
+    return [Path(value) for value in sorted(values)]
 
 
 def _keep(record: LabRecord, owned: set[str], kept: list[Path]) -> None:
-    """The sweep leaves this lab's sandbox and its processes alone."""
+    """The sweep leaves this lab's sandboxes and their processes alone."""
     owned.add(record.lab_id)
-    sandbox = _sandbox_of(record)
-    if sandbox is not None:
-        kept.append(sandbox)
+    kept.extend(_sandboxes_of(record))
 
 
 def _sweep(
@@ -266,14 +269,20 @@ def _sweep(
 ) -> None:
     from ads import processes
     from ads.providers.local_sweep import destroy_sandboxes, stray_processes
-    from ads.providers.local_vm_book import VmBook
+    from ads.providers.local_vm_book import VmBook, owner_of
 
     # The same two functions the sweep's local inventory (ads.providers.local_sweep) uses.
     root = plane.labs_root
     provider = plane.local_provider()
     if provider is None or not root.is_dir():
         return
-    unowned = sorted(set(VmBook(root).lab_ids()) - owned)
+    # A VM of a lab of several VMs is booked as <lab_id>.<vm_name>: its lab decides, and
+    # a lab kept running keeps every VM's processes (the record may name only one VM).
+    book = VmBook(root)
+    sandboxes = {key: book.sandbox_of(key) for key in book.lab_ids()}
+    running = {owner_of(key) for key, sandbox in sandboxes.items() if sandbox in kept}
+    kept = kept + [s for k, s in sandboxes.items() if s is not None and owner_of(k) in running]
+    unowned = sorted(key for key in sandboxes if owner_of(key) not in owned)
     for lab_id, error in destroy_sandboxes(provider, unowned).items():
         if error is None:
             report.orphan_sandboxes.append(lab_id)

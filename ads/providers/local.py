@@ -11,6 +11,7 @@ Layout under ``config.local_root`` (``0711``, so a lab can pass but not list):
   lab's uid cannot reach ``local_root`` (ADS runs as root under a private home), a
   symlink to the sandbox in ``<tmp>/ads-sandboxes/``.
 - ``.vms/<lab_id>.json`` the provider's bookkeeping (:mod:`ads.providers.local_vm_book`).
+- a lab of several VMs: the same per VM, ``<lab_id>.<vm_name>`` (``local_cluster``).
 
 Privileges: as root, each lab runs as its own uid, in its own namespaces where the host
 allows (:mod:`ads.providers.local_isolation`); otherwise as the ADS user itself. Every
@@ -38,14 +39,15 @@ from ads.config import AdsConfig
 from ads.processes import alive, remember_child
 from ads.providers import (
     local_actions,
+    local_cluster,
     local_command_events,
+    local_destroy,
     local_images,
     local_logs,
     local_power,
     local_update,
 )
 from ads.providers.base import (
-    DestroyFailed,
     InitFailed,
     InitRequest,
     InitStatus,
@@ -56,7 +58,6 @@ from ads.providers.base import (
 from ads.providers.images import ImageState
 from ads.providers.local_init import SourceStager, init_status, install_command
 from ads.providers.local_isolation import Isolation, detect_isolation, wrap_command
-from ads.providers.local_processes import lab_processes, stop_lab_processes
 from ads.providers.local_runtime_env import (
     find_python,
     install_agent_bundle,
@@ -69,9 +70,12 @@ from ads.providers.local_vm_book import (
     VmBook,
     lab_id_of,
     layout_of,
+    owner_of,
     remove_path,
     run_as_of,
     vm_id_of,
+    vm_key,
+    vm_name_of,
 )
 from ads.providers.vm_logs import LogsRequest
 from ads.providers.vm_update import UpdateStatus, VmUpdateRequest
@@ -95,7 +99,7 @@ class LocalProvider:
         self._config = config
         self._agent_dir = agent_dir
         self._sources = SourceStager(config, s3)
-        self._uids = UidPool(config.local_uid_base, config.local_uid_count)
+        self.uids = UidPool(config.local_uid_base, config.local_uid_count)
 
     # -- paths and bookkeeping ------------------------------------------------------
 
@@ -114,19 +118,23 @@ class LocalProvider:
     lab_id_of = staticmethod(lab_id_of)
 
     def _info(self, data: dict[str, Any]) -> VmInfo:
+        details = {
+            "sandbox": data["sandbox"],
+            "agent_port": data["agent_port"],
+            "lab_port": data["lab_port"],
+            "run_as": data["run_as"]["name"],
+            "isolation": data.get("isolation", ""),
+            "app_url": f"http://127.0.0.1:{data['lab_port']}/",
+        }
+        if data.get("vm_name"):
+            # A cluster's VMs share loopback: the facts name each VM's actual port.
+            details |= {"vm_name": data["vm_name"], "lab_ports": [data["lab_port"]]}
         return VmInfo(
             vm_id=data["vm_id"],
             provider=self.name,
             private_ip="127.0.0.1",
             agent_port=data["agent_port"],
-            details={
-                "sandbox": data["sandbox"],
-                "agent_port": data["agent_port"],
-                "lab_port": data["lab_port"],
-                "run_as": data["run_as"]["name"],
-                "isolation": data.get("isolation", ""),
-                "app_url": f"http://127.0.0.1:{data['lab_port']}/",
-            },
+            details=details,
         )
 
     def _isolation_of(self, data: dict[str, Any]) -> Isolation:
@@ -158,26 +166,27 @@ class LocalProvider:
         *,
         vm_name: str | None = None,
     ) -> VmInfo:
-        existing = self.book.load(lab_id)
+        key = vm_key(lab_id, vm_name)
+        existing = self.book.load(key)
         if existing and existing.get("state") != "terminated":
             if existing.get("restoring"):
                 # A create that died while unpacking its image: a half tree is no VM.
-                raise VmCreateFailed(f"restoring {lab_id}'s image was interrupted")
+                raise VmCreateFailed(f"restoring {key}'s image was interrupted")
             return self._info(existing)
         isolation = detect_isolation(self._config)
-        run_as = self._run_as_for(lab_id, isolation)
+        run_as = self._run_as_for(key, isolation)
         source = plan.get("from_image") if isinstance(plan, Mapping) else None
         try:
-            return self._create(lab_id, isolation, run_as, source)
+            return self._create(key, isolation, run_as, source)
         except BaseException:
             if run_as.uid is not None:
-                self._uids.release(run_as.uid, lab_id)
+                self.uids.release(run_as.uid, key)
             raise
 
     def _run_as_for(self, lab_id: str, isolation: Isolation) -> RunAs:
         if not isolation.own_uid:
             return RunAs(name=pwd.getpwuid(os.geteuid()).pw_name)
-        uid = self._uids.allocate(lab_id, self.book.path(lab_id))
+        uid = self.uids.allocate(lab_id, self.book.path(lab_id))
         return RunAs(name=f"ads-lab-{uid}", uid=uid, gid=uid)
 
     def _create(
@@ -199,8 +208,9 @@ class LocalProvider:
         if top != link:
             link.symlink_to(top)
         agent_port, lab_port = two_free_ports()
-        data = {
-            "lab_id": lab_id,
+        data: dict[str, Any] = {
+            "lab_id": owner_of(lab_id),
+            "vm_name": vm_name_of(lab_id),
             "vm_id": vm_id_of(lab_id),
             "state": "running",
             "sandbox": str(top),
@@ -219,7 +229,7 @@ class LocalProvider:
             local_images.restore_image(self, data, str(source["provider_image_id"]))
             data["from_image"] = str(source.get("image_id") or "")
         self.book.save(lab_id, data)
-        vm = {k: data[k] for k in ("lab_id", "vm_id", "agent_port", "lab_port")}
+        vm = {k: data[k] for k in ("lab_id", "vm_name", "vm_id", "agent_port", "lab_port")}
         write_file(layout.ads, "vm.json", json.dumps(vm).encode(), gid=run_as.gid)
         return self._info(data)
 
@@ -245,10 +255,12 @@ class LocalProvider:
 
     # -- init -----------------------------------------------------------------------
 
-    def start_init(self, lab_id: str, _vm: VmInfo, request: InitRequest) -> str:
-        data = self.book.load(lab_id)
+    def start_init(self, lab_id: str, vm: VmInfo, request: InitRequest) -> str:
+        cluster = request.cluster
+        key = local_cluster.key_for(lab_id, vm, cluster.vm_name if cluster else None)
+        data = self.book.load(key)
         if data is None or data.get("state") == "terminated":
-            raise InitFailed(f"lab {lab_id} has no local VM to initialise (create_vm first)")
+            raise InitFailed(f"lab {key} has no local VM to initialise (create_vm first)")
         run_as = run_as_of(data)
         layout = layout_of(data)
         # Everything ADS hands the lab goes into ads/, which the lab cannot write.
@@ -267,28 +279,26 @@ class LocalProvider:
             exit_path=layout.exits / f"{command_id}.exit",
             source_args=source_args,
             command_timeout_s=self._config.command_timeout_s,
+            cluster_args=cluster.install_arguments(str(local_cluster.facts_file(layout)))
+            if cluster
+            else None,
         )
         process = self._spawn(argv, data, log_path)
         data["inits"][command_id] = {"pid": process.pid, "started": _now(), "log": str(log_path)}
         data["process_groups"].append(process.pid)
-        self.book.save(lab_id, data)
+        self.book.save(key, data)
         # The plane's Run Command event once it ends (saved first: the event's reader
         # asks the book about this command).
         local_command_events.watch(
-            lab_id, data["vm_id"], command_id, lambda: self._command_ended(lab_id, command_id)
+            lab_id, data["vm_id"], command_id, lambda: self._command_ended(key, command_id)
         )
         return command_id
 
-    def _command_ended(self, lab_id: str, command_id: str) -> str | None:
+    def _command_ended(self, key: str, command_id: str) -> str | None:
         """SSM's terminal status of init ``command_id`` (None while it runs)."""
-        status = self.get_init_status(
-            VmInfo(vm_id=vm_id_of(lab_id), provider=self.name, agent_port=0), command_id
-        )
-        return (
-            None
-            if status.state == "in_progress"
-            else ("Success" if status.state == "success" else "Failed")
-        )
+        vm = VmInfo(vm_id=vm_id_of(key), provider=self.name, agent_port=0)
+        state = self.get_init_status(vm, command_id).state
+        return None if state == "in_progress" else ("Success" if state == "success" else "Failed")
 
     def wrap_for_lab(
         self, argv: list[str], data: dict[str, Any]
@@ -348,38 +358,18 @@ class LocalProvider:
 
     # -- destroy and power ------------------------------------------------------------
 
-    def destroy_vm(
-        self, lab_id: str, vm_id: str | None, *, vm_name: str | None = None
-    ) -> VmState:
-        book = self.book
-        data = book.load(lab_id)
-        sandbox = book.sandbox_of(lab_id)
-        if sandbox is None:
-            return VmState(vm_id=vm_id, state="absent")
-        uid = run_as_of(data).uid if data else None
-        stop_lab_processes(sandbox, (data or {}).get("process_groups", []), uid)
-        try:
-            remove_path(sandbox)
-            remove_path(book.root / lab_id)
-        except OSError as exc:
-            raise DestroyFailed(f"cannot remove the sandbox {sandbox}: {exc}") from exc
-        survivors = lab_processes(sandbox, uid)
-        if survivors:
-            raise DestroyFailed(
-                f"processes of sandbox {sandbox} survive SIGKILL: {', '.join(map(str, survivors))}"
-            )
-        if uid is not None:
-            self._uids.release(uid, lab_id)
-        self.book.forget(lab_id)
-        return VmState(vm_id=vm_id or vm_id_of(lab_id), state="terminated")
+    def destroy_vm(self, lab_id: str, vm_id: str | None, *, vm_name: str | None = None) -> VmState:
+        """Destroy the VM named ``vm_name`` (or whose id is ``vm_id``) of the lab; with
+        neither, every VM of the lab (:mod:`ads.providers.local_destroy`)."""
+        return local_destroy.destroy_vm(self, lab_id, vm_id, vm_name)
 
     def destroy_all(self) -> list[str]:
         """Destroy every VM under ``local_root`` (a stopping control plane calls this)."""
         if not self._config.local_root or not self.root.is_dir():
             return []
         lab_ids = self.book.lab_ids()
-        for lab_id in lab_ids:
-            self.destroy_vm(lab_id, None)
+        for key in lab_ids:
+            local_destroy.destroy_key(self, key, None)
         return lab_ids
 
     # Power (ads.providers.local_power): a stopped VM keeps its sandbox and runs nothing.
@@ -393,13 +383,13 @@ class LocalProvider:
     def restart_vm(self, vm_id: str) -> VmState:
         return local_power.restart_vm(self, vm_id)
 
-    def start_lab(self, lab_id: str, _vm: VmInfo, plan: Mapping[str, Any]) -> str | None:
-        return local_power.start_lab(self, lab_id, dict(plan))
+    def start_lab(self, lab_id: str, vm: VmInfo, plan: Mapping[str, Any]) -> str | None:
+        return local_power.start_lab(self, local_cluster.key_for(lab_id, vm), dict(plan))
 
     # Lab actions (ads.providers.local_actions): the agent's action in the sandbox.
 
-    def run_action(self, lab_id: str, _vm: VmInfo, name: str) -> str:
-        return local_actions.run_action(self, lab_id, name)
+    def run_action(self, lab_id: str, vm: VmInfo, name: str) -> str:
+        return local_actions.run_action(self, local_cluster.key_for(lab_id, vm), name)
 
     def action_status(self, vm: VmInfo, command_id: str) -> InitStatus:
         return local_actions.action_status(self, vm, command_id)
@@ -411,8 +401,8 @@ class LocalProvider:
 
     # Update in place (ads.providers.local_update): the agent's update in the sandbox.
 
-    def start_update(self, lab_id: str, _vm: VmInfo, request: VmUpdateRequest) -> str:
-        return local_update.start_update(self, lab_id, request)
+    def start_update(self, lab_id: str, vm: VmInfo, request: VmUpdateRequest) -> str:
+        return local_update.start_update(self, local_cluster.key_for(lab_id, vm), request)
 
     def update_status(self, vm: VmInfo, command_id: str) -> UpdateStatus:
         return local_update.update_status(self, vm, command_id)
@@ -429,6 +419,21 @@ class LocalProvider:
 
     def delete_image(self, provider_image_id: str, _snapshot_ids: list[str]) -> None:
         local_images.delete_image(self, provider_image_id)
+
+    # A lab of several VMs (ads.providers.local_cluster; base.ClusterHooks).
+
+    def share_cluster_facts(self, lab_id: str, vms: list[VmInfo], facts: dict[str, Any]) -> None:
+        local_cluster.share_cluster_facts(self, lab_id, vms, facts)
+
+    def cluster_facts_status(self, vms: list[VmInfo], command_id: str) -> InitStatus:
+        return local_cluster.cluster_facts_status(self, vms, command_id)
+
+    def facts_path(self, vm: VmInfo) -> str:
+        return local_cluster.facts_path(vm)
+
+    def release_cluster(self, lab_id: str) -> None:
+        """Nothing to release: a local cluster's VMs share the host's loopback."""
+        del lab_id
 
     @property
     def sources(self) -> SourceStager:

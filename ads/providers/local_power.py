@@ -90,7 +90,7 @@ def start_vm(provider: LocalProvider, vm_id: str) -> VmState:
     layout = layout_of(data)
     if not port_is_free(int(data["agent_port"])):
         data["agent_port"] = free_port()
-        vm = {k: data[k] for k in ("lab_id", "vm_id", "agent_port", "lab_port")}
+        vm = {k: data.get(k) for k in ("lab_id", "vm_name", "vm_id", "agent_port", "lab_port")}
         write_file(layout.ads, "vm.json", json.dumps(vm).encode(), gid=run_as_of(data).gid)
     argv = _agent_argv(data, "supervise", "--host", "127.0.0.1", "--port", str(data["agent_port"]))
     process = provider.spawn(argv, data, layout.logs / "agent-start.log")

@@ -1,7 +1,9 @@
 """The sweep's view of the local provider: a plane's sandboxes and the processes under them.
 
 A local VM is a sandbox with its bookkeeping (:mod:`ads.providers.local_vm_book`); its
-lab id is its name. The sweep destroys a sandbox whose lab is gone through the provider's
+lab id is its name, or its name's part before the dot for a VM of a lab of several VMs
+(``<lab_id>.<vm_name>``): every VM of a live lab is the lab's, every VM of another is an
+orphan. The sweep destroys a sandbox whose lab is gone through the provider's
 own ``destroy_vm`` (its processes, its uid's processes, the directory, the uid lease), and
 stops a *stray* process: one whose ``ADS_SANDBOX`` is one of the plane's sandboxes (or
 below the labs root) but belongs to no sandbox the provider keeps books for.
@@ -21,19 +23,20 @@ from typing import Any
 
 from ads import processes
 from ads.providers.local_processes import SANDBOX_ENV, plane_sandboxes, processes_under
-from ads.providers.local_vm_book import VmBook, lab_id_of, vm_id_of
+from ads.providers.local_vm_book import VmBook, lab_id_of, owner_of, vm_id_of, vm_name_of
 from ads.sweep_model import LabResource, ManagedVm
 
 
 def destroy_sandboxes(provider: Any, lab_ids: Iterable[str]) -> dict[str, str | None]:
-    """Destroy the local VM of each lab id; by lab id, None or the error."""
+    """Destroy the local VM of each book key (a lab id, or a cluster VM's
+    ``<lab_id>.<vm_name>``); by key, None or the error."""
     outcome: dict[str, str | None] = {}
-    for lab_id in lab_ids:
+    for key in lab_ids:
         try:
-            provider.destroy_vm(lab_id, None)
-            outcome[lab_id] = None
+            provider.destroy_vm(owner_of(key), None, vm_name=vm_name_of(key))
+            outcome[key] = None
         except Exception as exc:  # reported by the caller; the next sweep tries again
-            outcome[lab_id] = f"{type(exc).__name__}: {exc}"
+            outcome[key] = f"{type(exc).__name__}: {exc}"
     return outcome
 
 
@@ -68,12 +71,12 @@ class LocalSweepInventory:
         self._book = VmBook(Path(provider.root))
 
     def managed_vms(self) -> Iterator[ManagedVm]:
-        for lab_id in self._book.lab_ids():
+        for key in self._book.lab_ids():
             yield ManagedVm(
                 kind="sandbox",
-                vm_id=vm_id_of(lab_id),
-                lab_id=lab_id,
-                launched_at=_created_at(self._book, lab_id),
+                vm_id=vm_id_of(key),
+                lab_id=owner_of(key),
+                launched_at=_created_at(self._book, key),
             )
 
     def terminate(self, vms: list[ManagedVm]) -> dict[str, str | None]:
@@ -89,7 +92,7 @@ class LocalSweepInventory:
     def _lab_of(self, pid: int) -> str | None:
         sandbox = Path(processes.environ(pid).get(SANDBOX_ENV, ""))
         try:
-            return sandbox.resolve().relative_to(self._book.root.resolve()).parts[0]
+            return owner_of(sandbox.resolve().relative_to(self._book.root.resolve()).parts[0])
         except (ValueError, IndexError, OSError):
             return None
 

@@ -17,6 +17,10 @@ from ads.providers.local_sandbox import RunAs, SandboxLayout, write_file
 
 BOOKKEEPING_DIR = ".vms"
 VM_ID_PREFIX = "local-"
+# A VM of a lab of several VMs is booked as ``<lab_id>.<vm_name>``: neither a lab id nor a
+# VM name holds a dot, so every book key names its lab (the sweep and the recovery keep
+# or destroy a cluster's VMs with their lab).
+CLUSTER_SEPARATOR = "."
 
 
 def lab_id_of(vm_id: str) -> str:
@@ -25,6 +29,20 @@ def lab_id_of(vm_id: str) -> str:
 
 def vm_id_of(lab_id: str) -> str:
     return f"{VM_ID_PREFIX}{lab_id}"
+
+
+def vm_key(lab_id: str, vm_name: str | None = None) -> str:
+    """The book key of a lab's VM: the lab id, or ``<lab_id>.<vm_name>`` in a cluster."""
+    return f"{lab_id}{CLUSTER_SEPARATOR}{vm_name}" if vm_name else lab_id
+
+
+def owner_of(key: str) -> str:
+    """The lab id a book key (or a sandbox's name in the labs root) belongs to."""
+    return key.partition(CLUSTER_SEPARATOR)[0]
+
+
+def vm_name_of(key: str) -> str | None:
+    return key.partition(CLUSTER_SEPARATOR)[2] or None
 
 
 def labs_root_of(bookkeeping: str | Path) -> Path:
@@ -68,12 +86,17 @@ class VmBook:
         self.path(lab_id).unlink(missing_ok=True)
 
     def lab_ids(self) -> list[str]:
-        """Every lab with bookkeeping or a sandbox (or its link) in the labs root."""
+        """Every VM's book key (a lab id, or a cluster VM's ``<lab_id>.<vm_name>``) with
+        bookkeeping or a sandbox (or its link) in the labs root."""
         if not self.root.is_dir():
             return []
         lab_ids = {p.stem for p in self.directory.glob("*.json")}
         lab_ids |= {p.name for p in self.root.iterdir() if not p.name.startswith(".")}
         return sorted(lab_ids)
+
+    def keys_of(self, lab_id: str) -> list[str]:
+        """The book keys of every VM of ``lab_id`` (its own, and its cluster's)."""
+        return [key for key in self.lab_ids() if owner_of(key) == lab_id]
 
     def sandbox_of(self, lab_id: str) -> Path | None:
         """The sandbox of ``lab_id``: from its bookkeeping, else from what the root holds."""
