@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ads.cli.cluster_render import plan_vm_lines, plan_vm_summary
 from ads.lab.cost import lab_cost
 from ads.lab.os_catalogue import normalise_arch
 
@@ -101,6 +102,7 @@ def plan_lines(plan: dict[str, Any] | None, status: str | None = None) -> list[s
             ("OS", os_phrase(plan)),
             ("Arch", arch_phrase(plan)),
             ("Instance", instance_phrase(plan)),
+            ("VMs", plan_vm_summary(plan)),
             ("Cost", cost),
         ]
     )
@@ -117,8 +119,14 @@ def render_plan(plan: dict[str, Any]) -> str:
         f"Instance:     {instance_phrase(plan)}",
         f"Root volume:  {plan.get('root_volume_gib', UNKNOWN)} GiB",
         f"Cost:         {cost_phrase(plan)}",
-        "Deploy steps:",
     ]
+    vm_lines = plan_vm_lines(plan)
+    if vm_lines:
+        # The lab's own sections around; each VM runs its role's (ads plan --json shows them).
+        lines.append(f"VMs:          {plan_vm_summary(plan)}")
+        lines.append("  in bootstrap order; the cost above is their total:")
+        lines.extend(f"  {line}" for line in vm_lines)
+    lines.append("Deploy steps:")
     for number, step in enumerate(plan.get("steps") or [], start=1):
         commands = step.get("commands") or []
         count = len(commands)

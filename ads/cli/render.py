@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
+from ads.cli.cluster_render import record_vm_lines
 from ads.cli.plan_render import plan_lines
 
 EMPTY = "-"
@@ -180,6 +181,9 @@ def render_record(record: dict[str, Any]) -> str:
             ("Destroy", record.get("destroy_console_url") or record.get("destroy_execution_arn")),
         ]
     )
+    vms = record_vm_lines(record.get("vms"))
+    if vms:
+        lines += ["", "VMs:"] + [f"  {line}" for line in vms]
     plan = plan_lines(record.get("plan"), str(record.get("status") or ""))
     if plan:
         lines += ["", "Plan:"] + [f"  {line}" for line in plan]
