@@ -18,10 +18,13 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ads.providers import local_command_events
 from ads.providers.base import InitRequest, InitStatus, VmInfo, VmState
+
+if TYPE_CHECKING:
+    from ads.lab.plan import DeploymentPlan
 
 FACTS_PATH = "/etc/ads/cluster_facts.json"
 
@@ -111,14 +114,14 @@ class FakeClusterProvider:
     # -- ComputeProvider ------------------------------------------------------
 
     def create_vm(
-        self, lab_id: str, plan: Mapping[str, Any], *, vm_name: str | None = None
+        self, lab_id: str, plan: DeploymentPlan | Mapping[str, Any], *, vm_name: str | None = None
     ) -> VmInfo:
         vm_id = f"fake-{vm_name or 'vm'}-{lab_id[-8:]}"
         with self._lock:
             index = self.vms.setdefault(vm_id, {"state": "running", "index": len(self.vms) + 1})[
                 "index"
             ]
-        self._note("create", vm_name, dict(plan))
+        self._note("create", vm_name, plan)
         return VmInfo(
             vm_id=vm_id,
             provider=self.name,
