@@ -161,10 +161,20 @@ def allowed_instance_types(caller: str, config: AdsConfig) -> list[str] | None:
 
 def checked_plan(plan: dict[str, Any], caller: str, config: AdsConfig) -> dict[str, Any]:
     """The plan if its instance type is allowed to the caller's group (fallback types it
-    may not use are dropped); otherwise :class:`InstanceTypeNotAllowedError`."""
+    may not use are dropped); otherwise :class:`InstanceTypeNotAllowedError`. A lab of
+    several VMs is checked VM by VM: each runs its role's plan, not the lab's own."""
     allowed = allowed_instance_types(caller, config)
     if allowed is None:
         return plan
+    cluster = plan.get("cluster")
+    if not (isinstance(cluster, dict) and cluster.get("vms")):
+        return _allowed_plan(plan, caller, allowed)
+    vms = [{**vm, "plan": _allowed_plan(vm["plan"], caller, allowed)} for vm in cluster["vms"]]
+    fallbacks = [t for t in plan.get("fallback_instance_types") or [] if t in allowed]
+    return {**plan, "fallback_instance_types": fallbacks, "cluster": {**cluster, "vms": vms}}
+
+
+def _allowed_plan(plan: dict[str, Any], caller: str, allowed: list[str]) -> dict[str, Any]:
     instance_type = str(plan.get("instance_type") or "")
     if instance_type not in allowed:
         raise InstanceTypeNotAllowedError(

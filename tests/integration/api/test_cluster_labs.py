@@ -118,3 +118,31 @@ def test_given_a_cohort_of_a_roles_labspec_then_each_member_lab_has_vms_and_its_
         assert set(record.vms) == {"db-1", "web-1", "web-2"}
         assert member["input"] == execution_input(record.lab_id, record.plan)
         assert member["input"]["cluster"]["waves"][0] == {"vms": [{"vm_name": "db-1"}]}
+
+
+def test_given_an_instance_type_policy_when_one_role_needs_another_type_then_403_names_it(
+    call_api, control_plane, monkeypatch
+):
+    monkeypatch.setenv("ADS_QUOTA_INSTANCE_TYPES", '{"*": ["t3.micro"]}')
+    reset_config()
+
+    answer = _post(call_api, "/labs", {"labspec": cluster_labspec()})
+
+    assert answer.status == 403, answer.body
+    assert answer.body["error"] == "instance_type_not_allowed"
+    assert answer.body["details"]["use"] == "t3.small"
+    assert control_plane.repo.list_for_owner(ALICE)[0] == []
+
+
+def test_given_an_instance_type_policy_that_fits_every_role_then_each_vm_keeps_allowed_fallbacks(
+    call_api, control_plane, monkeypatch
+):
+    monkeypatch.setenv("ADS_QUOTA_INSTANCE_TYPES", '{"*": ["t3.micro", "t3.small"]}')
+    reset_config()
+
+    answer = _post(call_api, "/labs", {"labspec": cluster_labspec()})
+
+    assert answer.status == 202, answer.body
+    plan = control_plane.repo.require(answer.body["lab_id"]).plan
+    for vm in plan["cluster"]["vms"]:
+        assert set(vm["plan"]["fallback_instance_types"]) <= {"t3.micro", "t3.small"}
