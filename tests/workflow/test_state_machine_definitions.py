@@ -47,6 +47,16 @@ def _rendered(name: str) -> str:
     return render_definition(STATEMACHINE_DIR / name, arns)
 
 
+def _all_states(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every state, those inside Map states' item processors too (names are unique)."""
+    found: dict[str, dict[str, Any]] = {}
+    for name, state in definition["States"].items():
+        found[name] = state
+        if state["Type"] == "Map":
+            found.update(_all_states(state["ItemProcessor"]))
+    return found
+
+
 def _tasks(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {n: s for n, s in definition["States"].items() if s["Type"] == "Task"}
 
@@ -263,3 +273,148 @@ def test_given_destroy_lab_fails_when_caught_then_the_lab_is_kept_destroying_wit
 
 def test_given_state_machine_files_when_listed_then_they_are_the_known_workflows() -> None:
     assert sorted(p.name for p in Path(STATEMACHINE_DIR).glob("*.asl.json")) == sorted(FILES)
+
+
+# -- DeployLab's cluster path ----------------------------------------------------------------
+
+
+def _cluster_states() -> dict[str, dict[str, Any]]:
+    return _all_states(_definition("deploy_lab.asl.json"))
+
+
+def test_given_the_cluster_paths_tasks_inside_maps_when_they_fail_then_each_has_a_deadline_lambda_retries_and_a_catch_all() -> (
+    None
+):
+    top = _definition("deploy_lab.asl.json")["States"]
+    nested = {n: s for n, s in _cluster_states().items() if n not in top and s["Type"] == "Task"}
+
+    assert len(nested) == 5
+    for state_name, state in nested.items():
+        if state["Resource"].endswith(".waitForTaskToken"):
+            assert state["Resource"] == WAIT_FOR_TOKEN, state_name
+            assert "States.Timeout" in _retried(state), state_name
+        else:
+            assert state["Resource"] == "arn:${Partition}:states:::lambda:invoke", state_name
+            assert 0 < state["TimeoutSeconds"] <= 900, state_name
+        retried = _retried(state)
+        assert set(retried) >= LAMBDA_SERVICE_ERRORS, state_name
+        assert "ProviderThrottled" in retried, state_name
+        assert [c["ErrorEquals"] for c in state["Catch"]] == [["States.ALL"]], state_name
+
+
+def test_given_deploy_lab_when_started_then_a_choice_sends_only_labs_with_a_cluster_to_the_cluster_path() -> (
+    None
+):
+    definition = _definition("deploy_lab.asl.json")
+    choice = definition["States"][definition["StartAt"]]
+
+    assert choice["Type"] == "Choice"
+    assert choice["Choices"] == [{"Variable": "$.cluster", "IsPresent": True, "Next": "Create VMs"}]
+    # A lab of one VM: exactly today's first step.
+    assert choice["Default"] == DEPLOY_PATH[0]
+
+
+def test_given_the_cluster_path_when_read_then_vms_are_created_five_at_a_time_and_bootstrapped_wave_by_wave() -> (
+    None
+):
+    states = _definition("deploy_lab.asl.json")["States"]
+    create, waves = states["Create VMs"], states["Bootstrap Waves"]
+    wave = waves["ItemProcessor"]["States"]["Bootstrap Wave"]
+
+    assert (create["ItemsPath"], create["MaxConcurrency"]) == ("$.cluster.vms", 5)
+    assert create["Next"] == "Share Cluster Facts"
+    assert states["Share Cluster Facts"]["Parameters"]["Payload"]["share_facts"] is True
+    assert states["Share Cluster Facts"]["Next"] == "Bootstrap Waves"
+    assert (waves["ItemsPath"], waves["MaxConcurrency"]) == ("$.cluster.waves", 1)
+    assert wave["Type"] == "Map" and wave["ItemsPath"] == "$.vms"
+    assert waves["Next"] == "Check Health"
+    # Each item carries the lab id and the execution id as the single-VM states pass them.
+    for selector in (create["ItemSelector"], wave["ItemSelector"]):
+        assert selector["lab_id.$"] == "$.lab_id"
+        assert selector["vm_name.$"] == "$$.Map.Item.Value.vm_name"
+        assert selector["execution_id.$"] in ("$$.Execution.Id", "$.execution_id")
+    assert waves["ItemSelector"]["execution_id.$"] == "$$.Execution.Id"
+    inner = create["ItemProcessor"]
+    assert inner["StartAt"] == "Create Cluster VM"
+    assert inner["States"]["Create Cluster VM"]["Next"] == "Wait Until Cluster VM Running"
+    steps = wave["ItemProcessor"]
+    assert steps["StartAt"] == "Initialise Cluster VM"
+    assert steps["States"]["Initialise Cluster VM"]["Next"] == "Await Cluster VM Init"
+    assert steps["States"]["Await Cluster VM Init"]["Next"] == "Check Cluster VM Health"
+
+
+@pytest.mark.parametrize(
+    ("cluster_state", "single_state"),
+    [
+        ("Create Cluster VM", "Create VM"),
+        ("Wait Until Cluster VM Running", "Wait Until Running"),
+        ("Initialise Cluster VM", "Initialise VM"),
+        ("Await Cluster VM Init", "Await Init"),
+        ("Check Cluster VM Health", "Check Health"),
+    ],
+)
+def test_given_a_vms_step_when_read_then_it_calls_the_same_function_with_the_same_retries_and_deadline_as_the_single_vms(
+    cluster_state: str, single_state: str
+) -> None:
+    states = _cluster_states()
+    cluster, single = states[cluster_state], states[single_state]
+
+    assert cluster["Resource"] == single["Resource"]
+    assert cluster["Retry"] == single["Retry"]
+    assert cluster.get("TimeoutSeconds") == single.get("TimeoutSeconds")
+    cluster_payload = cluster["Parameters"]["Payload"]
+    assert cluster["Parameters"]["FunctionName"] == single["Parameters"]["FunctionName"]
+    assert cluster_payload["vm_name.$"] == "$.vm_name"
+    assert {
+        k: v for k, v in cluster_payload.items() if k not in ("vm_name.$", "execution_id.$")
+    } == {k: v for k, v in single["Parameters"]["Payload"].items() if k != "execution_id.$"}
+    if single_state == "Await Init":
+        assert cluster["TimeoutSecondsPath"] == "$.init_poll_s"
+        assert (
+            _definition("deploy_lab.asl.json")["States"]["Bootstrap Waves"]["ItemSelector"][
+                "init_poll_s.$"
+            ]
+            == "$.running.result.init_poll_s"
+        )
+
+
+@pytest.mark.parametrize(
+    ("step", "named"),
+    [
+        ("Create Cluster VM", "Create VM"),
+        ("Wait Until Cluster VM Running", "Wait Until Running"),
+        ("Initialise Cluster VM", "Initialise VM"),
+        ("Await Cluster VM Init", "Initialise VM"),
+        ("Check Cluster VM Health", "Check VM Health"),
+    ],
+)
+def test_given_a_vms_step_fails_when_caught_then_its_map_fails_naming_the_vm_and_the_failure_path_destroys_every_vm(
+    step: str, named: str
+) -> None:
+    states = _cluster_states()
+    noted = states[states[step]["Catch"][0]["Next"]]
+    fail = states[noted["Next"]]
+
+    assert states[step]["Catch"][0]["ResultPath"] == "$.error"
+    assert noted["Parameters"] == {
+        "failed_step.$": f"States.Format('{named} ({{}})', $.vm_name)",
+        "error.$": "$.error",
+    }
+    assert fail == {**fail, "Type": "Fail", "ErrorPath": "$.failed_step"}
+    assert fail["CausePath"] == "States.JsonToString($.error)"
+    top = _definition("deploy_lab.asl.json")["States"]
+    for map_state in ("Create VMs", "Bootstrap Waves"):
+        (catch,) = top[map_state]["Catch"]
+        assert catch == {
+            "ErrorEquals": ["States.ALL"],
+            "ResultPath": "$.error",
+            "Next": "Cluster Step Failed",
+        }
+    restored = top["Cluster Step Failed"]
+    assert restored["Parameters"] == {
+        "lab_id.$": "$.lab_id",
+        "failed_step.$": "$.error.Error",
+        "error.$": "States.StringToJson($.error.Cause)",
+    }
+    assert top[restored["Next"]]["Default"] == "Destroy VM"
+    assert top["Share Cluster Facts Failed"]["Parameters"]["failed_step"] == "Share Cluster Facts"
