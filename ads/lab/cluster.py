@@ -91,14 +91,21 @@ def cluster_of(plan: Mapping[str, Any]) -> ClusterPlan | None:
     return ClusterPlan.model_validate(cluster)
 
 
+# What the request adds to the lab's stored plan (ads.deployments, ads.cohorts) holds for
+# every VM of the lab: its cost-allocation tags, whether to start from a lab image.
+LAB_WIDE_KEYS = ("cost_tags", "reuse_image")
+
+
 def vm_plan(plan: Mapping[str, Any], vm_name: str) -> dict[str, Any]:
-    """The DeploymentPlan (JSON) of the VM ``vm_name``; ValueError naming it if absent."""
+    """The DeploymentPlan (JSON) of the VM ``vm_name``, with the lab-wide keys the request
+    added to the lab's plan; ValueError naming the VM if the plan has no such VM."""
     cluster = cluster_of(plan)
     if cluster is None:
         raise ValueError(f"VM {vm_name!r}: the lab's plan has no cluster (a lab of one VM)")
     for vm in cluster.vms:
         if vm.name == vm_name:
-            return dict(vm.plan)
+            lab_wide = {key: plan[key] for key in LAB_WIDE_KEYS if key in plan}
+            return {**vm.plan, **lab_wide}
     known = ", ".join(vm.name for vm in cluster.vms)
     raise ValueError(f"VM {vm_name!r} is not in the lab's cluster (its VMs: {known})")
 

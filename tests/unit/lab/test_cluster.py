@@ -118,6 +118,17 @@ def test_given_a_vm_name_then_its_plan_is_found_and_an_unknown_one_is_named():
         vm_plan(planned(minimal_spec()), "db-1")
 
 
+def test_given_a_stored_plan_with_request_keys_then_each_vm_plan_carries_them():
+    plan = planned(cluster_spec())
+    plan["cost_tags"] = {"ads:lab-id": "lab-1"}
+    plan["reuse_image"] = True
+
+    web = vm_plan(plan, "web-2")
+
+    assert web["cost_tags"] == {"ads:lab-id": "lab-1"} and web["reuse_image"] is True
+    assert web["instance_type"] == cluster_of(plan).vms[2].plan["instance_type"]
+
+
 def test_given_a_cluster_then_the_entry_vm_is_the_first_of_the_last_wave():
     cluster = cluster_of(planned(cluster_spec()))
     assert cluster is not None
