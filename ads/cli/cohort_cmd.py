@@ -21,6 +21,7 @@ from typing import Any
 
 from ads.cli import exit_codes, lab_cmds
 from ads.cli.client import AdsApiClient
+from ads.cli.cluster_render import plan_vm_summary
 from ads.cli.deploy_input import (
     LABSPEC_ALLOWED,
     SOURCE_ALLOWED,
@@ -181,6 +182,9 @@ def render_plan(plan: dict[str, Any]) -> str:
         f"  per lab: {per_lab if per_lab is not None else 'no price'} USD/hour; "
         f"total: {total if total is not None else 'no price'} USD/hour",
     ]
+    vms = plan_vm_summary(lab)
+    if vms:
+        lines.append(f"  each lab's VMs: {vms}")
     quota = plan.get("quota")
     if quota is not None:
         fits = "fits" if quota.get("fits") else "does NOT fit"

@@ -95,3 +95,15 @@ def test_given_a_record_without_vms_when_shown_then_it_reads_as_before():
     assert "VMs:" not in render.render_record(
         {"lab_id": "hello-web-1", "status": "READY", "vms": {}}
     )
+
+
+def test_given_a_cohort_plan_of_a_cluster_lab_then_it_names_each_labs_vms():
+    from ads.cli.cohort_cmd import render_plan as render_cohort_plan
+
+    plan = _plan(TWO_ROLES)
+    cohort = {"members": 3, "plan": plan, "hourly_usd_per_lab": plan["hourly_cost_usd"]}
+
+    text = render_cohort_plan(cohort)
+
+    assert "each lab's VMs: 3: db-1 (t3.micro), web-1 (t3.micro), web-2 (t3.micro)" in text
+    assert "VMs" not in render_cohort_plan({"members": 3, "plan": _plan(HELLO_WEB)})
