@@ -23,6 +23,7 @@ from ads.lab.os_catalogue import find_release
 from ads.providers import (
     ec2_actions,
     ec2_bootstrap,
+    ec2_cluster,
     ec2_images,
     ec2_init,
     ec2_launch,
@@ -78,6 +79,7 @@ class Ec2Provider:
         self._ssm = ssm
         self._s3 = s3
         self.access = Ec2LabAccess(config, ec2=ec2, elbv2=elbv2)
+        self.cluster = ec2_cluster.Ec2Cluster(config, call=self._call, ec2=ec2, ssm=ssm)
 
     @classmethod
     def from_config(cls, config: AdsConfig, session: Any = None) -> Ec2Provider:
@@ -107,10 +109,10 @@ class Ec2Provider:
         vm_name: str | None = None,
     ) -> VmInfo:
         try:
-            existing = self._find_live_instances(lab_id)
+            existing = self._find_live_instances(lab_id, vm_name)
         except ClientError as exc:
             raise VmCreateFailed(
-                f"cannot look for an existing instance of {lab_id}: "
+                f"cannot look for an existing instance of {lab_id} {vm_name or ''}: "
                 f"{error_code(exc)}: {error_message(exc)}"
             ) from exc
         if existing:
@@ -130,17 +132,26 @@ class Ec2Provider:
             root_device=self._root_device(image_id),
             user_data=self.user_data(needs),
             cost_tags=tuple((_plain(plan).get("cost_tags") or {}).items()),
+            vm_name=vm_name,
         )
-        return self._launch(request, self.access.prepare_launch(lab_id, _plain(plan)))
+        access = self.access.prepare_launch(lab_id, _plain(plan))
+        # A lab of several VMs: every VM also wears the lab's cluster group.
+        group = self.cluster.ensure_group(lab_id, _plain(plan)) if vm_name else None
+        return self._launch(request, access, group)
 
     def _launch(
-        self, request: ec2_launch.LaunchRequest, access: LaunchAccess | None = None
+        self,
+        request: ec2_launch.LaunchRequest,
+        access: LaunchAccess | None = None,
+        cluster_group: str | None = None,
     ) -> VmInfo:
         tries = ec2_launch.placements(request.lab_id, request.needs, self._config.subnet_ids)
         refused: list[str] = []
         for placement in tries:
             arguments = ec2_launch.run_arguments(self._config, request, placement, tries[0])
             arguments = self.access.launch_arguments(request.lab_id, arguments, access)
+            if cluster_group:
+                arguments = ec2_cluster.with_group(arguments, cluster_group)
             try:
                 response = self._call(self._ec2, "run_instances", **arguments)
             except ClientError as exc:
@@ -199,18 +210,10 @@ class Ec2Provider:
             raise VmCreateFailed(f"image {image_id} does not exist in {self._config.region}")
         return str(images[0].get("RootDeviceName") or ec2_launch.DEFAULT_ROOT_DEVICE)
 
-    def _find_live_instances(self, lab_id: str) -> list[dict[str, Any]]:
-        response = self._call(
-            self._ec2,
-            "describe_instances",
-            Filters=[
-                {"Name": f"tag:{LAB_ID_TAG}", "Values": [lab_id]},
-                {
-                    "Name": "instance-state-name",
-                    "Values": ["pending", "running", "stopping", "stopped"],
-                },
-            ],
-        )
+    def _find_live_instances(self, lab_id: str, vm_name: str | None = None) -> list[dict[str, Any]]:
+        """The lab's live instances; with ``vm_name``, that VM's only (both tags)."""
+        filters = ec2_cluster.live_instance_filters(LAB_ID_TAG, lab_id, vm_name)
+        response = self._call(self._ec2, "describe_instances", Filters=filters)
         instances = [i for r in response.get("Reservations", []) for i in r.get("Instances", [])]
         return sorted(instances, key=lambda i: str(i.get("LaunchTime", "")))
 
@@ -226,6 +229,7 @@ class Ec2Provider:
                 "subnet_id": instance.get("SubnetId"),
                 "availability_zone": (instance.get("Placement") or {}).get("AvailabilityZone"),
                 LAUNCHED_AT: launch_time_detail(instance.get("LaunchTime")),
+                **ec2_cluster.vm_name_detail(instance),
             },
         )
 
@@ -284,16 +288,14 @@ class Ec2Provider:
 
     # -- destroy and power ----------------------------------------------------------
 
-    def destroy_vm(
-        self, lab_id: str, vm_id: str | None, *, vm_name: str | None = None
-    ) -> VmState:
+    def destroy_vm(self, lab_id: str, vm_id: str | None, *, vm_name: str | None = None) -> VmState:
         """Terminate every instance of the lab and report the least finished one.
 
         Only ``terminated`` is the end: ``shutting-down`` still holds the instance (and its
         volume), and an "absent" recorded instance may be EC2 not listing it yet. The step
         decides what those mean (see :mod:`ads.providers.consistency`).
         """
-        ids = {i["InstanceId"] for i in self._find_live_instances(lab_id)}
+        ids = {i["InstanceId"] for i in self._find_live_instances(lab_id, vm_name)}
         if vm_id:
             ids.add(vm_id)
         if not ids:
@@ -339,6 +341,20 @@ class Ec2Provider:
     def close_lab_access(self, lab_id: str, plan: Mapping[str, Any]) -> None:
         self.access.close(lab_id, plan)
         self.access.release(lab_id, plan)
+
+    # -- a lab of several VMs (ads.providers.ec2_cluster; base.ClusterHooks) ---------------
+
+    def share_cluster_facts(self, lab_id: str, vms: list[VmInfo], facts: dict[str, Any]) -> str:
+        return self.cluster.share_facts(lab_id, vms, facts)
+
+    def cluster_facts_status(self, vms: list[VmInfo], command_id: str) -> InitStatus:
+        return self.cluster.facts_status(vms, command_id)
+
+    def facts_path(self, _vm: VmInfo) -> str:
+        return ec2_init.CLUSTER_FACTS_PATH
+
+    def release_cluster(self, lab_id: str) -> None:
+        self.cluster.release(lab_id)
 
     # -- power (ads.providers.ec2_power) --------------------------------------------------
 

@@ -203,6 +203,8 @@ class Ec2LabAccess:
             "describe_security_groups",
             Filters=[
                 {"Name": f"tag:{LAB_ID_TAG}", "Values": [lab_id]},
+                # By name too: a lab of several VMs has a second group (ec2_cluster).
+                {"Name": "group-name", "Values": [security_group_name(lab_id)]},
                 {"Name": "vpc-id", "Values": [self._config.vpc_id]},
             ],
         )

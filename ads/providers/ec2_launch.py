@@ -20,6 +20,7 @@ from typing import Any
 from ads.config import MANAGED_TAG, AdsConfig
 from ads.cost_tags import tag_list
 from ads.providers.base import ComputeNeeds
+from ads.providers.ec2_cluster import VM_NAME_TAG, vm_client_token
 
 # Answers that say "not here, not this type": the next placement may work.
 PLACEMENT_ERRORS = frozenset(
@@ -51,6 +52,8 @@ class LaunchRequest:
     user_data: str | None = None
     # The lab's cost-allocation tags (ads.cost_tags), kept in its plan.
     cost_tags: tuple[tuple[str, str], ...] = ()
+    # A VM of a lab of several VMs (ads.providers.ec2_cluster): tagged and tokened apart.
+    vm_name: str | None = None
 
 
 def placements(lab_id: str, needs: ComputeNeeds, subnet_ids: tuple[str, ...]) -> list[Placement]:
@@ -84,17 +87,20 @@ def run_arguments(
 ) -> dict[str, Any]:
     """The RunInstances arguments of one try."""
     lab_id = request.lab_id
+    vm_name = request.vm_name
     tags = [
         *tag_list(dict(request.cost_tags), lab_id),
         {"Key": MANAGED_TAG, "Value": "true"},
-        {"Key": "Name", "Value": f"ads-{lab_id}"},
+        {"Key": "Name", "Value": f"ads-{lab_id}-{vm_name}" if vm_name else f"ads-{lab_id}"},
+        *([{"Key": VM_NAME_TAG, "Value": vm_name}] if vm_name else []),
     ]
+    token = vm_client_token(lab_id, vm_name) if vm_name else lab_id
     arguments: dict[str, Any] = {
         "ImageId": request.image_id,
         "InstanceType": placement.instance_type,
         "MinCount": 1,
         "MaxCount": 1,
-        "ClientToken": client_token(lab_id, placement, first),
+        "ClientToken": client_token(token, placement, first),
         "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
         "BlockDeviceMappings": [
             {

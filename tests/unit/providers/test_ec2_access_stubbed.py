@@ -205,6 +205,7 @@ def _lab_group(stub: Stubber, group_id: str = "sg-0feedfacecafe0001") -> None:
         {
             "Filters": [
                 {"Name": "tag:ads:lab-id", "Values": [LAB_ID]},
+                {"Name": "group-name", "Values": [f"ads-lab-{LAB_ID}"]},
                 {"Name": "vpc-id", "Values": ["vpc-0abc12345def67890"]},
             ]
         },
