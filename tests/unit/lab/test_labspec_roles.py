@@ -45,9 +45,13 @@ def problems_of(spec: dict[str, Any]) -> list[FieldProblem]:
     return caught.value.problems
 
 
+# The samples that declare roles; every other labspec kept in the repository is one VM.
+CLUSTER_SAMPLES = {"two-role-lab.labspec.json"}
+
+
 def _single_vm_specs() -> list[Path]:
     found = [*SHARED.glob("*.json"), *FIXTURES.glob("*.json"), *BAD.parent.rglob("*.json")]
-    return sorted(path for path in found if path.is_file())
+    return sorted(p for p in found if p.is_file() and p.name not in CLUSTER_SAMPLES)
 
 
 # --- the happy path -------------------------------------------------------------------
@@ -222,3 +226,11 @@ def test_given_a_spec_when_roles_are_read_then_the_document_is_not_changed():
     kept = copy.deepcopy(document)
     parse_labspec(document)
     assert document == kept
+
+
+@pytest.mark.parametrize("name", sorted(CLUSTER_SAMPLES))
+def test_given_a_cluster_sample_then_it_plans_a_vm_per_role_and_count(name):
+    spec = parse_labspec((FIXTURES / name).read_bytes())
+    plan = make_plan(spec, today=TODAY)
+    assert plan.cluster is not None
+    assert len(plan.cluster.vms) == sum(role.count for role in spec.roles) >= 2
