@@ -221,6 +221,7 @@ class FakeAdsApi:
             "app_url": None,
             "access": None,
             "lab_ports": [],
+            "vms": {},
             "requested_by": "arn:aws:iam::123456789012:user/tester",
             "execution_arn": f"arn:aws:states:us-east-1:123456789012:execution:DeployLab:{lab_id}",
             "destroy_execution_arn": None,
