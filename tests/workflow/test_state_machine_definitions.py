@@ -322,6 +322,9 @@ def test_given_the_cluster_path_when_read_then_vms_are_created_five_at_a_time_an
     wave = waves["ItemProcessor"]["States"]["Bootstrap Wave"]
 
     assert (create["ItemsPath"], create["MaxConcurrency"]) == ("$.cluster.vms", 5)
+    # Keep Lab Image? finds keep_image where Create VM puts it: no image of a cluster.
+    assert create["ResultPath"] == "$.create"
+    assert create["ResultSelector"]["result"]["keep_image"] is False
     assert create["Next"] == "Share Cluster Facts"
     assert states["Share Cluster Facts"]["Parameters"]["Payload"]["share_facts"] is True
     assert states["Share Cluster Facts"]["Next"] == "Bootstrap Waves"
@@ -374,7 +377,7 @@ def test_given_a_vms_step_when_read_then_it_calls_the_same_function_with_the_sam
             _definition("deploy_lab.asl.json")["States"]["Bootstrap Waves"]["ItemSelector"][
                 "init_poll_s.$"
             ]
-            == "$.running.result.init_poll_s"
+            == "$.create.result.init_poll_s"
         )
 
 
