@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 HEALTH_BODY_LIMIT = 4096
 
 
@@ -22,3 +24,13 @@ def probe_health(url: str, timeout_s: float) -> tuple[int | None, str]:
         return None, str(exc.reason)
     except (TimeoutError, OSError) as exc:
         return None, str(exc) or type(exc).__name__
+
+
+def agent_uptime(body: str) -> float | None:
+    """How long the agent that answered ``body`` (its /health document) has been up."""
+    try:
+        document = json.loads(body)
+    except json.JSONDecodeError:
+        return None
+    value = document.get("uptime_s") if isinstance(document, dict) else None
+    return float(value) if isinstance(value, int | float) else None

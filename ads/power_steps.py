@@ -5,7 +5,8 @@ Start: STOPPED -> STARTING -> Start VM (until it runs; endpoint and app URL refr
 -> Start Lab (the labspec's ``start`` action) -> Check Health -> READY.
 Restart: READY -> RESTARTING -> Restart VM (a reboot, sent once per execution) -> Wait
 Until Restarted (the agent answers and started after the reboot was asked) -> Start Lab
--> Check Health -> READY.
+-> Check Health -> READY. A lab of several VMs does each step on every VM
+(:mod:`ads.cluster_power`).
 
 The API makes the first transition (a conditional write: one operation per lab at a
 time); the steps move on from there. Like the deploy steps they never wait: a named
@@ -15,15 +16,15 @@ step and its cause and keeps the VM (nothing is destroyed: ``ads destroy`` remov
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from ads import cluster_power
 from ads.errors import IllegalTransitionError
 from ads.failure_causes import FAIL_CAUSE_LIMIT, describe_init_failure, failure_cause
-from ads.health_probe import probe_health
+from ads.health_probe import agent_uptime, probe_health
 from ads.lab_record import LabRecord, LabStatus
 from ads.lifecycle_events import RESTARTED_DETAIL_TYPE, STARTED_DETAIL_TYPE, LifecyclePublisher
 from ads.observability import logger
@@ -135,6 +136,9 @@ def stop_vm(lab_id: str, repository: LabRepository, provider: ComputeProvider) -
     """Ask the provider to stop the VM (again on every retry: stopping is idempotent)
     until it reports ``stopped``."""
     record = _current(repository, lab_id, LabStatus.STOPPING)
+    if record.vms:
+        state_name = cluster_power.stop_all(record, provider)
+        return PowerStepResult(lab_id=lab_id, status=record.status.value, vm_state=state_name)
     state = provider.stop_vm(_vm_of(record).vm_id)
     if state.state in ("running", "stopping", "pending"):
         # Right after StopInstances EC2 may still say running: not an error, not yet.
@@ -146,6 +150,11 @@ def stop_vm(lab_id: str, repository: LabRepository, provider: ComputeProvider) -
 
 def start_vm(lab_id: str, repository: LabRepository, provider: ComputeProvider) -> PowerStepResult:
     record = _current(repository, lab_id, LabStatus.STARTING)
+    if record.vms:
+        endpoint = cluster_power.start_all(repository, record, provider)
+        return PowerStepResult(
+            lab_id=lab_id, status=record.status.value, vm_state="running", endpoint=endpoint
+        )
     state = provider.start_vm(_vm_of(record).vm_id)
     _running(state, lab_id)
     endpoint = _refresh(repository, record, provider, state)
@@ -164,6 +173,9 @@ def restart_vm(
 ) -> PowerStepResult:
     """Reboot the VM once per execution (a retried step does not reboot it twice)."""
     record = _current(repository, lab_id, LabStatus.RESTARTING)
+    if record.vms:
+        state_name = cluster_power.restart_all(repository, record, provider, execution_id)
+        return PowerStepResult(lab_id=lab_id, status=record.status.value, vm_state=state_name)
     vm = _vm_of(record)
     asked = record.vm_details.get(REBOOT_ASKED) or {}
     if asked.get("execution_id") != (execution_id or "") or not execution_id:
@@ -183,6 +195,11 @@ def wait_restarted(
     """Until the VM runs and its agent started after the reboot was asked: a reboot is
     asynchronous, and the agent of before the reboot may still answer for a while."""
     record = _current(repository, lab_id, LabStatus.RESTARTING)
+    if record.vms:
+        endpoint = cluster_power.wait_all_restarted(repository, record, provider, timeout_s)
+        return PowerStepResult(
+            lab_id=lab_id, status=record.status.value, vm_state="running", endpoint=endpoint
+        )
     state = provider.describe_vm(_vm_of(record).vm_id)
     _running(state, lab_id)
     endpoint = _refresh(repository, record, provider, state)
@@ -192,7 +209,7 @@ def wait_restarted(
     code, body = probe_health(url, timeout_s)
     if code is None:
         raise VmNotReady(f"VM {state.vm_id} is restarting: GET {url} did not answer ({body})")
-    uptime = _agent_uptime(body)
+    uptime = agent_uptime(body)
     since = time.time() - asked_at
     if uptime is None or uptime >= since:
         raise VmNotReady(
@@ -204,15 +221,6 @@ def wait_restarted(
     )
 
 
-def _agent_uptime(body: str) -> float | None:
-    try:
-        document = json.loads(body)
-    except json.JSONDecodeError:
-        return None
-    value = document.get("uptime_s") if isinstance(document, dict) else None
-    return float(value) if isinstance(value, int | float) else None
-
-
 def start_lab(
     lab_id: str,
     repository: LabRepository,
@@ -222,6 +230,11 @@ def start_lab(
 ) -> PowerStepResult:
     """Run the labspec's ``start`` action once per execution and follow it to its end."""
     record = _current(repository, lab_id, LabStatus.STARTING, LabStatus.RESTARTING)
+    if record.vms:
+        commands = cluster_power.start_all_labs(repository, record, provider, execution_id)
+        return PowerStepResult(
+            lab_id=lab_id, status=record.status.value, command_id=",".join(commands) or None
+        )
     vm = _vm_of(record)
     sent = record.vm_details.get(START_COMMAND) or {}
     if not execution_id or sent.get("execution_id") != execution_id:
