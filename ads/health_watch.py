@@ -27,7 +27,7 @@ import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -122,10 +122,21 @@ class WatchReport(BaseModel):
 
 
 def probe_lab(record: LabRecord, timeout_s: float) -> Probe:
-    """GET the lab's agent /health: healthy on 200 from an agent naming this lab."""
-    if not record.endpoint:
+    """GET the lab's agent /health: healthy on 200 from an agent naming this lab. A lab of
+    several VMs is healthy when every VM's agent is; the first that is not is named."""
+    if not record.vms:
+        return _probe_agent(record.lab_id, record.endpoint, timeout_s)
+    for name, entry in record.vms.items():
+        probe = _probe_agent(record.lab_id, entry.get("endpoint"), timeout_s)
+        if not probe.healthy:
+            return replace(probe, reason=f"VM {name}: {probe.reason}")
+    return Probe(healthy=True, answered=True)
+
+
+def _probe_agent(lab_id: str, endpoint: str | None, timeout_s: float) -> Probe:
+    if not endpoint:
         return Probe(healthy=False, answered=False, reason="no endpoint recorded")
-    url = record.endpoint.rstrip("/") + "/health"
+    url = endpoint.rstrip("/") + "/health"
     code, body = probe_health(url, timeout_s)
     if code is None:
         return Probe(healthy=False, answered=False, reason=f"GET {url} did not answer: {body}")
@@ -135,7 +146,7 @@ def probe_lab(record: LabRecord, timeout_s: float) -> Probe:
         named = json.loads(body).get("lab_id")
     except (ValueError, AttributeError):
         named = None
-    if named is not None and named != record.lab_id:
+    if named is not None and named != lab_id:
         # The port now belongs to another lab's agent: this lab's agent is gone.
         return Probe(healthy=False, answered=False, reason=f"GET {url} answered for {named}")
     return Probe(healthy=True, answered=True)

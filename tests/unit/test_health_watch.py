@@ -374,3 +374,34 @@ def test_given_an_agent_answer_when_probed_then_healthy_only_for_a_200_naming_th
 
     assert (probe.healthy, probe.answered) == (healthy, answered)
     assert healthy or probe.reason.startswith("GET http://127.0.0.1:9/health")
+
+
+def test_given_a_lab_of_several_vms_when_probed_then_every_vm_is_asked_and_the_first_unhealthy_is_named(
+    monkeypatch,
+):
+    from ads import health_watch
+
+    answers = {
+        "http://127.0.0.1:11/health": (200, f'{{"lab_id": "{LAB}"}}'),
+        "http://127.0.0.1:12/health": (None, "connection refused"),
+        "http://127.0.0.1:13/health": (200, f'{{"lab_id": "{LAB}"}}'),
+    }
+    asked: list[str] = []
+
+    def probe(url: str, timeout: float) -> tuple[int | None, str]:
+        asked.append(url)
+        return answers[url]
+
+    monkeypatch.setattr(health_watch, "probe_health", probe)
+    vms = {
+        name: {"name": name, "endpoint": f"http://127.0.0.1:{port}"}
+        for name, port in (("db-1", 11), ("web-1", 12), ("web-2", 13))
+    }
+
+    down = health_watch.probe_lab(ready_lab(vms=vms), 1.0)
+    answers["http://127.0.0.1:12/health"] = (200, f'{{"lab_id": "{LAB}"}}')
+    up = health_watch.probe_lab(ready_lab(vms=vms), 1.0)
+
+    assert (down.healthy, down.answered) == (False, False)
+    assert down.reason.startswith("VM web-1: GET http://127.0.0.1:12/health did not answer")
+    assert up.healthy and asked[-3:] == [f"http://127.0.0.1:{p}/health" for p in (11, 12, 13)]
