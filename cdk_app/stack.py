@@ -11,6 +11,7 @@ from cdk_app.access_construct import LabAccess
 from cdk_app.action_construct import Actions
 from cdk_app.api_construct import Api
 from cdk_app.ci_trigger_construct import CiTrigger, LifecycleBus
+from cdk_app.cluster_grants import grant_cluster_network
 from cdk_app.cohort_construct import Cohorts
 from cdk_app.compute_construct import AGENT_PORT, AgentBundle, LabInstanceRole, LambdaFactory
 from cdk_app.image_grants import ImageGrants
@@ -79,6 +80,9 @@ class AdsStack(Stack):
             create_vm=workflow.create_vm,
             record_status=workflow.record_status,
             destroy_vm=workflow.destroy_vm,
+        )
+        grant_cluster_network(
+            self, vpc=network.vpc, create_vm=workflow.create_vm, destroy_vm=workflow.destroy_vm
         )
         power = Power(
             self,

@@ -20,6 +20,8 @@ from tests.infra.template_queries import (
 STAR_ONLY_ACTIONS = {
     "ec2:DescribeInstances",
     "ec2:DescribeImages",
+    # Create VM and Destroy VM find a lab's (cluster) security group by name and tag.
+    "ec2:DescribeSecurityGroups",
     "ssm:DescribeInstanceInformation",
     "ssm:GetCommandInvocation",
     "xray:PutTraceSegments",
@@ -101,8 +103,16 @@ def test_given_create_vm_when_synthesized_then_run_instances_never_uses_resource
 
 
 def test_given_create_vm_when_synthesized_then_it_may_tag_only_while_launching(synthesis):
-    (statement,) = statements_with_action(_statements(synthesis, "create_vm"), "ec2:CreateTags")
-    assert statement["Condition"] == {"StringEquals": {"ec2:CreateAction": "RunInstances"}}
+    statements = statements_with_action(_statements(synthesis, "create_vm"), "ec2:CreateTags")
+    by_action = {s["Condition"]["StringEquals"]["ec2:CreateAction"]: s for s in statements}
+    assert len(by_action) == len(statements) == 2
+    assert set(by_action) == {"RunInstances", "CreateSecurityGroup"}
+    # A lab of several VMs' cluster group is tagged as it is created, nothing else.
+    assert [text(r) for r in resources_of(by_action["CreateSecurityGroup"])] == [
+        text(r)
+        for r in resources_of(by_action["CreateSecurityGroup"])
+        if "security-group/" in text(r)
+    ]
 
 
 def test_given_create_vm_when_synthesized_then_it_reads_only_public_ami_parameters(synthesis):
