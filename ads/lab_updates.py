@@ -106,6 +106,17 @@ def request_update(
 ) -> dict[str, Any]:
     """Move the lab to UPDATING and start RedeployLab for ``request``; the 202 answer."""
     record = readable_record(ctx, lab_id, caller)
+    if record.vms:
+        # An update runs on one VM; a lab of several VMs would end half on each revision.
+        raise InvalidInputError(
+            FieldProblem(
+                "lab_id",
+                f"{lab_id!r}, a lab of {len(record.vms)} VMs ({', '.join(record.vms)})",
+                "an update in place only of a lab of one VM; deploy the new revision as a "
+                "new lab and destroy this one",
+            ),
+            subject="request",
+        )
     if not (record.source or {}).get("git"):
         raise InvalidInputError(
             FieldProblem(

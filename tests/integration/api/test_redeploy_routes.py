@@ -13,7 +13,7 @@ import pytest
 from ads.config import reset_config
 from ads.lab_record import LabStatus
 from tests.integration.api.conftest import _definition
-from tests.integration.api.events import load_event
+from tests.integration.api.events import ALICE, load_event
 
 CI_ROLE = "arn:aws:iam::123456789012:role/ads-ci"
 OTHER = "arn:aws:iam::123456789012:user/someone-else"
@@ -187,5 +187,33 @@ def test_given_a_lab_update_requested_event_with_a_bad_labspec_then_its_problems
     paths = [p["path"] for p in result["problems"]]
     assert paths and all(p.startswith("detail.labspec.") for p in paths), paths
     assert not any(p.startswith("detail.labspec.labspec") for p in paths), paths
+    assert control_plane.repo.require(lab_id).status == LabStatus.READY
+    assert control_plane.executions(redeploy_machine) == []
+
+
+def test_given_a_lab_of_several_vms_when_a_ref_is_posted_then_400_names_its_vms_and_nothing_starts(
+    call_api, control_plane, redeploy_machine
+) -> None:
+    lab_id = "two-roles-01jredeploycluster000000000"
+    record = control_plane.repo.new_record(
+        lab_id,
+        ALICE,
+        lab_name="Two Roles",
+        source={"git": "https://example.org/l.git"},
+        vms={
+            "db-1": {"name": "db-1", "role": "db", "status": "HEALTHY"},
+            "web-1": {"name": "web-1", "role": "web", "status": "HEALTHY"},
+        },
+    )
+    control_plane.repo.create(record)
+    for status in ("PROVISIONING", "INITIALIZING", "HEALTH_CHECKING", "READY"):
+        control_plane.repo.transition(lab_id, status)
+
+    answer = call_api(_redeploy_event(lab_id, {"ref": "v2.0.0"}))
+
+    assert answer.status == 400, answer.body
+    [problem] = answer.body["problems"]
+    assert problem["path"] == "lab_id" and "db-1, web-1" in problem["found"]
+    assert "only of a lab of one VM" in problem["allowed"]
     assert control_plane.repo.require(lab_id).status == LabStatus.READY
     assert control_plane.executions(redeploy_machine) == []
