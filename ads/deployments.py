@@ -184,6 +184,22 @@ def _link_execution(
     return record.model_copy(update={"execution_arn": execution_arn})
 
 
+def _opt_in_to_images(plan: dict[str, Any], reuse_image: bool | None) -> None:
+    if not reuse_image:
+        return
+    if plan.get("cluster"):
+        raise InvalidInputError(
+            FieldProblem(
+                "reuse_image",
+                f"true for a lab of {len(plan['cluster']['vms'])} VMs",
+                "false: lab images are kept and reused for labs of one VM only",
+            ),
+            subject="request",
+        )
+    # Kept in the plan, which Create VM reads (ads.image_steps).
+    plan["reuse_image"] = True
+
+
 def request_deployment(
     ctx: DeploymentContext,
     request: DeploymentRequest,
@@ -225,9 +241,7 @@ def request_deployment(
     share = quotas.lab_share(plan, owner, limits) if limits.counted else None
     lab_id = new_lab_id(plan.get("lab_name") or "")
     plan["cost_tags"] = cost_tags(lab_id, plan.get("lab_name") or "", owner, request.course)
-    if request.reuse_image:
-        # Kept in the plan, which Create VM reads (ads.image_steps).
-        plan["reuse_image"] = True
+    _opt_in_to_images(plan, request.reuse_image)
     # Any-valued: a str-valued dict spread into the logger could, for mypy, fill exc_info.
     log: dict[str, Any] = {"lab_id": lab_id, "owner": owner, "requested_by": requested_by}
     options = (request.options or DeploymentOptions()).model_dump(mode="json", exclude_none=True)

@@ -146,3 +146,15 @@ def test_given_an_instance_type_policy_that_fits_every_role_then_each_vm_keeps_a
     plan = control_plane.repo.require(answer.body["lab_id"]).plan
     for vm in plan["cluster"]["vms"]:
         assert set(vm["plan"]["fallback_instance_types"]) <= {"t3.micro", "t3.small"}
+
+
+def test_given_a_roles_labspec_with_reuse_image_when_posted_then_400_and_nothing_is_created(
+    call_api, control_plane
+):
+    answer = _post(call_api, "/labs", {"labspec": cluster_labspec(), "reuse_image": True})
+
+    assert answer.status == 400, answer.body
+    [problem] = answer.body["problems"]
+    assert problem["path"] == "reuse_image" and "3 VMs" in problem["found"]
+    assert "labs of one VM only" in problem["allowed"]
+    assert control_plane.repo.list_for_owner(ALICE)[0] == []
