@@ -44,6 +44,7 @@ def open_local_shell(record: dict[str, Any], command: str | None) -> int:
     from ads.providers.base import VmNotRunning
     from ads.providers.local import LocalProvider
     from ads.providers.local_shell import sandbox_command
+    from ads.providers.local_vm_book import lab_id_of
 
     lab_id = str(record["lab_id"])
     root = labs_root()
@@ -57,7 +58,9 @@ def open_local_shell(record: dict[str, Any], command: str | None) -> int:
     provider = LocalProvider(config)
     argv = ["/bin/sh", "-c", command] if command else ["/bin/sh", "-i"]
     try:
-        prepared = sandbox_command(provider, lab_id, argv, terminal=command is None)
+        # The VM the record names (a lab of several VMs: its entry VM, booked apart).
+        key = lab_id_of(str(record.get("vm_id") or "")) or lab_id
+        prepared = sandbox_command(provider, key, argv, terminal=command is None)
     except VmNotRunning as exc:
         raise CommandError(
             f"{exc}; is this the plane of $ADS_HOME ({root.parent.parent})?",

@@ -76,6 +76,14 @@ def test_given_the_two_role_lab_when_deployed_then_the_web_page_names_the_db_vm_
     # The lab's own app_url is its entry VM's (the first web VM).
     assert f'<code id="db">{where}</code>' in _page(record["app_url"])
     assert "the database stand-in db-1 (db) answers" in _page(db["app_url"])
+    # ads connect opens the entry VM's sandbox, where the facts are ADS's file to read.
+    shell = local_plane.ads(
+        "connect", record["lab_id"], "--command", "cat ../ads/cluster_facts.json"
+    )
+    assert shell.returncode == 0, shell.explain()
+    facts = json.loads(shell.stdout)
+    assert [vm["name"] for vm in facts["vms"]] == ["db-1", "web-1", "web-2"]
+    assert facts["vms"][0]["ports"] == [db_port]
 
     destroyed = local_plane.ads("destroy", record["lab_id"], "--wait", "--timeout", "180")
 
