@@ -111,3 +111,36 @@ def grant_cluster_network(
             "Describe actions (EC2 instances and security groups) support only resource "
             "'*'; X-Ray as well.",
         )
+
+
+def grant_sweep_cluster_groups(scope: Construct, function: lambda_.IFunction) -> None:
+    """The sweep deletes a cluster security group whose lab is gone (in private lab access
+    the only per-lab groups; the other modes' sweep may delete every managed group)."""
+    stack = Stack.of(scope)
+    groups = f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}:security-group/*"
+    function.add_to_role_policy(
+        iam.PolicyStatement(
+            sid="ListClusterSecurityGroups",
+            actions=["ec2:DescribeSecurityGroups"],
+            resources=["*"],
+        )
+    )
+    function.add_to_role_policy(
+        iam.PolicyStatement(
+            sid="DeleteOnlyClusterSecurityGroups",
+            actions=["ec2:DeleteSecurityGroup"],
+            resources=[groups],
+            conditions={
+                "StringEquals": {
+                    f"aws:ResourceTag/{MANAGED_TAG}": "true",
+                    f"aws:ResourceTag/{CLUSTER_TAG}": "true",
+                }
+            },
+        )
+    )
+    acknowledge(
+        function.role,
+        f"AwsSolutions-IAM5[Resource::{nag_text(scope, groups)}]",
+        "Cluster security groups are created per lab at run time; deleting one requires "
+        "the ads:managed=true and ads:cluster=true resource tags.",
+    )

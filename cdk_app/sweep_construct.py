@@ -23,6 +23,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from ads.config import MANAGED_TAG
+from cdk_app.cluster_grants import grant_sweep_cluster_groups
 from cdk_app.compute_construct import FunctionSpec, LambdaFactory
 from cdk_app.image_grants import ImageGrants
 from cdk_app.nag import acknowledge, nag_text
@@ -73,6 +74,9 @@ class Sweep(Construct):
         self._grant_executions(machine_names)
         if lab_access != "private":
             self._grant_lab_access(lab_access)
+        else:
+            # A lab of several VMs has a cluster security group in every access mode.
+            grant_sweep_cluster_groups(self, self.function)
         self.rule = events.Rule(
             self,
             "Schedule",

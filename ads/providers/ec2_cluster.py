@@ -134,6 +134,34 @@ def facts_script(facts: Mapping[str, Any], path: str = CLUSTER_FACTS_PATH) -> st
     )
 
 
+def is_cluster_group(group: Mapping[str, Any]) -> bool:
+    """Whether a described security group is a lab's cluster group (its tag)."""
+    return any(
+        t.get("Key") == CLUSTER_TAG and t.get("Value") == "true" for t in group.get("Tags") or []
+    )
+
+
+def delete_group(call: Call, ec2: Any, group_id: str, lab_id: str) -> None:
+    """Delete the cluster group ``group_id`` of ``lab_id`` (absent is fine); while
+    terminating instances still hold it, DestroyInProgress (retried)."""
+    try:
+        call(ec2, "delete_security_group", GroupId=group_id)
+    except ClientError as exc:
+        if error_code(exc) in GROUP_NOT_FOUND:
+            return
+        if error_code(exc) == "DependencyViolation":
+            raise DestroyInProgress(
+                f"the cluster security group of {lab_id} is still in use "
+                "(DependencyViolation): its VMs' network interfaces are not released yet",
+                lab_id=lab_id,
+            ) from exc
+        raise DestroyFailed(
+            f"the cluster security group of {lab_id} cannot be deleted: "
+            f"{error_code(exc)}: {error_message(exc)}",
+            lab_id=lab_id,
+        ) from exc
+
+
 class Ec2Cluster:
     """The lab's shared security group and its cluster facts."""
 
@@ -223,24 +251,9 @@ class Ec2Cluster:
         """Delete the lab's cluster group (absent is fine), once no instance wears it."""
         if not self._config.vpc_id:
             return
-        try:
-            group_id = self.find_group(lab_id)
-            if group_id:
-                self._call(self._ec2, "delete_security_group", GroupId=group_id)
-        except ClientError as exc:
-            if error_code(exc) in GROUP_NOT_FOUND:
-                return
-            if error_code(exc) == "DependencyViolation":
-                raise DestroyInProgress(
-                    f"the cluster security group of {lab_id} is still in use "
-                    "(DependencyViolation): its VMs' network interfaces are not released yet",
-                    lab_id=lab_id,
-                ) from exc
-            raise DestroyFailed(
-                f"the cluster security group of {lab_id} cannot be deleted: "
-                f"{error_code(exc)}: {error_message(exc)}",
-                lab_id=lab_id,
-            ) from exc
+        group_id = self.find_group(lab_id)
+        if group_id:
+            delete_group(self._call, self._ec2, group_id, lab_id)
 
     # -- the cluster facts ------------------------------------------------------------------
 

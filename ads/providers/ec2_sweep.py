@@ -11,7 +11,8 @@ as terminating is reported too.
 Per-lab resources (:mod:`ads.providers.ec2_access`): the lab's own security group (tagged
 ``ads:managed`` and the lab id), and with a load balancer the lab's target group (named
 from the lab id, tagged) and its host rule. Removing them is the Destroy VM step's own
-code (``Ec2LabAccess.close`` and ``release``).
+code (``Ec2LabAccess.close`` and ``release``). A lab of several VMs' cluster security group
+(tagged ``ads:cluster`` too, :mod:`ads.providers.ec2_cluster`) is deleted by its id.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from botocore.exceptions import ClientError
 
 from ads.config import LAB_ID_TAG, MANAGED_TAG
 from ads.providers.ec2_access import Ec2LabAccess
+from ads.providers.ec2_cluster import delete_group, is_cluster_group
 from ads.providers.throttling import call, error_code, error_message
 from ads.sweep_model import LabResource, ManagedVm
 
@@ -59,6 +61,7 @@ class Ec2SweepInventory:
         self._access = access
         # Target groups are looked at only where labs are reached through the shared ALB.
         self._elbv2: Any = elbv2 if load_balancer else None
+        self._cluster_groups: set[str] = set()
 
     # -- instances -----------------------------------------------------------------------
 
@@ -123,6 +126,8 @@ class Ec2SweepInventory:
         )
         for page in pages:
             for group in page.get("SecurityGroups", []):
+                if is_cluster_group(group):
+                    self._cluster_groups.add(str(group["GroupId"]))
                 yield LabResource(
                     kind="security-group",
                     resource=str(group["GroupId"]),
@@ -154,7 +159,9 @@ class Ec2SweepInventory:
         if not resource.lab_id:
             raise ValueError(f"{resource.kind} {resource.resource} names no lab; left alone")
         plan = {"access": _ACCESS_OF_KIND[resource.kind]}
-        if resource.kind == "target-group":
+        if resource.resource in self._cluster_groups:
+            delete_group(call, self._ec2, resource.resource, resource.lab_id)
+        elif resource.kind == "target-group":
             self._access.close(resource.lab_id, plan)
         else:
             self._access.release(resource.lab_id, plan)

@@ -63,9 +63,17 @@ def test_given_the_sweep_when_synthesized_then_it_terminates_only_managed_instan
         "ssm:SendCommand",
         "states:StartExecution",
         "states:StopExecution",
-        "ec2:DeleteSecurityGroup",  # private lab access: no per-lab groups to delete
     ):
         assert refused not in actions
+    # Private lab access: the only per-lab groups to delete are labs of several VMs'.
+    (delete,) = statements_with_action(statements, "ec2:DeleteSecurityGroup")
+    assert delete["Condition"] == {
+        "StringEquals": {
+            f"aws:ResourceTag/{MANAGED_TAG}": "true",
+            "aws:ResourceTag/ads:cluster": "true",
+        }
+    }
+    assert all("security-group/*" in text(r) for r in resources_of(delete))
 
 
 def test_given_the_sweep_when_synthesized_then_it_reads_only_ads_executions_table_and_bus(

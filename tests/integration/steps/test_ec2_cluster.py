@@ -166,3 +166,22 @@ def test_given_a_cluster_when_one_vm_is_destroyed_then_the_other_runs_and_the_gr
     assert provider.cluster.find_group(lab_id) is None
     # Absent is fine: a retried Destroy VM releases again.
     provider.release_cluster(lab_id)
+
+
+def test_given_an_orphan_cluster_group_when_the_sweep_removes_it_then_it_is_deleted_by_its_id(
+    provider: Ec2Provider,
+):
+    from ads.providers.ec2_sweep import Ec2SweepInventory
+
+    lab_id = "swept-lab-01"
+    vms = _create(provider, lab_id)
+    for name, vm in vms.items():
+        provider.destroy_vm(lab_id, vm.vm_id, vm_name=name)
+    group_id = provider.cluster.find_group(lab_id)
+    inventory = Ec2SweepInventory(ec2=provider._ec2, access=provider.access)
+
+    (resource,) = [r for r in inventory.lab_resources(set()) if r.resource == group_id]
+    assert (resource.kind, resource.lab_id) == ("security-group", lab_id)
+    inventory.remove(resource)
+
+    assert provider.cluster.find_group(lab_id) is None
