@@ -34,6 +34,8 @@ HELLO_WEB = REPO / "events" / "labs" / "hello-web"
 FAILING_BUILD = REPO / "events" / "labspecs" / "failing-build.labspec.json"
 CALLER = "arn:aws:iam::123456789012:user/local"
 # Retry waits at 2% of their AWS length: "never running" gives up after ~7 s, not ~6 min.
+# The Choice a DeployLab starts with: a lab of one VM goes on to Create VM from it.
+CLUSTER_CHOICE = "Cluster Lab?"
 # The Task states of a DeployLab that succeeds (no image asked for), in order.
 DEPLOY_PATH = [
     "Create VM",

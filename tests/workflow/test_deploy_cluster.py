@@ -4,7 +4,8 @@ with an in-memory provider (tests/cluster_fakes.py) so that what is asked of the
 and when, can be checked: the db wave before the web wave, the cluster facts before any
 install, READY with every VM HEALTHY; a failing install on one VM, and an install whose
 event is lost and never ends on one VM, each fail the lab naming the VM and the step, and
-destroy every VM."""
+destroy every VM. The sample two-role lab on the local provider shows the facts reach the
+lab's steps: web serves db's address."""
 
 from __future__ import annotations
 
@@ -21,9 +22,19 @@ from ads.lab_record import LabStatus
 from ads.local.runtime import LocalControlPlane
 from tests.cluster_fakes import FACTS_PATH, FakeAgent, FakeClusterProvider, running_agent
 
-from .conftest import DEPLOY_PATH, TIME_SCALE, Outcome, WorkflowDriver, hello_web_labspec
+from .conftest import (
+    CLUSTER_CHOICE,
+    DEPLOY_PATH,
+    TIME_SCALE,
+    Outcome,
+    WorkflowDriver,
+    hello_web_labspec,
+)
 
 VMS = ["db-1", "web-1", "web-2"]
+TWO_ROLE_LAB = (
+    Path(__file__).resolve().parents[2] / "events" / "labspecs" / "two-role-lab.labspec.json"
+)
 
 
 def two_roles_labspec() -> dict[str, Any]:
@@ -153,7 +164,7 @@ def test_given_a_single_vm_lab_when_deployed_then_it_takes_todays_path_after_the
 
     assert outcome.execution["status"] == "SUCCEEDED", outcome.execution.get("cause")
     assert outcome.record.vms == {}
-    assert outcome.states[0] == "Cluster Lab?"
+    assert outcome.states[0] == CLUSTER_CHOICE
     tasks = [s for s in outcome.states if s in DEPLOY_PATH]
     assert tasks == DEPLOY_PATH
     assert fake.kinds("facts") == []
@@ -232,3 +243,41 @@ def test_given_a_vm_that_never_answers_healthy_when_deployed_then_check_vm_healt
         "db-1: Check VM Health (db-1) failed: HealthCheckPending: VM db-1: GET "
     )
     _assert_every_vm_destroyed(outcome, fake)
+
+
+def test_given_the_two_role_sample_on_the_local_provider_when_deployed_then_web_serves_db_s_address_from_the_facts(
+    plane: LocalControlPlane, driver: WorkflowDriver
+) -> None:
+    labspec = json.loads(TWO_ROLE_LAB.read_text())
+
+    outcome = driver.deploy(labspec)
+
+    assert outcome.execution["status"] == "SUCCEEDED", outcome.execution.get("cause")
+    record = outcome.record
+    assert record.status == LabStatus.READY
+    assert {n: e["status"] for n, e in record.vms.items()} == dict.fromkeys(
+        VMS, VmStatus.HEALTHY.value
+    )
+    # Each VM is a sandbox of its own, with its own agent.
+    assert len({e["vm_id"] for e in record.vms.values()}) == 3
+    assert len({e["endpoint"] for e in record.vms.values()}) == 3
+    db = record.vms["db-1"]
+    page = _get(record.app_url or "")
+    assert record.app_url == record.vms["web-1"]["app_url"]
+    assert f'<code id="db">{db["private_ip"]}:{db["vm_details"]["lab_ports"][0]}</code>' in page
+    assert "web-1 of lab " + outcome.lab_id in page
+
+    destroyed = driver.destroy(outcome.lab_id)
+
+    assert destroyed.record.status == LabStatus.DESTROYED
+    assert {e["status"] for e in destroyed.record.vms.values()} == {VmStatus.DESTROYED.value}
+    provider = plane.local_provider()
+    assert all(provider.describe_vm(e["vm_id"]).gone for e in destroyed.record.vms.values())
+
+
+def _get(url: str) -> str:
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=10) as response:
+        return str(response.read().decode())

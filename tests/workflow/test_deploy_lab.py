@@ -20,6 +20,7 @@ from ads.providers.local import LocalProvider
 from ads.providers.local_processes import processes_under
 
 from .conftest import (
+    CLUSTER_CHOICE,
     DEPLOY_PATH,
     Outcome,
     WorkflowDriver,
@@ -73,7 +74,7 @@ def test_given_hello_web_lab_when_deployed_then_it_is_ready_after_a_real_agent_a
     outcome = driver.deploy(hello_web_labspec(), hello_web_repo)
 
     assert outcome.execution["status"] == "SUCCEEDED", outcome.execution.get("cause")
-    assert outcome.states == [*DEPLOY_PATH, "Keep Lab Image?", "Lab Ready"]
+    assert outcome.states == [CLUSTER_CHOICE, *DEPLOY_PATH, "Keep Lab Image?", "Lab Ready"]
     record = outcome.record
     assert record.status == LabStatus.READY
     assert [c.status for c in record.status_history] == [

@@ -28,7 +28,7 @@ from ads.providers.base import VmInfo
 from ads.providers.ec2_access import HEALTH_PATH, Ec2LabAccess, target_group_name
 from ads.providers.local import LocalProvider
 
-from .conftest import DEPLOY_PATH, Outcome, WorkflowDriver, hello_web_labspec
+from .conftest import CLUSTER_CHOICE, DEPLOY_PATH, Outcome, WorkflowDriver, hello_web_labspec
 
 DOMAIN = "labs.example.org"
 ELBV2_EVENTS = "elastic-load-balancing-v2"
@@ -186,7 +186,7 @@ def alb(
 def _assert_failed_at_mark_ready(outcome: Outcome, plane: LocalControlPlane) -> str:
     assert outcome.execution["status"] == "FAILED"
     assert outcome.execution["error"] == "LabDeploymentFailed"
-    assert outcome.states[: len(DEPLOY_PATH)] == DEPLOY_PATH
+    assert outcome.states[: len(DEPLOY_PATH) + 1] == [CLUSTER_CHOICE, *DEPLOY_PATH]
     assert outcome.states[-4:] == [
         "Destroy VM",
         "Mark Failed",
@@ -252,7 +252,7 @@ def test_given_load_balancer_access_when_deployed_then_ready_at_its_https_host_a
     deployed = driver.deploy(hello_web_labspec(), hello_web_repo)
 
     assert deployed.execution["status"] == "SUCCEEDED", deployed.execution.get("cause")
-    assert deployed.states == [*DEPLOY_PATH, "Keep Lab Image?", "Lab Ready"]
+    assert deployed.states == [CLUSTER_CHOICE, *DEPLOY_PATH, "Keep Lab Image?", "Lab Ready"]
     lab_id = deployed.lab_id
     record = deployed.record
     assert record.status == LabStatus.READY
