@@ -414,3 +414,54 @@ def test_given_a_vms_install_past_its_deadline_when_awaited_then_it_times_out_na
     assert (
         await_init(LAB, "token-web-2", deps_now, deadline_s=600, vm_name="web-2").state == "waiting"
     )
+
+
+# -- Mark Failed names the VM ------------------------------------------------------------
+
+
+class NoEvents:
+    def publish(self, record: Any) -> bool:
+        return False
+
+
+@pytest.mark.parametrize("destroyed_first", [True, False])
+def test_given_a_vms_step_failed_when_marked_failed_then_the_cause_starts_with_the_vm_and_its_entry_keeps_it(
+    world: World, destroyed_first: bool
+) -> None:
+    world.running_cluster()
+    if destroyed_first:
+        teardown_steps.destroy_vm(LAB, world.repository, world.provider, launch_grace_s=60)
+    error = {
+        "Error": "InitFailed",
+        "Cause": json.dumps(
+            {
+                "errorType": "InitFailed",
+                "errorMessage": "VM web-2: install script exited with status 3",
+            }
+        ),
+    }
+
+    result = teardown_steps.record_status(
+        LAB,
+        LabStatus.FAILED,
+        world.repository,
+        NoEvents(),  # type: ignore[arg-type]
+        failed_step="Initialise VM (web-2)",
+        error=error,
+    )
+
+    cause = "web-2: Initialise VM (web-2) failed: InitFailed: VM web-2: install script exited with status 3"
+    assert result.cause == cause
+    record = world.record()
+    assert (record.status, record.failed_step, record.cause) == (
+        LabStatus.FAILED,
+        "Initialise VM (web-2)",
+        cause,
+    )
+    entry = record.vms["web-2"]
+    assert (entry["failed_step"], entry["cause"]) == ("Initialise VM (web-2)", cause)
+    assert entry["status"] == (
+        VmStatus.DESTROYED.value if destroyed_first else VmStatus.FAILED.value
+    )
+    # The other VMs keep their own state; a single-VM step name names no VM.
+    assert "failed_step" not in record.vms["db-1"]
