@@ -39,6 +39,7 @@ from ads.deployment_context import DeploymentContext, require_caller
 from ads.deployments import (
     IdempotencyKeyReusedError,
     RequestInProgressError,
+    opt_in_to_images,
     request_plan,
 )
 from ads.errors import AdsError, FieldProblem, InvalidInputError
@@ -125,9 +126,8 @@ def request_cohort(
     plan = quotas.checked_plan(
         request_plan(request.labspec, lab_request.options, config), owner, config
     )
-    if request.reuse_image:
-        # Kept in each lab's plan, which Create VM reads (ads.image_steps), as for POST /labs.
-        plan["reuse_image"] = True
+    # Kept in each lab's plan, which Create VM reads (ads.image_steps), as for POST /labs.
+    opt_in_to_images(plan, request.reuse_image)
     if request.dry_run:
         return 200, _cohort_plan(ctx, plan, owner, len(members))
     for name, arn in (

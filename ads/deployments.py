@@ -184,7 +184,9 @@ def _link_execution(
     return record.model_copy(update={"execution_arn": execution_arn})
 
 
-def _opt_in_to_images(plan: dict[str, Any], reuse_image: bool | None) -> None:
+def opt_in_to_images(plan: dict[str, Any], reuse_image: bool | None) -> None:
+    """Mark ``plan`` to start from a lab image when asked (POST /labs, POST /cohorts);
+    a lab of several VMs is refused: images are kept and reused for one VM only."""
     if not reuse_image:
         return
     if plan.get("cluster"):
@@ -241,7 +243,7 @@ def request_deployment(
     share = quotas.lab_share(plan, owner, limits) if limits.counted else None
     lab_id = new_lab_id(plan.get("lab_name") or "")
     plan["cost_tags"] = cost_tags(lab_id, plan.get("lab_name") or "", owner, request.course)
-    _opt_in_to_images(plan, request.reuse_image)
+    opt_in_to_images(plan, request.reuse_image)
     # Any-valued: a str-valued dict spread into the logger could, for mypy, fill exc_info.
     log: dict[str, Any] = {"lab_id": lab_id, "owner": owner, "requested_by": requested_by}
     options = (request.options or DeploymentOptions()).model_dump(mode="json", exclude_none=True)

@@ -158,3 +158,20 @@ def test_given_a_roles_labspec_with_reuse_image_when_posted_then_400_and_nothing
     assert problem["path"] == "reuse_image" and "3 VMs" in problem["found"]
     assert "labs of one VM only" in problem["allowed"]
     assert control_plane.repo.list_for_owner(ALICE)[0] == []
+
+
+def test_given_a_cohort_of_a_roles_labspec_with_reuse_image_then_400_and_nothing_is_created(
+    call_api, control_plane
+):
+    body = {
+        "labspec": cluster_labspec(),
+        "members": [{"principal": p} for p in STUDENTS],
+        "reuse_image": True,
+    }
+    answer = _post(call_api, "/cohorts", body)
+
+    assert answer.status == 400, answer.body
+    [problem] = answer.body["problems"]
+    assert problem["path"] == "reuse_image" and "3 VMs" in problem["found"]
+    assert control_plane.executions(control_plane.cohort_arn) == []
+    assert control_plane.repo.list_for_owner(ALICE)[0] == []
