@@ -95,7 +95,9 @@ def _read_count(role: dict, path: str, reader: Reader) -> int:
     return 1
 
 
-def _read_after(role: dict, name: str, names: Sequence[str], path: str, reader: Reader) -> tuple:
+def _read_after(
+    role: dict, name: str, names: Sequence[str], path: str, reader: Reader
+) -> tuple[str, ...]:
     value = role.get("after", [])
     if not isinstance(value, list):
         reader.problem(f"{path}.after", describe(value), "a list of other roles' names")
