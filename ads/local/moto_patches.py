@@ -4,7 +4,9 @@
 * moto's Step Functions retrier sleeps ``time_scale`` times the ASL's intervals.
 * Every AWS call a handler makes is counted for the lab it works for, and every write
   to the labs table is persisted by the plane's record store (when it has one).
-* moto's execution worker parses a state machine's definition once, not per execution.
+* moto's execution worker parses a state machine's definition once, not per execution;
+  its interpreter parses each JSONPath once and shares one boto3 client per service
+  (:mod:`ads.local.moto_sfn_eval`).
 * A cancelled DynamoDB transaction is rolled back item by item instead of from a copy of
   every table it names (:mod:`ads.local.moto_transactions`).
 * moto keeps no list of every model object it made (:mod:`ads.local.moto_tracking`).
@@ -21,7 +23,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ads.local import moto_sfn_integration, moto_tracking, moto_transactions
+from ads.local import moto_sfn_eval, moto_sfn_integration, moto_tracking, moto_transactions
 from ads.local.record_store import WRITE_OPERATIONS, keys_written
 from ads.local.usage import scope
 
@@ -177,6 +179,7 @@ def install(plane: LocalControlPlane, active: Callable[[], LocalControlPlane | N
     undo.append(lambda: setattr(StepFunctionResponse, "send_task_failure", original_failure))
     # DeployCohort starts DeployLab through states:startExecution.sync:2.
     undo.append(moto_sfn_integration.install())
+    undo.append(moto_sfn_eval.install())
 
     original_call = botocore.client.BaseClient._make_api_call
     botocore.client.BaseClient._make_api_call = _observed_api_call(original_call, active)

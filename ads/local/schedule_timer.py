@@ -8,6 +8,11 @@ dispatcher as every other handler, with the schedule's input. Like Scheduler, a 
 ``cron(...)`` schedule fires in each minute it names, in its time zone (the forms
 :mod:`ads.working_hours` writes). The clock is injectable: tests move time instead of
 waiting for it.
+
+A listing's summaries carry no expression, so each schedule's details are read with
+GetSchedule, once per version: a schedule is read again when its creation or last
+modification date in the listing changed (a renewal updates it), not at every tick: with
+fifty labs, a hundred GetSchedule calls through moto each second otherwise.
 """
 
 from __future__ import annotations
@@ -51,6 +56,8 @@ class ScheduleTimer:
         self._thread: threading.Thread | None = None
         self._last = clock()
         self.fired: list[str] = []
+        # name -> (its (CreationDate, LastModificationDate) when read, GetSchedule's answer)
+        self._details: dict[str, tuple[tuple[Any, Any], dict[str, Any]]] = {}
 
     def start(self) -> ScheduleTimer:
         if self._thread is None:
@@ -81,6 +88,16 @@ class ScheduleTimer:
                 return found
             request["NextToken"] = page["NextToken"]
 
+    def _details_of(self, summary: dict[str, Any]) -> dict[str, Any]:
+        name = summary["Name"]
+        version = (summary.get("CreationDate"), summary.get("LastModificationDate"))
+        known = self._details.get(name)
+        if known is not None and None not in version and known[0] == version:
+            return known[1]
+        schedule = self._scheduler.get_schedule(Name=name, GroupName=self._group)
+        self._details[name] = (version, schedule)
+        return schedule
+
     def _due(self, schedule: dict[str, Any], since: datetime, now: datetime) -> bool:
         expression = schedule["ScheduleExpression"]
         moment = parse_at(expression)
@@ -99,14 +116,19 @@ class ScheduleTimer:
         since, now = self._last, self._clock()
         self._last = now
         fired = []
-        for summary in self._schedules():
+        summaries = self._schedules()
+        listed = {summary["Name"] for summary in summaries}
+        for name in [name for name in self._details if name not in listed]:
+            del self._details[name]
+        for summary in summaries:
             name = summary["Name"]
-            schedule = self._scheduler.get_schedule(Name=name, GroupName=self._group)
+            schedule = self._details_of(summary)
             if not self._due(schedule, since, now):
                 continue
             if schedule.get("ActionAfterCompletion") == "DELETE":
                 # Deleted before its target runs: a renewal made while it runs is kept.
                 self._scheduler.delete_schedule(Name=name, GroupName=self._group)
+                self._details.pop(name, None)
             try:
                 self._invoke(json.loads(schedule["Target"].get("Input") or "{}"))
             except Exception:  # Scheduler would retry; here the next lab's schedule goes on

@@ -253,3 +253,37 @@ def test_given_live_labs_without_their_schedules_when_restored_then_they_are_rec
     assert schedules.exists("lab-hours", "stop") and schedules.exists("lab-hours", "start")
     assert not schedules.exists("lab-gone", "expire")
     assert restore_schedules(ctx.repository, schedules) == ["lab-hours"]
+
+
+def test_given_the_local_timer_when_a_schedule_is_moved_then_it_fires_at_its_new_time_and_unchanged_ones_are_read_once(
+    plane,
+):
+    _ctx, schedules = plane
+    clock = Clock(datetime(2026, 11, 30, 10, 0, 0, tzinfo=UTC))
+    schedules.put_one_time("lab-1", "expire", clock.now + timedelta(minutes=5), {"expires_at": "x"})
+    schedules.put_one_time("lab-2", "expire", clock.now + timedelta(hours=2), {"expires_at": "y"})
+    reads: list[str] = []
+    real_get = schedules.client.get_schedule
+
+    def counted_get(**kwargs: Any) -> Any:
+        reads.append(kwargs["Name"])
+        return real_get(**kwargs)
+
+    schedules.client.get_schedule = counted_get
+    fired: list[dict[str, Any]] = []
+    timer = ScheduleTimer(schedules.client, "ads-labs", fired.append, clock=clock)
+
+    for _ in range(3):
+        clock.now += timedelta(minutes=1)
+        assert timer.run_due() == []
+    assert sorted(reads) == ["lab-1-expire", "lab-2-expire"]
+    # A renewal moves lab-1's expiry later: the timer reads it again and keeps to it.
+    schedules.put_one_time("lab-1", "expire", clock.now + timedelta(hours=1), {"expires_at": "z"})
+    clock.now += timedelta(minutes=5)
+    assert timer.run_due() == []
+    assert reads.count("lab-1-expire") == 2 and reads.count("lab-2-expire") == 1
+    clock.now += timedelta(hours=1)
+    assert timer.run_due() == ["lab-1-expire"]
+    assert [event["expires_at"] for event in fired] == ["z"]
+    clock.now += timedelta(hours=1)
+    assert timer.run_due() == ["lab-2-expire"]
