@@ -26,6 +26,9 @@ from ads.lab.os_catalogue import OsPolicy
 # labspec of at most 128 KiB (as compact JSON) leaves that room. Real ones are a few KiB.
 MAX_API_LABSPEC_BYTES = 128 * 1024
 DYNAMODB_ITEM_LIMIT_BYTES = 400 * 1024
+# A lab of several VMs keeps the plan of every VM: the labspec and the whole plan together
+# may take what a largest labspec and its one-VM plan take.
+MAX_RECORD_PLAN_BYTES = 2 * MAX_API_LABSPEC_BYTES
 
 
 # A lab VM holds no SSH key (ADS provisions none, and a lab's commands could read one), so

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from ads import leases, quotas
 from ads.api_models import (
+    MAX_RECORD_PLAN_BYTES,
     DeploymentAccepted,
     DeploymentOptions,
     DeploymentRequest,
@@ -40,7 +41,13 @@ from ads.deployment_context import (
     readable_record,
     require_caller,
 )
-from ads.errors import AdsError, FieldProblem, IllegalTransitionError, InvalidInputError
+from ads.errors import (
+    AdsError,
+    FieldProblem,
+    IllegalTransitionError,
+    InvalidInputError,
+    LabspecError,
+)
 from ads.execution_history import lab_history, summarise_execution, summarise_states
 from ads.executions import (
     ENDED_BADLY,
@@ -52,7 +59,7 @@ from ads.executions import (
     is_already_running,
     start_failure,
 )
-from ads.lab.cluster import execution_input, pending_vm_entries
+from ads.lab.cluster import execution_input, pending_vm_entries, record_size_problem
 from ads.lab.lab_id import new_lab_id
 from ads.lab.labspec import parse_labspec
 from ads.lab.plan import PlanOptions, make_plan
@@ -135,6 +142,9 @@ def request_plan(
         spec, _plan_options(options, config), list(config.allowed_instance_types) or None
     )
     answer = plan.model_dump(mode="json")
+    oversized = record_size_problem(answer, labspec, MAX_RECORD_PLAN_BYTES)
+    if oversized:
+        raise LabspecError(oversized)
     note = what_if_region(answer["region"], config)
     if note:
         answer["warnings"] = [*answer.get("warnings", []), note]

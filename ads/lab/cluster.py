@@ -8,11 +8,13 @@ the same plan through these functions.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from ads.errors import FieldProblem
 from ads.lab.labspec_model import LabRole
 from ads.lab.labspec_roles import role_waves, vm_names
 
@@ -78,6 +80,28 @@ def build_cluster(
         waves=waves,
         hourly_cost_usd=_total([vm.plan.get("hourly_cost_usd") for vm in vms]),
         storage_monthly_cost_usd=_total([vm.plan.get("storage_monthly_cost_usd") for vm in vms]),
+    )
+
+
+def record_size_problem(
+    plan: Mapping[str, Any], labspec: Mapping[str, Any], limit: int
+) -> FieldProblem | None:
+    """Why a cluster's plan cannot be kept in its lab record, if it cannot: the record
+    holds the labspec and every VM's plan, each repeating the commands."""
+    cluster = plan.get("cluster")
+    if not cluster:
+        return None
+    size = sum(
+        len(json.dumps(part, separators=(",", ":"), ensure_ascii=False).encode())
+        for part in (plan, labspec)
+    )
+    if size <= limit:
+        return None
+    return FieldProblem(
+        "lab.roles",
+        f"{len(cluster['vms'])} VMs whose plans and labspec take {size} bytes",
+        f"at most {limit} bytes together (a lab record keeps every VM's plan): "
+        "fewer VMs, or shorter commands",
     )
 
 

@@ -175,3 +175,26 @@ def test_given_a_cohort_of_a_roles_labspec_with_reuse_image_then_400_and_nothing
     assert problem["path"] == "reuse_image" and "3 VMs" in problem["found"]
     assert control_plane.executions(control_plane.cohort_arn) == []
     assert control_plane.repo.list_for_owner(ALICE)[0] == []
+
+
+def test_given_roles_whose_plans_would_overflow_the_lab_record_then_400_names_lab_roles(
+    call_api, control_plane
+):
+    spec = cluster_labspec()
+    platform = spec["lab"]["build_requirements"]["platform"]
+    platform["build_steps"]["build"] = ["echo " + "x" * 15_000]
+    spec["lab"]["roles"] = {"a": {"count": 10}, "b": {"count": 10}}
+
+    planned = _post(call_api, "/plans", {"labspec": spec})
+    posted = _post(call_api, "/labs", {"labspec": spec})
+
+    for answer in (planned, posted):
+        assert answer.status == 400, answer.body
+        [problem] = answer.body["problems"]
+        assert problem["path"] == "lab.roles"
+        assert problem["found"].startswith("20 VMs whose plans and labspec take ")
+        assert "fewer VMs, or shorter commands" in problem["allowed"]
+    assert control_plane.repo.list_for_owner(ALICE)[0] == []
+    # The same commands on one VM fit.
+    del spec["lab"]["roles"]
+    assert _post(call_api, "/plans", {"labspec": spec}).status == 200
