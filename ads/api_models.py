@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ads.cluster_model import VmStatus
 from ads.lab import os_catalogue
 from ads.lab.accrual import Accrual
 from ads.lab.cost import LabCost
@@ -269,9 +270,7 @@ class LabVmView(BaseModel):
 
     name: str = Field(description="the VM's name, <role>-<n>: web-2")
     role: str
-    status: str = Field(
-        description="PENDING, CREATING, RUNNING, INITIALIZING, HEALTHY, FAILED or DESTROYED"
-    )
+    status: VmStatus
     vm_id: str | None = None
     provider: str | None = None
     private_ip: str | None = None

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from ads.cluster_model import VmStatus
 from ads.errors import FieldProblem
 from ads.lab.labspec_model import LabRole
 from ads.lab.labspec_roles import role_waves, vm_names
@@ -163,8 +164,8 @@ def pending_vm_entries(plan: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     cluster = cluster_of(plan)
     if cluster is None:
         return {}
-    # "PENDING" is the first of the per-VM statuses (ads.cluster_model.VmStatus).
-    return {vm.name: {"name": vm.name, "role": vm.role, "status": "PENDING"} for vm in cluster.vms}
+    pending = VmStatus.PENDING.value
+    return {vm.name: {"name": vm.name, "role": vm.role, "status": pending} for vm in cluster.vms}
 
 
 def cluster_facts(
