@@ -16,7 +16,7 @@ from ads.lab.labspec_roles import MAX_LAB_VMS, deep_merge, role_waves
 from ads.lab.plan import DeploymentPlan, make_plan
 from tests.unit.lab.specs import BAD, FIXTURES, ROOT, TODAY, minimal_spec
 
-SHARED = ROOT.parent / "shared" / "labspecs"
+HELLO_WEB = ROOT / "events" / "labs" / "hello-web" / "scripts" / "labspec.json"
 
 
 def with_roles(roles: Any) -> dict[str, Any]:
@@ -50,7 +50,9 @@ CLUSTER_SAMPLES = {"two-role-lab.labspec.json"}
 
 
 def _single_vm_specs() -> list[Path]:
-    found = [*SHARED.glob("*.json"), *FIXTURES.glob("*.json"), *BAD.parent.rglob("*.json")]
+    # events/labspecs holds the real Virtual Labs specs (byte for byte those of the shared
+    # collection), ADS's samples and, under tests/fixtures, the broken ones.
+    found = [*FIXTURES.glob("*.json"), *BAD.parent.rglob("*.json"), HELLO_WEB]
     return sorted(p for p in found if p.is_file() and p.name not in CLUSTER_SAMPLES)
 
 
