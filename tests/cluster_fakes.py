@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from ads.providers import local_command_events
-from ads.providers.base import InitRequest, InitStatus, VmInfo, VmState
+from ads.providers.base import InitRequest, InitStatus, VmCreateFailed, VmInfo, VmState
 
 if TYPE_CHECKING:
     from ads.lab.plan import DeploymentPlan
@@ -95,6 +95,8 @@ class FakeClusterProvider:
     # VM names whose install fails (exit 3), and whose install never ends.
     failing: set[str] = field(default_factory=set)
     hanging: set[str] = field(default_factory=set)
+    # VM names whose creation is refused (VmCreateFailed, as EC2 without capacity).
+    refused: set[str] = field(default_factory=set)
     name: str = "fake"
     calls: list[Call] = field(default_factory=list)
     vms: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -116,6 +118,9 @@ class FakeClusterProvider:
     def create_vm(
         self, lab_id: str, plan: DeploymentPlan | Mapping[str, Any], *, vm_name: str | None = None
     ) -> VmInfo:
+        if vm_name in self.refused:
+            self._note("refused", vm_name)
+            raise VmCreateFailed("no capacity for t3.micro in any allowed subnet")
         vm_id = f"fake-{vm_name or 'vm'}-{lab_id[-8:]}"
         with self._lock:
             index = self.vms.setdefault(vm_id, {"state": "running", "index": len(self.vms) + 1})[

@@ -192,6 +192,27 @@ def test_given_one_vms_install_fails_when_deployed_then_every_vm_is_destroyed_an
     _assert_every_vm_destroyed(outcome, fake)
 
 
+def test_given_one_vm_cannot_be_created_when_deployed_then_every_other_vm_is_destroyed_and_the_vm_is_named(
+    cluster_plane: LocalControlPlane, fake: FakeClusterProvider
+) -> None:
+    fake.refused.add("web-2")
+
+    outcome = WorkflowDriver(cluster_plane).deploy(two_roles_labspec())
+
+    assert outcome.execution["status"] == "FAILED"
+    record = outcome.record
+    assert record.status == LabStatus.FAILED
+    assert record.failed_step == "Create VM (web-2)"
+    assert record.cause == (
+        "web-2: Create VM (web-2) failed: VmCreateFailed: "
+        "VM web-2: no capacity for t3.micro in any allowed subnet"
+    )
+    # Nothing was installed; the facts were never shared.
+    assert fake.kinds("facts") == [] and fake.kinds("init") == []
+    assert "Share Cluster Facts" not in outcome.states
+    _assert_every_vm_destroyed(outcome, fake)
+
+
 def test_given_one_vms_install_event_is_lost_and_it_never_ends_when_deployed_then_its_deadline_fails_the_lab_and_every_vm_goes(
     short_deadline_plane: LocalControlPlane, fake: FakeClusterProvider
 ) -> None:
