@@ -102,6 +102,11 @@ def iso(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
 
 
+# A VM entry's SSM command ids: bookkeeping of the steps, kept out of the public view as
+# the lab's own init_command_id is.
+VM_BOOKKEEPING = frozenset({"init_command_id", "facts_command_id"})
+
+
 class StatusChange(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -207,7 +212,7 @@ class LabRecord(BaseModel):
             mode="json", exclude={"labspec", "expires_at", "init_command_id", "quota_hold"}
         )
         data["vms"] = {
-            name: {key: value for key, value in entry.items() if key != "init_command_id"}
+            name: {k: v for k, v in entry.items() if k not in VM_BOOKKEEPING}
             for name, entry in self.vms.items()
         }
         return data
