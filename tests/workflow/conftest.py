@@ -75,6 +75,16 @@ def plane(workdir: Path) -> Iterator[LocalControlPlane]:
         yield running
 
 
+def plane_with_env(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, **env: str
+) -> Iterator[LocalControlPlane]:
+    """A local plane whose configuration reads ``env`` (ADS_* variables) on top."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with LocalControlPlane(workdir / "plane", time_scale=TIME_SCALE) as running:
+        yield running
+
+
 @pytest.fixture(scope="session")
 def hello_web_repo() -> Iterator[Path]:
     """The hello-web sample lab as a git repository (what a lab's source is), where any

@@ -16,37 +16,28 @@ import pytest
 from ads.lab_record import LabStatus
 from ads.local.runtime import LocalControlPlane
 
-from .conftest import TIME_SCALE, WorkflowDriver, hello_web_labspec
+from .conftest import WorkflowDriver, hello_web_labspec, plane_with_env
 
 Handler = Callable[[dict[str, Any], Any], Any]
-
-
-def _plane(
-    workdir: Path, monkeypatch: pytest.MonkeyPatch, **env: str
-) -> Iterator[LocalControlPlane]:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    with LocalControlPlane(workdir / "plane", time_scale=TIME_SCALE) as plane:
-        yield plane
 
 
 @pytest.fixture
 def patient_plane(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalControlPlane]:
     """Await Init looks for itself only after 60 s: an end within seconds is the event's."""
-    yield from _plane(workdir, monkeypatch, ADS_INIT_POLL_S="60")
+    yield from plane_with_env(workdir, monkeypatch, ADS_INIT_POLL_S="60")
 
 
 @pytest.fixture
 def polling_plane(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalControlPlane]:
     """Await Init looks for itself every second."""
-    yield from _plane(workdir, monkeypatch, ADS_INIT_POLL_S="1")
+    yield from plane_with_env(workdir, monkeypatch, ADS_INIT_POLL_S="1")
 
 
 @pytest.fixture
 def short_deadline_plane(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[LocalControlPlane]:
-    yield from _plane(workdir, monkeypatch, ADS_INIT_POLL_S="1", ADS_INIT_DEADLINE_S="3")
+    yield from plane_with_env(workdir, monkeypatch, ADS_INIT_POLL_S="1", ADS_INIT_DEADLINE_S="3")
 
 
 class CallbackSpy:

@@ -14,28 +14,19 @@ import pytest
 from ads.lab_record import LabStatus
 from ads.local.runtime import LocalControlPlane
 
-from .conftest import TIME_SCALE, WorkflowDriver, hello_web_labspec
-
-
-def _plane(
-    workdir: Path, monkeypatch: pytest.MonkeyPatch, **env: str
-) -> Iterator[LocalControlPlane]:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    with LocalControlPlane(workdir / "plane", time_scale=TIME_SCALE) as plane:
-        yield plane
+from .conftest import WorkflowDriver, hello_web_labspec, plane_with_env
 
 
 @pytest.fixture
 def generous_plane(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalControlPlane]:
     """The configuration allows an install an hour; Await Init looks every second."""
-    yield from _plane(workdir, monkeypatch, ADS_INIT_POLL_S="1", ADS_INIT_DEADLINE_S="3600")
+    yield from plane_with_env(workdir, monkeypatch, ADS_INIT_POLL_S="1", ADS_INIT_DEADLINE_S="3600")
 
 
 @pytest.fixture
 def strict_plane(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalControlPlane]:
     """The configuration allows an install 2 s; Await Init looks every second."""
-    yield from _plane(workdir, monkeypatch, ADS_INIT_POLL_S="1", ADS_INIT_DEADLINE_S="2")
+    yield from plane_with_env(workdir, monkeypatch, ADS_INIT_POLL_S="1", ADS_INIT_DEADLINE_S="2")
 
 
 def _with_init_deadline(labspec: dict[str, Any], seconds: int) -> dict[str, Any]:
