@@ -118,3 +118,37 @@ def test_given_a_web_vm_whose_build_fails_when_deployed_then_every_vm_is_destroy
     vms = shown.json()["vms"]
     assert {entry["status"] for entry in vms.values()} == {"DESTROYED"}, vms
     _assert_nothing_left(_sandboxes(shown.json()))
+
+
+def test_given_a_ready_two_role_lab_when_stopped_then_started_then_every_vm_serves_again(
+    local_plane,
+):
+    deployed = local_plane.ads(
+        "deploy", str(TWO_ROLE_LAB), "--wait", "--json", "--timeout", DEPLOY_TIMEOUT_S
+    )
+    assert deployed.returncode == 0, deployed.explain()
+    record = deployed.json()
+    lab_id = record["lab_id"]
+    sandboxes = _sandboxes(record)
+    try:
+        stopped = local_plane.ads("stop", lab_id, "--wait", "--json", "--timeout", "240")
+        assert stopped.returncode == 0, stopped.explain()
+        assert stopped.json()["status"] == "STOPPED", stopped.explain()
+        # A stopped VM keeps its sandbox and runs nothing.
+        for sandbox in sandboxes:
+            assert Path(sandbox).is_dir()
+            assert sandbox_processes(sandbox) == [], sandbox
+
+        started = local_plane.ads("start", lab_id, "--wait", "--json", "--timeout", "240")
+        assert started.returncode == 0, started.explain()
+        again = started.json()
+        assert again["status"] == "READY", started.explain()
+        db = again["vms"]["db-1"]
+        where = f"{db['private_ip']}:{db['vm_details']['lab_ports'][0]}"
+        for name in ("web-1", "web-2"):
+            assert f'<code id="db">{where}</code>' in _page(again["vms"][name]["app_url"])
+        assert "the database stand-in" in _page(db["app_url"])
+    finally:
+        destroyed = local_plane.ads("destroy", lab_id, "--wait", "--timeout", "180")
+        assert destroyed.returncode == 0, destroyed.explain()
+    _assert_nothing_left(sandboxes)
