@@ -48,12 +48,13 @@ from ads.providers.base import (
     VmNotRunning,
     cluster_hooks,
 )
-from ads.providers.consistency import launch_attempt_details, within_launch_grace
+from ads.providers.consistency import launch_attempt_details
 from ads.record_projection import STEP_READ
 from ads.records import LabRepository
 from ads.step_records import advance, deploying, move
 from ads.step_results import CreateVmResult, HealthCheckResult, ShareFactsResult
 from ads.step_waits import check_deadline, deadline_for
+from ads.steps import running_vm
 
 __all__ = [
     "check_other_vms",
@@ -218,24 +219,9 @@ def _wait_running(
 ) -> WaitRunningOutput:
     record = deploying(repository, lab_id, STEP_READ)
     vm = vm_info(record, vm_name)
-    state = provider.describe_vm(vm.vm_id)
-    named = f"VM {vm_name} ({vm.vm_id})"
-    if state.state == "absent" and within_launch_grace(vm.details, launch_grace_s):
-        raise VmNotReady(
-            f"{named} was launched moments ago and EC2 does not list it yet", vm_id=vm.vm_id
-        )
-    if state.state == "pending":
-        raise VmNotReady(f"{named} is pending", vm_id=vm.vm_id)
-    if state.state != "running":
-        raise VmNotRunning(f"{named} is {state.state}; it should be running", vm_id=vm.vm_id)
-    if state.ssm_online is False:
-        raise VmNotReady(f"{named} runs; its SSM agent is not online yet", vm_id=vm.vm_id)
-    private_ip = state.private_ip or vm.private_ip
-    vm = vm.model_copy(update={"private_ip": private_ip})
-    endpoint = provider.health_url(vm).removesuffix("/health")
-    fields: dict[str, Any] = {"private_ip": private_ip, "endpoint": endpoint}
-    if vm.details.get("app_url"):
-        fields["app_url"] = vm.details["app_url"]
+    vm, fields = running_vm(
+        provider, vm, launch_grace_s=launch_grace_s, named=f"VM {vm_name} ({vm.vm_id})"
+    )
     repository.vm_entries.update_vm(lab_id, vm_name, status=VmStatus.RUNNING.value, **fields)
     if vm_name == entry_vm(require_cluster(record)):
         # The lab's own VM fields are the entry VM's: what actions, logs, connect and the
@@ -253,7 +239,10 @@ def _wait_running(
             **fields,
         )
     return WaitRunningOutput(
-        state=state.state, private_ip=private_ip, endpoint=endpoint, init_poll_s=init_poll_s
+        state="running",
+        private_ip=vm.private_ip,
+        endpoint=str(fields["endpoint"]),
+        init_poll_s=init_poll_s,
     )
 
 

@@ -33,6 +33,7 @@ from ads.providers.base import (
     InitInProgress,
     InitRequest,
     VmCreateFailed,
+    VmInfo,
     VmNotReady,
     VmNotRunning,
 )
@@ -185,32 +186,44 @@ def wait_running(
     lab_id: str, repository: LabRepository, provider: ComputeProvider, *, launch_grace_s: float
 ) -> WaitRunningResult:
     record = deploying(repository, lab_id, STEP_READ)
-    vm = vm_of(record)
-    state = provider.describe_vm(vm.vm_id)
-    if state.state == "absent" and within_launch_grace(vm.details, launch_grace_s):
-        # EC2 is eventually consistent: right after RunInstances it may not list the VM.
-        raise VmNotReady(
-            f"VM {vm.vm_id} was launched moments ago and EC2 does not list it yet",
-            vm_id=vm.vm_id,
-        )
-    if state.state == "pending":
-        raise VmNotReady(f"VM {vm.vm_id} is pending", vm_id=vm.vm_id)
-    if state.state != "running":
-        raise VmNotRunning(f"VM {vm.vm_id} is {state.state}; it should be running", vm_id=vm.vm_id)
-    if state.ssm_online is False:
-        raise VmNotReady(f"VM {vm.vm_id} runs; its SSM agent is not online yet", vm_id=vm.vm_id)
-    private_ip = state.private_ip or vm.private_ip
-    vm = vm.model_copy(update={"private_ip": private_ip})
-    endpoint = provider.health_url(vm).removesuffix("/health")
-    fields: dict[str, Any] = {"private_ip": private_ip, "endpoint": endpoint}
-    if vm.details.get("app_url"):
-        fields["app_url"] = vm.details["app_url"]
+    vm, fields = running_vm(
+        provider, vm_of(record), launch_grace_s=launch_grace_s, named=f"VM {record.vm_id}"
+    )
+    private_ip, endpoint = vm.private_ip, str(fields["endpoint"])
     hooks = access_hooks(provider)
     access = hooks.access_details(lab_id, vm, record.plan) if hooks else {}
     if access:
         fields["vm_details"] = {**vm.details, **access}
     move(repository, lab_id, LabStatus.PROVISIONING, **fields)
-    return WaitRunningResult(state=state.state, private_ip=private_ip, endpoint=endpoint)
+    return WaitRunningResult(state="running", private_ip=private_ip, endpoint=endpoint)
+
+
+def running_vm(
+    provider: ComputeProvider, vm: VmInfo, *, launch_grace_s: float, named: str
+) -> tuple[VmInfo, dict[str, Any]]:
+    """``vm`` once it runs (and its SSM agent is online), with the fields Wait Until
+    Running records: its address, its agent's endpoint, its app's URL. "Not yet" is
+    VmNotReady, a VM that will not run VmNotRunning, each message starting ``named``."""
+    state = provider.describe_vm(vm.vm_id)
+    if state.state == "absent" and within_launch_grace(vm.details, launch_grace_s):
+        # EC2 is eventually consistent: right after RunInstances it may not list the VM.
+        raise VmNotReady(
+            f"{named} was launched moments ago and EC2 does not list it yet", vm_id=vm.vm_id
+        )
+    if state.state == "pending":
+        raise VmNotReady(f"{named} is pending", vm_id=vm.vm_id)
+    if state.state != "running":
+        raise VmNotRunning(f"{named} is {state.state}; it should be running", vm_id=vm.vm_id)
+    if state.ssm_online is False:
+        raise VmNotReady(f"{named} runs; its SSM agent is not online yet", vm_id=vm.vm_id)
+    vm = vm.model_copy(update={"private_ip": state.private_ip or vm.private_ip})
+    fields: dict[str, Any] = {
+        "private_ip": vm.private_ip,
+        "endpoint": provider.health_url(vm).removesuffix("/health"),
+    }
+    if vm.details.get("app_url"):
+        fields["app_url"] = vm.details["app_url"]
+    return vm, fields
 
 
 def init_vm(lab_id: str, repository: LabRepository, provider: ComputeProvider) -> InitVmResult:
