@@ -39,6 +39,7 @@ from ads.providers.base import (
     VmInfo,
     VmNotReady,
 )
+from ads.providers.ec2_groups import authorize_once
 from ads.providers.throttling import call, error_code, error_message
 
 HEALTH_PATH = "/health"
@@ -189,7 +190,7 @@ class Ec2LabAccess:
                 lab_id, self.mode_of(plan), plan
             )
             for permission in self._ingress(plan):
-                self._authorize(group_id, permission)
+                authorize_once(self._call, self._ec2, group_id, permission)
         except ClientError as exc:
             raise VmCreateFailed(
                 f"the security group of {lab_id} cannot be prepared: "
@@ -235,19 +236,6 @@ class Ec2LabAccess:
             )["SecurityGroups"]
             return str(found[0]["GroupId"])
         return str(response["GroupId"])
-
-    def _authorize(self, group_id: str, permission: dict[str, Any]) -> None:
-        # One call per port: AWS refuses a whole request when one rule already exists.
-        try:
-            self._call(
-                self._ec2,
-                "authorize_security_group_ingress",
-                GroupId=group_id,
-                IpPermissions=[permission],
-            )
-        except ClientError as exc:
-            if error_code(exc) != "InvalidPermission.Duplicate":
-                raise
 
     # -- Wait Until Running: the public address ------------------------------------------
 

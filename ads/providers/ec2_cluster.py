@@ -38,6 +38,7 @@ from ads.providers.base import (
     VmCreateFailed,
     VmInfo,
 )
+from ads.providers.ec2_groups import authorize_once
 from ads.providers.ec2_init import CLUSTER_FACTS_PATH
 from ads.providers.ssm_commands import Call, read_invocation
 from ads.providers.throttling import error_code, error_message
@@ -183,7 +184,7 @@ class Ec2Cluster:
         try:
             group_id = self.find_group(lab_id) or self._create_group(lab_id, plan)
             for permission in self_ingress(group_id, declared_ports(plan)):
-                self._authorize(group_id, permission)
+                authorize_once(self._call, self._ec2, group_id, permission)
         except ClientError as exc:
             raise VmCreateFailed(
                 f"the cluster security group of {lab_id} cannot be prepared: "
@@ -233,19 +234,6 @@ class Ec2Cluster:
                 ) from exc
             return found
         return str(response["GroupId"])
-
-    def _authorize(self, group_id: str, permission: dict[str, Any]) -> None:
-        # One call per port: AWS refuses a whole request when one rule already exists.
-        try:
-            self._call(
-                self._ec2,
-                "authorize_security_group_ingress",
-                GroupId=group_id,
-                IpPermissions=[permission],
-            )
-        except ClientError as exc:
-            if error_code(exc) != "InvalidPermission.Duplicate":
-                raise
 
     def release(self, lab_id: str) -> None:
         """Delete the lab's cluster group (absent is fine), once no instance wears it."""
