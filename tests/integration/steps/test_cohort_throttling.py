@@ -1,9 +1,11 @@
 """A cohort larger than EC2's RunInstances bucket, against moto, with the bucket emulated.
 
 EC2 throttles RunInstances with a token bucket (5 calls, refilled at 2 a second, per
-account and region) and answers RequestLimitExceeded when it is empty; moto never does.
-Here a bucket of the same size stands in front of moto's RunInstances (a botocore
-``before-send`` hook, so botocore's own retries meet it as they would meet EC2). Twelve
+account and region) and answers RequestLimitExceeded (HTTP 503) when it is empty; moto
+never does. Here a bucket of the same size stands in moto's RunInstances itself, on the
+server side of the wire, so botocore's own retries meet the error as they would meet
+EC2's. (A client ``before-send`` hook, tried first, was skipped by some of the concurrent
+calls: botocore's event emitter is not safe to share between threads.) Twelve
 members' Create VM steps run the way DeployCohort runs them: at most the Map's
 MaxConcurrency at once, each after its Pace Start, each retried on ProviderThrottled as
 DeployLab's Create VM retries it (intervals scaled down). No throttle may reach a lab.
@@ -19,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.awsrequest import AWSResponse
+import pytest
+from moto.ec2.exceptions import EC2ClientError
+from moto.ec2.models.instances import InstanceBackend
 
 from ads.api_models import LabSource
 from ads.cohort_model import CohortMember, CohortRequest
@@ -43,11 +47,6 @@ DEPLOY_ASL = json.loads((ROOT / "statemachine" / "deploy_lab.asl.json").read_tex
 MEMBERS = 12
 # The ASL's waits at 5% of their length: the bucket refills in real time all the same.
 TIME_SCALE = 0.05
-THROTTLED_BODY = (
-    b'<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error>'
-    b"<Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message>"
-    b"</Error></Errors><RequestID>00000000-0000-0000-0000-000000000000</RequestID></Response>"
-)
 
 
 class TokenBucket:
@@ -77,21 +76,22 @@ class TokenBucket:
         with self.lock:
             self.tokens, self.stamp = 0.0, time.monotonic()
 
-    def before_send(self, request: Any, **_: Any) -> AWSResponse | None:
-        if self.take():
-            return None  # on to moto
-        return AWSResponse(request.url, 503, {"Content-Type": "text/xml"}, _Raw(THROTTLED_BODY))
+    def guard(self, run_instances: Any) -> Any:
+        """moto's RunInstances behind the bucket: RequestLimitExceeded when it is empty."""
+
+        def throttled(backend: Any, *args: Any, **kwargs: Any) -> Any:
+            if not self.take():
+                raise RequestLimitExceeded()
+            return run_instances(backend, *args, **kwargs)
+
+        return throttled
 
 
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self._body = body
+class RequestLimitExceeded(EC2ClientError):
+    code = 503  # the HTTP status EC2 answers a throttle with
 
-    def stream(self, **_: Any) -> Any:
-        yield self._body
-
-    def read(self, *_: Any) -> bytes:
-        return self._body
+    def __init__(self) -> None:
+        super().__init__("RequestLimitExceeded", "Request limit exceeded.")
 
 
 def _retrier(state: dict[str, Any], error: str) -> dict[str, Any]:
@@ -121,12 +121,14 @@ def _create_like_deploy_lab(lab_id: str) -> dict[str, Any]:
 
 
 def test_given_a_cohort_of_twelve_when_their_vms_are_created_through_a_throttling_bucket_then_every_lab_gets_its_vm_and_no_throttle_escapes(
-    ec2_world: Ec2World,
+    ec2_world: Ec2World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The step's EC2 client as ADS builds its own: botocore's standard retries first.
     ec2 = boto3.client("ec2", region_name=REGION, config=client_config())
     bucket = TokenBucket()
-    ec2.meta.events.register_first("before-send.ec2.RunInstances", bucket.before_send)
+    monkeypatch.setattr(
+        InstanceBackend, "run_instances", bucket.guard(InstanceBackend.run_instances)
+    )
     ec2_world.ec2 = RecordingClient(ec2)
     sfn = boto3.client("stepfunctions", region_name=REGION)
     role = "arn:aws:iam::123456789012:role/ads-workflow"
