@@ -12,6 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from ads import lab_queries, lab_record
 from ads.config import AdsConfig
 from ads.deployment_context import DeploymentContext
 from ads.lab.plan import plan_from_labspec_source
@@ -82,11 +83,15 @@ def _contexts(table: Any) -> tuple[DeploymentContext, DeploymentContext]:
 
 
 def test_given_a_ready_lab_when_its_owner_reads_it_then_the_labspec_is_not_read_and_the_view_is_the_whole_reads(
-    table: Any, sent: list[tuple[str, dict[str, Any]]]
+    table: Any, sent: list[tuple[str, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lean, whole = _contexts(table)
     _lab(lean.repository, "hello-web-01jview")
     sent.clear()
+    # Both reads accrue the lab's cost up to one instant: the two views differ in nothing
+    # else, whatever time passes between them.
+    instant = lab_record.utc_now()
+    monkeypatch.setattr(lab_queries, "utc_now", lambda: instant)
 
     view = get_lab(lean, "hello-web-01jview", caller=ALICE)
 
