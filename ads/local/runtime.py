@@ -34,6 +34,7 @@ from typing import Any
 from ads.config import DEFAULT_INIT_POLL_S
 from ads.local import (
     execution_reader,
+    moto_dynamo_reads,
     moto_item_size,
     moto_patches,
     moto_serial,
@@ -202,6 +203,8 @@ class LocalControlPlane:
         self._restore.append(resolver_state.install())
         # moto's item size check, in one walk of the item rather than its square.
         self._restore.append(moto_item_size.install())
+        # ...and its projections and answers at the cost of what they carry.
+        self._restore.append(moto_dynamo_reads.install())
         arn_prefix = f"arn:aws:states:{self.region}:{ACCOUNT_ID}:stateMachine:"
         self.deploy_state_machine_arn = arn_prefix + DEPLOY_STATE_MACHINE
         self.destroy_state_machine_arn = arn_prefix + DESTROY_STATE_MACHINE
