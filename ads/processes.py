@@ -14,6 +14,7 @@ this process started are reaped when they are looked at (:func:`remember_child`)
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import platform
 import signal
@@ -36,6 +37,76 @@ Pids = Iterable[int] | Callable[[], Iterable[int]]
 _GONE = (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
 _CHILDREN: dict[int, subprocess.Popen] = {}
 _CHILDREN_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ProcessRow:
+    """What one look at the process table saw of one process."""
+
+    pid: int
+    uid: int | None
+    pgid: int | None
+    environ: dict[str, str]
+
+
+# One look at every process, shared: a question about "which processes" reads it while
+# it is recent enough for the asker. A look reads /proc for every process of the host,
+# so a burst of destroys (each asking every 50 ms while its lab's processes end) asking
+# for a look each made the cost the square of the labs.
+_TABLE_LOCK = threading.Lock()
+_table: tuple[float, list[ProcessRow]] = (float("-inf"), [])
+# How old a look may be for the current question: none by default (a look taken after
+# the question began); a stop's waiting rounds accept one of POLL_S.
+_ACCEPTED_AGE_S: contextvars.ContextVar[float] = contextvars.ContextVar(
+    "accepted_age_s", default=0.0
+)
+
+
+def _look() -> list[ProcessRow]:
+    me = os.getpid()
+    rows = []
+    for process in psutil.process_iter(["uids", "environ", "status"]):
+        if process.pid == me or process.info.get("status") in _GONE:
+            continue
+        uids = process.info.get("uids")
+        pgid = None
+        with contextlib.suppress(OSError):
+            pgid = os.getpgid(process.pid)
+        rows.append(
+            ProcessRow(
+                pid=process.pid,
+                uid=uids.real if uids is not None else None,
+                pgid=pgid,
+                environ=process.info.get("environ") or {},
+            )
+        )
+    return rows
+
+
+def process_table() -> list[ProcessRow]:
+    """Every other process that was running at a look no older than the caller accepts
+    (see :func:`accepting_age`): a look taken meanwhile by another thread is shared."""
+    global _table
+    asked = time.monotonic()
+    with _TABLE_LOCK:
+        taken, rows = _table
+        if taken >= asked - _ACCEPTED_AGE_S.get():
+            return rows
+        _reap_children()
+        started = time.monotonic()
+        rows = _look()
+        _table = (started, rows)
+        return rows
+
+
+@contextlib.contextmanager
+def accepting_age(seconds: float) -> Iterator[None]:
+    """Within this block, questions about processes accept a look ``seconds`` old."""
+    token = _ACCEPTED_AGE_S.set(seconds)
+    try:
+        yield
+    finally:
+        _ACCEPTED_AGE_S.reset(token)
 
 
 def host_problem(system: str | None = None) -> str | None:
@@ -75,14 +146,7 @@ def _running(process: psutil.Process) -> bool:
 def alive(pid: int) -> bool:
     """True while ``pid`` is a process that is neither gone nor a zombie."""
     _reap_children()
-    if pid <= 0:
-        return False
-    try:
-        return _running(psutil.Process(pid))
-    except psutil.NoSuchProcess:
-        return False
-    except psutil.AccessDenied:
-        return True
+    return pid > 0 and _still_alive(pid)
 
 
 def other_pids() -> list[int]:
@@ -109,11 +173,20 @@ def environ(pid: int) -> dict[str, str]:
 
 def with_environ(name: str) -> Iterator[tuple[int, str]]:
     """(pid, value) of every other live process whose environment sets ``name``."""
-    me = os.getpid()
-    for process in psutil.process_iter(["environ"]):
-        value = (process.info.get("environ") or {}).get(name)
-        if value is not None and process.pid != me and alive(process.pid):
-            yield process.pid, value
+    for row in process_table():
+        value = row.environ.get(name)
+        if value is not None and _still_alive(row.pid):
+            yield row.pid, value
+
+
+def _still_alive(pid: int) -> bool:
+    """A pid a look saw running: alive still (the look may be older than the question)."""
+    try:
+        return _running(psutil.Process(pid))
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return True
 
 
 def real_uid(pid: int) -> int | None:
@@ -125,13 +198,7 @@ def real_uid(pid: int) -> int | None:
 
 def uid_processes(uid: int) -> list[int]:
     """Live processes whose real uid is ``uid`` (this one excluded)."""
-    me = os.getpid()
-    found = []
-    for process in psutil.process_iter(["uids"]):
-        uids = process.info.get("uids")
-        if uids is not None and uids.real == uid and process.pid != me and alive(process.pid):
-            found.append(process.pid)
-    return sorted(found)
+    return sorted(row.pid for row in process_table() if row.uid == uid and _still_alive(row.pid))
 
 
 def matching(accept: Callable[[int], bool]) -> list[int]:
@@ -158,12 +225,9 @@ def _current(pids: Pids) -> list[int]:
 def group_members(pgids: Iterable[int]) -> list[int]:
     """Other live processes whose process group is one of ``pgids``."""
     wanted = set(pgids)
-    found = []
-    for pid in other_pids() if wanted else []:
-        with contextlib.suppress(OSError):
-            if os.getpgid(pid) in wanted and alive(pid):
-                found.append(pid)
-    return found
+    if not wanted:
+        return []
+    return [row.pid for row in process_table() if row.pgid in wanted and _still_alive(row.pid)]
 
 
 def _finder(pids: Pids) -> Callable[[Iterable[int]], list[psutil.Process]]:
@@ -188,7 +252,7 @@ def _finder(pids: Pids) -> Callable[[Iterable[int]], list[psutil.Process]]:
     given = bind(_current(pids)) if fixed else []
 
     def find(groups: Iterable[int] = ()) -> list[psutil.Process]:
-        _reap_children()
+        # A zombie child counts as gone here; the looks at the table reap them.
         wanted = given if fixed else bind(_current(pids))
         members = [m for m in bind(group_members(groups)) if m not in wanted]
         return [process for process in [*wanted, *members] if _running(process)]
@@ -224,7 +288,12 @@ def stop(
         signalled: set[int] = set()
         deadline = time.monotonic() + wait_s
         while True:
-            live = find(pgids)
+            # A waiting round shares a recent look with other stops; "none left" is
+            # only concluded from a look taken after it was asked.
+            with accepting_age(POLL_S):
+                live = find(pgids)
+            if not live:
+                live = find(pgids)
             if not live:
                 return result
             for process in live:

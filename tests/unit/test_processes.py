@@ -193,3 +193,84 @@ def test_given_a_mac_when_the_local_plane_is_started_then_it_refuses_in_one_line
         "namespaces for lab isolation); found Darwin\n"
     )
     assert not (tmp_path / "home").exists()
+
+
+def _counting_looks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the looks at the process table from now on (none is shared from before)."""
+    monkeypatch.setattr(processes, "_table", (float("-inf"), []))
+    looks: list[int] = []
+    original = processes._look
+
+    def look() -> list[processes.ProcessRow]:
+        looks.append(1)
+        return original()
+
+    monkeypatch.setattr(processes, "_look", look)
+    return looks
+
+
+def test_given_questions_that_accept_a_recent_look_when_asked_together_then_one_look_serves_them(
+    spawn, monkeypatch
+):
+    marked = spawn(["sleep", "30"], env={"ADS_TEST_MARK": f"shared-{os.getpid()}"})
+    looks = _counting_looks(monkeypatch)
+    with processes.accepting_age(60):
+        answers = [dict(processes.with_environ("ADS_TEST_MARK")) for _ in range(5)]
+        members = processes.group_members([marked.pid])
+        by_uid = processes.uid_processes(os.getuid())
+
+    assert looks == [1]
+    assert all(answer[marked.pid] == f"shared-{os.getpid()}" for answer in answers)
+    assert members == [marked.pid] and marked.pid in by_uid
+
+
+def test_given_a_recent_look_when_a_process_ends_then_it_is_not_reported_from_that_look(
+    spawn, monkeypatch
+):
+    marked = spawn(["sleep", "30"], env={"ADS_TEST_MARK": f"ended-{os.getpid()}"})
+    _counting_looks(monkeypatch)
+    with processes.accepting_age(60):
+        assert marked.pid in dict(processes.with_environ("ADS_TEST_MARK"))
+        marked.kill()
+        marked.wait(timeout=5)
+        # The look still lists it; the answer checks each pid it gives.
+        assert marked.pid not in dict(processes.with_environ("ADS_TEST_MARK"))
+
+
+def test_given_a_question_without_an_accepted_age_when_asked_then_a_new_look_sees_new_processes(
+    spawn, monkeypatch
+):
+    looks = _counting_looks(monkeypatch)
+    with processes.accepting_age(60):
+        processes.process_table()
+    later = spawn(["sleep", "30"], env={"ADS_TEST_MARK": f"later-{os.getpid()}"})
+
+    assert later.pid in dict(processes.with_environ("ADS_TEST_MARK"))
+    assert len(looks) == 2
+
+
+def test_given_a_stop_when_its_rounds_share_looks_then_none_left_is_concluded_from_a_fresh_look(
+    spawn, monkeypatch
+):
+    victim = spawn(["sleep", "30"], env={"ADS_TEST_MARK": f"stop-{os.getpid()}"})
+    mark = f"stop-{os.getpid()}"
+    latecomer: list[subprocess.Popen] = []
+    original = processes._look
+
+    def look() -> list[processes.ProcessRow]:
+        rows = original()
+        # A process that appears right after the stop's last shared look was taken.
+        if not latecomer and victim.poll() is not None:
+            latecomer.append(spawn(["sleep", "30"], env={"ADS_TEST_MARK": mark}))
+        return rows
+
+    monkeypatch.setattr(processes, "_look", look)
+
+    def find() -> list[int]:
+        return [pid for pid, value in processes.with_environ("ADS_TEST_MARK") if value == mark]
+
+    result = processes.stop(find, grace_s=5, kill_grace_s=1)
+
+    assert result.stopped
+    assert latecomer and latecomer[0].poll() is not None
+    assert result.signalled == [victim.pid, latecomer[0].pid]
