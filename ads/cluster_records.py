@@ -5,6 +5,13 @@ DeployLab, so each step writes only its own VM's entry: a nested SET on
 ``vms.<name>.<field>`` that leaves the other entries (and the lab's status) alone. The
 entry must exist (the request wrote every entry PENDING): a write for a VM the lab does
 not have is refused with :class:`ClusterVmNotFound`, never creates one.
+
+DESTROYED is an entry's last status. When one VM's step fails, Step Functions stops the
+Map's other iterations, but a Lambda invocation already running finishes and writes its
+result, possibly after Destroy VM marked the entries DESTROYED. A write that would set
+another status is therefore made on condition that the entry is not DESTROYED, and is
+refused with :class:`VmEntryDestroyed` otherwise, so a late step cannot bring a destroyed
+VM back to RUNNING in the record.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from ads.cluster_model import ENTRY_FIELDS
+from ads.cluster_model import ENTRY_FIELDS, VmStatus
 from ads.lab_record import iso, utc_now
 from ads.labs_table import to_dynamo
 from ads.providers.base import StepError
@@ -21,6 +28,10 @@ from ads.providers.base import StepError
 
 class ClusterVmNotFound(StepError):
     """The lab has no VM of that name (or no such lab): nothing was written."""
+
+
+class VmEntryDestroyed(StepError):
+    """The entry is DESTROYED already: a late step's status was not written."""
 
 
 class VmEntries:
@@ -54,6 +65,10 @@ class VmEntries:
                 )
             names[f"#n{i}"] = vm_name
             conditions.append(f"attribute_exists(#vms.#n{i})")
+            if fields.get("status") not in (None, VmStatus.DESTROYED):
+                names["#status"] = "status"
+                values[":destroyed"] = VmStatus.DESTROYED.value
+                conditions.append(f"#vms.#n{i}.#status <> :destroyed")
             for j, (field, value) in enumerate(sorted({**fields, "updated_at": now}.items())):
                 names[f"#f{i}_{j}"] = field
                 values[f":v{i}_{j}"] = value
@@ -66,13 +81,39 @@ class VmEntries:
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=to_dynamo(values),
                 ReturnValues="NONE",
+                # The item as it was, in the refusal: which condition failed, with no
+                # second read (and no race with it).
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            raise ClusterVmNotFound(
-                f"lab {lab_id} has no VM named {', '.join(changes)}: vms.<name> must exist "
-                "(the request writes every VM of the lab's cluster PENDING)",
-                lab_id=lab_id,
-                vm_names=list(changes),
-            ) from None
+            raise _refusal(lab_id, changes, exc.response.get("Item")) from None
+
+
+def _refusal(
+    lab_id: str, changes: Mapping[str, Mapping[str, Any]], item: Mapping[str, Any] | None
+) -> StepError:
+    """Why DynamoDB refused the write, from the item it returned (low-level attribute
+    values): a named entry the lab does not have, or one that is DESTROYED already."""
+    entries = ((item or {}).get("vms") or {}).get("M") or {}
+    missing = [name for name in changes if name not in entries]
+    if item is None or missing:
+        return ClusterVmNotFound(
+            f"lab {lab_id} has no VM named {', '.join(missing or list(changes))}: vms.<name> "
+            "must exist (the request writes every VM of the lab's cluster PENDING)",
+            lab_id=lab_id,
+            vm_names=missing or list(changes),
+        )
+    destroyed = [
+        name
+        for name in changes
+        if ((entries[name].get("M") or {}).get("status") or {}).get("S") == VmStatus.DESTROYED
+    ]
+    names = destroyed or list(changes)
+    return VmEntryDestroyed(
+        f"lab {lab_id}: VM {', '.join(names)} is DESTROYED already; a step that ended after "
+        "Destroy VM does not change its status",
+        lab_id=lab_id,
+        vm_names=names,
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ads.cluster_model import VmStatus, vm_of_step
+from ads.cluster_records import VmEntryDestroyed
 from ads.failure_causes import FAIL_CAUSE_LIMIT, failure_cause
 from ads.lab_record import LabRecord, LabStatus
 from ads.lab_schedules import LabSchedules
@@ -109,7 +110,13 @@ def _note_failed_vm(
         return
     fields: dict[str, Any] = {"failed_step": failed_step, "cause": cause[:FAIL_CAUSE_LIMIT]}
     if entry.get("status") != VmStatus.DESTROYED:
-        fields["status"] = VmStatus.FAILED.value
+        try:
+            repository.vm_entries.update_vm(
+                record.lab_id, vm_name, status=VmStatus.FAILED.value, **fields
+            )
+            return
+        except VmEntryDestroyed:
+            pass  # Destroy VM marked it since the record was read: the cause still goes.
     repository.vm_entries.update_vm(record.lab_id, vm_name, **fields)
 
 

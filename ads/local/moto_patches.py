@@ -23,7 +23,14 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ads.local import moto_sfn_eval, moto_sfn_integration, moto_tracking, moto_transactions
+from ads.local import (
+    moto_dynamo_reads,
+    moto_item_size,
+    moto_sfn_eval,
+    moto_sfn_integration,
+    moto_tracking,
+    moto_transactions,
+)
 from ads.local.record_store import WRITE_OPERATIONS, keys_written
 from ads.local.usage import scope
 
@@ -180,6 +187,10 @@ def install(plane: LocalControlPlane, active: Callable[[], LocalControlPlane | N
     # DeployCohort starts DeployLab through states:startExecution.sync:2.
     undo.append(moto_sfn_integration.install())
     undo.append(moto_sfn_eval.install())
+    # moto's item size check, in one walk of the item rather than its square...
+    undo.append(moto_item_size.install())
+    # ...and its projections and answers at the cost of what they carry.
+    undo.append(moto_dynamo_reads.install())
 
     original_call = botocore.client.BaseClient._make_api_call
     botocore.client.BaseClient._make_api_call = _observed_api_call(original_call, active)

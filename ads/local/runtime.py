@@ -34,8 +34,6 @@ from typing import Any
 from ads.config import DEFAULT_INIT_POLL_S
 from ads.local import (
     execution_reader,
-    moto_dynamo_reads,
-    moto_item_size,
     moto_patches,
     moto_serial,
     resolver_state,
@@ -201,10 +199,6 @@ class LocalControlPlane:
         self._restore.append(moto_serial.install())
         # ...and Powertools' REST resolver keeps the request it resolves per thread.
         self._restore.append(resolver_state.install())
-        # moto's item size check, in one walk of the item rather than its square.
-        self._restore.append(moto_item_size.install())
-        # ...and its projections and answers at the cost of what they carry.
-        self._restore.append(moto_dynamo_reads.install())
         arn_prefix = f"arn:aws:states:{self.region}:{ACCOUNT_ID}:stateMachine:"
         self.deploy_state_machine_arn = arn_prefix + DEPLOY_STATE_MACHINE
         self.destroy_state_machine_arn = arn_prefix + DESTROY_STATE_MACHINE
@@ -368,12 +362,15 @@ class LocalControlPlane:
         """The local compute provider of this plane's configuration (None for another one)."""
         try:
             from ads.providers import get_provider
+            from ads.providers.local import LocalProvider
 
             if self.config is None or self.config.provider != "local":
                 return None
-            return get_provider(self.config)
+            provider = get_provider(self.config)
         except Exception:
             return None
+        # A test may stand another provider in for the local one: it has no sandboxes.
+        return provider if isinstance(provider, LocalProvider) else None
 
     # -- clients and helpers for callers -------------------------------------
 

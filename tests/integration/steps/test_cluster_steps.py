@@ -17,7 +17,7 @@ from moto import mock_aws
 
 from ads import cluster_steps, steps, teardown_steps
 from ads.cluster_model import VmStatus
-from ads.cluster_records import ClusterVmNotFound
+from ads.cluster_records import ClusterVmNotFound, VmEntryDestroyed
 from ads.init_wait import InitWaitDependencies, await_init, send_init
 from ads.lab.cluster import cluster_of
 from ads.lab.plan import plan_from_labspec_source
@@ -70,15 +70,7 @@ class World:
 
 
 def _wait(world: World, name: str) -> Any:
-    return cluster_steps.wait_running(
-        LAB,
-        name,
-        world.repository,
-        world.provider,
-        launch_grace_s=60,
-        boot_deadline_s=600,
-        init_poll_s=300,
-    )
+    return _wait_with(world.provider, world, name)
 
 
 @pytest.fixture
@@ -316,6 +308,48 @@ def test_given_a_cluster_lab_when_destroyed_then_every_vm_goes_before_its_networ
     # The retry asked only about the VM that was not gone yet.
     assert [c.vm_name for c in provider.kinds("destroy")] == ["db-1", "web-1", "web-2", "web-2"]
     assert provider.running() == []
+
+
+@dataclass
+class DestroyedWhileAsked(FakeClusterProvider):
+    """The lab is destroyed while web-1's Wait Until Running asks about its VM: as when
+    another VM's step failed the Map and Destroy VM ran while this invocation was still
+    running (Step Functions stops the iteration, not the Lambda invocation)."""
+
+    world: World | None = None
+
+    def describe_vm(self, vm_id: str) -> VmState:
+        state = super().describe_vm(vm_id)
+        if self.world is not None:
+            world, self.world = self.world, None
+            teardown_steps.destroy_vm(LAB, world.repository, world.provider, launch_grace_s=0)
+        return state
+
+
+def test_given_a_late_step_that_ends_after_destroy_vm_then_it_does_not_bring_its_vm_back(
+    world: World,
+) -> None:
+    for name in VMS:
+        cluster_steps.create_vm(LAB, name, world.repository, world.provider)
+    late = DestroyedWhileAsked(agent_port=world.agent.port, vms=world.provider.vms, world=world)
+
+    with pytest.raises(VmEntryDestroyed, match="VM web-1 is DESTROYED already"):
+        _wait_with(late, world, "web-1")
+
+    assert world.statuses() == dict.fromkeys(VMS, VmStatus.DESTROYED.value)
+    assert world.provider.running() == []
+
+
+def _wait_with(provider: FakeClusterProvider, world: World, name: str) -> Any:
+    return cluster_steps.wait_running(
+        LAB,
+        name,
+        world.repository,
+        provider,
+        launch_grace_s=60,
+        boot_deadline_s=600,
+        init_poll_s=300,
+    )
 
 
 # -- Await Init per VM, and the callback for any VM of the lab -------------------------------
