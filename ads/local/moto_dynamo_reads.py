@@ -26,6 +26,8 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+from ads.local.patching import patch, undo_all
+
 # The members of DynamoDB's AttributeValue union, as the service model names them.
 ATTRIBUTE_VALUE_MEMBERS = frozenset({"S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"})
 _LIST_INDEX = "["
@@ -90,7 +92,6 @@ def install() -> Callable[[], None]:
     from moto.dynamodb.models.dynamo_type import Item, serializer
     from moto.dynamodb.models.utilities import find_nested_key
 
-    original_project = Item.project
     original_structure = BaseJSONSerializer._serialize_type_structure
     is_union: dict[int, bool] = {}
 
@@ -126,12 +127,9 @@ def install() -> Callable[[], None]:
                 return
         original_structure(self, serialized, value, shape, key)
 
-    # setattr: patches of moto's classes at run time, which no type of moto's describes.
-    setattr(Item, "project", project)  # noqa: B010
-    setattr(BaseJSONSerializer, "_serialize_type_structure", structure)  # noqa: B010
-
-    def undo() -> None:
-        setattr(Item, "project", original_project)  # noqa: B010
-        setattr(BaseJSONSerializer, "_serialize_type_structure", original_structure)  # noqa: B010
-
-    return undo
+    return undo_all(
+        [
+            patch(Item, "project", project),
+            patch(BaseJSONSerializer, "_serialize_type_structure", structure),
+        ]
+    )

@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ads.local.patching import patch, undo_all
+
 # moto's threshold for DynamoDB's 400 KB (dynamo_type.LimitedSizeDict).
 ITEM_SIZE_LIMIT = 405000
 _SETS = frozenset({"SS", "NS", "BS"})
@@ -60,9 +62,6 @@ def install() -> Callable[[], None]:
     from moto.dynamodb.exceptions import ItemSizeTooLarge
     from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 
-    original_size = DynamoType.size
-    original_init = Item.__init__
-
     def size(self: Any) -> int:
         return value_size(self)
 
@@ -79,12 +78,4 @@ def install() -> Callable[[], None]:
             dict.__setitem__(built, name, value)
         self.attrs = built
 
-    # setattr: a patch of moto's classes at run time, which no type of moto's describes.
-    setattr(DynamoType, "size", size)  # noqa: B010
-    setattr(Item, "__init__", init)  # noqa: B010
-
-    def undo() -> None:
-        setattr(DynamoType, "size", original_size)  # noqa: B010
-        setattr(Item, "__init__", original_init)  # noqa: B010
-
-    return undo
+    return undo_all([patch(DynamoType, "size", size), patch(Item, "__init__", init)])

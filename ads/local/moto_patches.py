@@ -31,6 +31,7 @@ from ads.local import (
     moto_tracking,
     moto_transactions,
 )
+from ads.local.patching import patch
 from ads.local.record_store import WRITE_OPERATIONS, keys_written
 from ads.local.usage import scope
 
@@ -161,29 +162,24 @@ def install(plane: LocalControlPlane, active: Callable[[], LocalControlPlane | N
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.backend import execution_worker
 
-    undo: list[Callable[[], None]] = []
-    original_invoke = LambdaSimpleBackend.invoke
-    # setattr throughout: patches of moto and botocore at run time, typed by neither.
-    setattr(LambdaSimpleBackend, "invoke", _dispatching_invoke(original_invoke, active))  # noqa: B010
-    undo.append(lambda: setattr(LambdaSimpleBackend, "invoke", original_invoke))
-
-    original_parser = execution_worker.AmazonStateLanguageParser
-    setattr(execution_worker, "AmazonStateLanguageParser", ParsedDefinitions(original_parser))  # noqa: B010
-    undo.append(lambda: setattr(execution_worker, "AmazonStateLanguageParser", original_parser))
-
-    original_time = retrier_decl.time
-    setattr(retrier_decl, "time", ScaledTime(plane.time_scale))  # noqa: B010
-    undo.append(lambda: setattr(retrier_decl, "time", original_time))
-
-    undo.append(moto_transactions.install())
-    # Every model object moto made stayed alive (its dashboard's tracking): not here.
-    undo.append(moto_tracking.install())
+    undo: list[Callable[[], None]] = [
+        patch(
+            LambdaSimpleBackend, "invoke", _dispatching_invoke(LambdaSimpleBackend.invoke, active)
+        ),
+        patch(
+            execution_worker,
+            "AmazonStateLanguageParser",
+            ParsedDefinitions(execution_worker.AmazonStateLanguageParser),
+        ),
+        patch(retrier_decl, "time", ScaledTime(plane.time_scale)),
+        moto_transactions.install(),
+        # Every model object moto made stayed alive (its dashboard's tracking): not here.
+        moto_tracking.install(),
+    ]
 
     from moto.stepfunctions.responses import StepFunctionResponse
 
-    original_failure = StepFunctionResponse.send_task_failure
-    setattr(StepFunctionResponse, "send_task_failure", _send_task_failure_with_cause)  # noqa: B010
-    undo.append(lambda: setattr(StepFunctionResponse, "send_task_failure", original_failure))
+    undo.append(patch(StepFunctionResponse, "send_task_failure", _send_task_failure_with_cause))
     # DeployCohort starts DeployLab through states:startExecution.sync:2.
     undo.append(moto_sfn_integration.install())
     undo.append(moto_sfn_eval.install())
@@ -192,7 +188,6 @@ def install(plane: LocalControlPlane, active: Callable[[], LocalControlPlane | N
     # ...and its projections and answers at the cost of what they carry.
     undo.append(moto_dynamo_reads.install())
 
-    original_call = botocore.client.BaseClient._make_api_call
-    botocore.client.BaseClient._make_api_call = _observed_api_call(original_call, active)
-    undo.append(lambda: setattr(botocore.client.BaseClient, "_make_api_call", original_call))
+    client = botocore.client.BaseClient
+    undo.append(patch(client, "_make_api_call", _observed_api_call(client._make_api_call, active)))
     return undo

@@ -22,6 +22,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ads.local.patching import patch
+
 # moto's names for the Lambda service (its response classes use "awslambda").
 UNSERIALISED_SERVICES = frozenset({"awslambda", "lambda"})
 
@@ -48,11 +50,4 @@ def install() -> Callable[[], None]:
     """Serialise moto's backend calls (process-wide); returns the undo action."""
     from moto.core.responses import BaseResponse
 
-    # setattr: a patch of moto's class at run time, which no type of moto's describes.
-    original = BaseResponse.call_action
-    setattr(BaseResponse, "call_action", _serialised(original))  # noqa: B010
-
-    def undo() -> None:
-        setattr(BaseResponse, "call_action", original)  # noqa: B010
-
-    return undo
+    return patch(BaseResponse, "call_action", _serialised(BaseResponse.call_action))

@@ -29,6 +29,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ads.local.patching import patch, undo_all
+
 _PATH_CACHE_SIZE = 1024
 
 
@@ -96,20 +98,12 @@ def install() -> Callable[[], None]:
 
     undo: list[Callable[[], None]] = []
     for module in (json_path, result_path):
-        original = module.parse
-        setattr(module, "parse", cached_parse(original))  # noqa: B010
-        undo.append(functools.partial(setattr, module, "parse", original))
+        undo.append(patch(module, "parse", cached_parse(module.parse)))
 
     original_builder = boto_client.boto_client_for
     shared = SharedClients(original_builder, lambda: bool(botocore_stubber.enabled))
     for module in _task_modules():
         if module.boto_client_for is original_builder:
-            setattr(module, "boto_client_for", shared)  # noqa: B010
-            undo.append(functools.partial(setattr, module, "boto_client_for", original_builder))
+            undo.append(patch(module, "boto_client_for", shared))
     undo.append(shared.clear)
-
-    def undo_all() -> None:
-        for action in reversed(undo):
-            action()
-
-    return undo_all
+    return undo_all(undo)

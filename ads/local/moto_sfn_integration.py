@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ads.local.patching import patch, undo_all
+
 
 def _lower_first(name: str) -> str:
     return name[:1].lower() + name[1:]
@@ -54,11 +56,9 @@ def install() -> Callable[[], None]:
             for key in list(response):
                 response[_upper_first(key)] = response.pop(key)
 
-    service._normalise_parameters = normalise_parameters  # type: ignore[method-assign]
-    service._normalise_response = normalise_response  # type: ignore[method-assign]
-
-    def undo() -> None:
-        service._normalise_parameters = original_parameters  # type: ignore[method-assign]
-        service._normalise_response = original_response  # type: ignore[method-assign]
-
-    return undo
+    return undo_all(
+        [
+            patch(service, "_normalise_parameters", normalise_parameters),
+            patch(service, "_normalise_response", normalise_response),
+        ]
+    )

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ads.local.patching import patch
+
 # moto's S3 backend walks its tracked keys and uploads on reset to close their files.
 TRACKED_PREFIXES = ("moto.s3.",)
 
@@ -33,11 +35,10 @@ def install() -> Callable[[], None]:
     from moto.core.common_models import BaseModel
     from moto.core.model_instances import model_data
 
-    original = BaseModel.__dict__["__new__"]
-    setattr(BaseModel, "__new__", staticmethod(_untracked_new))  # noqa: B010
+    undo = patch(BaseModel, "__new__", staticmethod(_untracked_new))
     # What was tracked before (a plane started earlier in this process) goes too.
     for models in model_data.values():
         for model in models.values():
             if not model.__module__.startswith(TRACKED_PREFIXES):
                 model.instances_tracked = []  # type: ignore[attr-defined]
-    return lambda: setattr(BaseModel, "__new__", original)
+    return undo

@@ -21,6 +21,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ads.local.patching import patch, undo_all
+
 _state = threading.local()
 
 
@@ -104,14 +106,10 @@ def install() -> Callable[[], None]:
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
 
-    original_copy = models.copy
     original = DynamoDBBackend.transact_write_items
-    # setattr: patches of moto at run time, which no type of moto's describes.
-    setattr(models, "copy", _TableSharingCopy(Table))  # noqa: B010
-    setattr(DynamoDBBackend, "transact_write_items", _item_rollback(original))  # noqa: B010
-
-    def undo() -> None:
-        setattr(DynamoDBBackend, "transact_write_items", original)  # noqa: B010
-        setattr(models, "copy", original_copy)  # noqa: B010
-
-    return undo
+    return undo_all(
+        [
+            patch(models, "copy", _TableSharingCopy(Table)),
+            patch(DynamoDBBackend, "transact_write_items", _item_rollback(original)),
+        ]
+    )
