@@ -55,6 +55,7 @@ WatchDeadlinePolicy = Literal["fail", "destroy"]
 # before it is touched (a lab being created has its instance before its record names it:
 # at least the create step's timeout plus the launch grace).
 DEFAULT_SWEEP_INTERVAL_S = 3600
+DEFAULT_LOCAL_TTL_INTERVAL_S = 3600
 DEFAULT_SWEEP_GRACE_S = 900
 DEFAULT_IMAGE_UNUSED_DAYS = 30
 MAX_IMAGE_UNUSED_DAYS = 3650
@@ -170,6 +171,9 @@ class AdsConfig(BaseModel):
     sweep_interval_s: int = Field(default=DEFAULT_SWEEP_INTERVAL_S, ge=1, le=7 * 86_400)
     sweep_grace_s: int = Field(default=DEFAULT_SWEEP_GRACE_S, ge=0, le=7 * 86_400)
     sweep_function_name: str = ""
+    # the local plane deletes items whose DynamoDB TTL has passed every this many seconds
+    # (ads.local.table_ttl; on AWS DynamoDB does)
+    local_ttl_interval_s: int = Field(default=DEFAULT_LOCAL_TTL_INTERVAL_S, ge=1, le=86_400)
     # the sweep removes ADS's lab images no deploy started from for this many days (0: never)
     image_unused_days: int = Field(
         default=DEFAULT_IMAGE_UNUSED_DAYS, ge=0, le=MAX_IMAGE_UNUSED_DAYS
@@ -309,6 +313,7 @@ class AdsConfig(BaseModel):
             "sweep_interval_s": ("ADS_SWEEP_INTERVAL_S",),
             "sweep_grace_s": ("ADS_SWEEP_GRACE_S",),
             "sweep_function_name": ("ADS_SWEEP_FUNCTION_NAME",),
+            "local_ttl_interval_s": ("ADS_LOCAL_TTL_INTERVAL_S",),
             "image_unused_days": ("ADS_IMAGE_UNUSED_DAYS",),
             "lab_access": ("ADS_LAB_ACCESS",),
             "lab_ingress_cidrs": ("ADS_LAB_INGRESS_CIDRS",),

@@ -230,6 +230,8 @@ def serve(home: Path, port: int, time_scale: float, stop: threading.Event) -> in
         log.info("sweep started", interval_s=plane.config.sweep_interval_s)
     if plane.start_lab_schedules():
         log.info("lab schedules started", group=plane.config.schedule_group)
+    if plane.timers.start_ttl():
+        log.info("TTL deletions started", interval_s=plane.config.local_ttl_interval_s)
     try:
         server.start()
         state = ControlPlaneState(

@@ -1,9 +1,10 @@
 """The local control plane's timers: what EventBridge rules and Scheduler fire on AWS.
 
-Three timers, each started by the daemon once recovery has run and stopped with the
+Four timers, each started by the daemon once recovery has run and stopped with the
 plane: the health watch (``ADS_WATCH_INTERVAL_S``), the sweep (``ADS_SWEEP_INTERVAL_S``,
-applied) and the labs' EventBridge Scheduler schedules (leases, working hours). Each
-runs its handler through the plane's in-process Lambda dispatch.
+applied) and the labs' EventBridge Scheduler schedules (leases, working hours), each
+running its handler through the plane's in-process Lambda dispatch; and DynamoDB's TTL
+(``ADS_LOCAL_TTL_INTERVAL_S``, :mod:`ads.local.table_ttl`), which is no Lambda's.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class PlaneTimers:
         self._schedule_timer: Any = None
         # The sweep's timer (ads.local.watch_timer.WatchTimer), once start_sweep ran.
         self._sweep_timer: Any = None
+        # DynamoDB's TTL (a WatchTimer over ads.local.table_ttl), once start_ttl ran.
+        self._ttl_timer: Any = None
 
     def start_health_watch(self) -> bool:
         """Run the health watch's handler every ``ADS_WATCH_INTERVAL_S`` (unless
@@ -60,6 +63,26 @@ class PlaneTimers:
             plane.config.sweep_interval_s,
             on_error=_report_sweep_error,
             name="ads-sweep",
+        ).start()
+        return True
+
+    def start_ttl(self) -> bool:
+        """Delete the labs table's expired items every ``ADS_LOCAL_TTL_INTERVAL_S``."""
+        import time
+
+        from ads.local.runtime import TABLE_NAME
+        from ads.local.table_ttl import expire_items
+        from ads.local.watch_timer import WatchTimer
+
+        plane = self._plane
+        if not plane.started or self._ttl_timer is not None:
+            return False
+        client = plane.client("dynamodb")
+        self._ttl_timer = WatchTimer(
+            lambda _event: expire_items(client, TABLE_NAME, time.time()),
+            plane.config.local_ttl_interval_s,
+            on_error=_report_ttl_error,
+            name="ads-ttl",
         ).start()
         return True
 
@@ -99,6 +122,9 @@ class PlaneTimers:
         if self._sweep_timer is not None:
             self._sweep_timer.stop()
             self._sweep_timer = None
+        if self._ttl_timer is not None:
+            self._ttl_timer.stop()
+            self._ttl_timer = None
 
 
 def _report_schedule_error(text: str) -> None:
@@ -107,6 +133,10 @@ def _report_schedule_error(text: str) -> None:
 
 def _report_sweep_error(text: str) -> None:
     sys.stderr.write(f"ads-local: the sweep failed: {text}")
+
+
+def _report_ttl_error(text: str) -> None:
+    sys.stderr.write(f"ads-local: deleting expired items failed: {text}")
 
 
 def _report_watch_error(text: str) -> None:

@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from ads.labs_table import TTL_ATTRIBUTE
 from ads.local.moto_serial import backend_lock
 from ads.local.private_files import private_dir, restrict_file
 from ads.local.record_writer import RecordWriter
@@ -45,7 +46,6 @@ WRITE_OPERATIONS = frozenset(
     {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 )
 KEY_ATTRIBUTE = "lab_id"
-TTL_ATTRIBUTE = "expires_at"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
     key TEXT PRIMARY KEY,
