@@ -75,9 +75,18 @@ def _totals(samples: list[Sample]) -> Counter[str]:
     return totals
 
 
-def _errored_functions(plane: LocalControlPlane, lab_id: str) -> Counter[str]:
+# The "not yet" a healthy deployment may raise, which its state retries: an agent slow to
+# answer its first health check on a loaded machine (the check's timeout is 3 s).
+NOT_YET = frozenset({"HealthCheckPending"})
+
+
+def _errored_functions(
+    plane: LocalControlPlane, lab_id: str, *, allowed: frozenset[str] = frozenset()
+) -> Counter[str]:
     return Counter(
-        i.function for i in plane.ledger.for_lab(lab_id).invocations if i.error_type is not None
+        f"{i.function}: {i.error_type}"
+        for i in plane.ledger.for_lab(lab_id).invocations
+        if i.error_type is not None and i.error_type not in allowed
     )
 
 
@@ -101,12 +110,13 @@ def test_given_a_healthy_lab_when_deployed_and_destroyed_then_nothing_alarm_wort
     (time_to_ready,) = [v for n, _, v in samples if n == LabMetric.TIME_TO_READY and v is not None]
     assert time_to_ready > 0
     # Await Init waits for the install's event instead of raising InitInProgress: a
-    # healthy deployment raises nothing locally (on AWS, Wait Until Running still adds
-    # VmNotReady Errors while the instance boots), and certainly none of the Lambdas whose
-    # Errors are alarmed raised.
+    # healthy deployment raises nothing locally but a retried "not yet" (on AWS, Wait
+    # Until Running still adds VmNotReady Errors while the instance boots), and none of
+    # the Lambdas whose Errors are alarmed raised at all.
     errored = _errored_functions(plane, deployed.lab_id)
-    assert not set(errored) & set(LAMBDA_ERRORS_ARE_FAILURES), errored
-    assert not errored, errored
+    alarmed = {entry for entry in errored if entry.split(":")[0] in LAMBDA_ERRORS_ARE_FAILURES}
+    assert not alarmed, errored
+    assert not _errored_functions(plane, deployed.lab_id, allowed=NOT_YET), errored
 
 
 def test_given_a_failing_build_when_deployed_then_labs_failed_is_emitted_with_the_step(

@@ -104,9 +104,11 @@ def test_given_the_install_ends_when_its_event_arrives_then_the_lab_is_ready_wit
     assert outcome.record.init_command_id == spy.answers[0]["command_id"]
     usage = patient_plane.ledger.for_lab(outcome.lab_id)
     assert usage.invocations_by_function["step_callback"] == 1
-    # Initialise VM and one Await Init; Check Health passed on its first call.
+    # Initialise VM and one Await Init; one Check Health passed (a loaded machine may add
+    # a retried HealthCheckPending before it: the agent's answer took over 3 s).
     assert usage.invocations_by_function["init_vm"] == 2
-    assert usage.invocations_by_function["health_check"] == 1
+    checks = [i.error_type for i in usage.invocations if i.function == "health_check"]
+    assert checks.count(None) == 1 and set(checks) <= {None, "HealthCheckPending"}, checks
 
 
 def test_given_the_event_is_lost_when_the_wait_times_out_then_its_poll_finds_the_install_done(
