@@ -55,9 +55,10 @@ WatchDeadlinePolicy = Literal["fail", "destroy"]
 # before it is touched (a lab being created has its instance before its record names it:
 # at least the create step's timeout plus the launch grace).
 DEFAULT_SWEEP_INTERVAL_S = 3600
-DEFAULT_LOCAL_TTL_INTERVAL_S = 3600
 DEFAULT_SWEEP_GRACE_S = 900
 DEFAULT_IMAGE_UNUSED_DAYS = 30
+# How often the local plane deletes the labs table's expired items (ads/local/table_ttl.py).
+DEFAULT_LOCAL_TTL_INTERVAL_S = 3600
 MAX_IMAGE_UNUSED_DAYS = 3650
 # How students reach a lab's application (see ads/providers/ec2_access.py).
 LAB_ACCESS_MODES = ("private", "public", "load-balancer")

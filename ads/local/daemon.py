@@ -224,11 +224,11 @@ def serve(home: Path, port: int, time_scale: float, stop: threading.Event) -> in
         log.info("records reconciled", **report.to_json())
     except Exception:
         log.exception("reconciling the records failed; serving them as they are")
-    if plane.start_health_watch():
+    if plane.timers.start_health_watch():
         log.info("health watch started", interval_s=plane.config.watch_interval_s)
-    if plane.start_sweep():
+    if plane.timers.start_sweep():
         log.info("sweep started", interval_s=plane.config.sweep_interval_s)
-    if plane.start_lab_schedules():
+    if plane.timers.start_lab_schedules():
         log.info("lab schedules started", group=plane.config.schedule_group)
     if plane.timers.start_ttl():
         log.info("TTL deletions started", interval_s=plane.config.local_ttl_interval_s)

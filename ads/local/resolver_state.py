@@ -25,6 +25,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ads.local.patching import patch, undo_all
+
 # The resolver's attributes that hold the request being resolved, with what a thread
 # that has not resolved anything yet finds (None: the attribute is not set).
 _PER_REQUEST: dict[str, Callable[[], Any] | None] = {
@@ -123,24 +125,15 @@ def install() -> Callable[[], None]:
 
     if ApiGatewayResolver.__dict__.get(_INSTALLED_MARK):
         return lambda: None
-    saved = {
-        name: ApiGatewayResolver.__dict__.get(name)
-        for name in (*_PER_REQUEST, "resolve", "resolve_async")
-    }
-    # setattr: a patch of Powertools' class at run time, which its types do not describe.
-    for name, default in _PER_REQUEST.items():
-        setattr(ApiGatewayResolver, name, PerThreadAttribute(name, default))
     resolve, resolve_async = ApiGatewayResolver.resolve, ApiGatewayResolver.resolve_async
-    setattr(ApiGatewayResolver, "resolve", _per_thread_resolve(resolve))  # noqa: B010
-    setattr(ApiGatewayResolver, "resolve_async", _per_thread_resolve_async(resolve_async))  # noqa: B010
-    setattr(ApiGatewayResolver, _INSTALLED_MARK, True)
-
-    def undo() -> None:
-        for name, value in saved.items():
-            if value is None:
-                delattr(ApiGatewayResolver, name)
-            else:
-                setattr(ApiGatewayResolver, name, value)
-        delattr(ApiGatewayResolver, _INSTALLED_MARK)
-
-    return undo
+    return undo_all(
+        [
+            *(
+                patch(ApiGatewayResolver, name, PerThreadAttribute(name, default))
+                for name, default in _PER_REQUEST.items()
+            ),
+            patch(ApiGatewayResolver, "resolve", _per_thread_resolve(resolve)),
+            patch(ApiGatewayResolver, "resolve_async", _per_thread_resolve_async(resolve_async)),
+            patch(ApiGatewayResolver, _INSTALLED_MARK, True),
+        ]
+    )

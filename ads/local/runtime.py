@@ -142,7 +142,7 @@ class LocalControlPlane:
         self.redeploy_state_machine_arn = ""
         self.cohort_state_machine_arn = ""
         self._mock: Any = None
-        # The health watch, sweep and lab schedule timers (ads.local.plane_timers).
+        # The health watch, sweep, lab schedule and TTL timers (ads.local.plane_timers).
         self.timers = PlaneTimers(self)
         self._saved_env: dict[str, str | None] = {}
         self._restore: list[Callable[[], None]] = []
@@ -291,20 +291,6 @@ class LocalControlPlane:
             with _active_lock:
                 if _active_plane is self:
                     _active_plane = None
-
-    def start_health_watch(self) -> bool:
-        """Run the health watch every ``ADS_WATCH_INTERVAL_S`` (ads.local.plane_timers);
-        the daemon starts it once recovery has run."""
-        return self.timers.start_health_watch()
-
-    def start_sweep(self) -> bool:
-        """Run the sweep (applied) every ``ADS_SWEEP_INTERVAL_S``; the daemon starts it
-        once recovery has reconciled the records."""
-        return self.timers.start_sweep()
-
-    def start_lab_schedules(self, clock: Callable[[], Any] | None = None) -> bool:
-        """Fire the labs' schedules when due; the daemon starts it once recovery has run."""
-        return self.timers.start_lab_schedules(clock)
 
     def _settle_records(self) -> None:
         from ads.local.recovery import settle_stopped

@@ -59,7 +59,7 @@ def test_given_the_sweep_timer_when_it_runs_then_orphans_go_and_live_labs_stay(
         repository.create(repository.new_record("lab-stuck-01", OWNER))
         repository.transition("lab-stuck-01", LabStatus.PROVISIONING)
 
-        assert plane.start_sweep()
+        assert plane.timers.start_sweep()
 
         assert _wait_for(lambda: not orphan.exists()), "the orphan sandbox is still there"
         assert _wait_for(lambda: repository.require("lab-stuck-01").status == LabStatus.FAILED)
@@ -68,4 +68,4 @@ def test_given_the_sweep_timer_when_it_runs_then_orphans_go_and_live_labs_stay(
         stuck = repository.require("lab-stuck-01")
         assert stuck.cause == "sweep: execution (none recorded) does not exist while PROVISIONING"
         assert stuck.failed_step == "Sweep"
-        assert not plane.start_sweep()  # one timer per plane
+        assert not plane.timers.start_sweep()  # one timer per plane
