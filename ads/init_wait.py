@@ -36,7 +36,7 @@ from ads.lab_record import LabRecord, LabStatus
 from ads.observability import logger
 from ads.providers.base import ComputeProvider, InitFailed, InitInProgress, InitStatus, VmInfo
 from ads.records import LabRepository
-from ads.step_records import advance, deploying, vm_of
+from ads.step_records import advance, deploying, move, open_access, vm_of
 from ads.step_results import InitVmResult
 from ads.step_waits import (
     StepDeadlineExceeded,
@@ -91,8 +91,9 @@ def send_init(
     provider: ComputeProvider,
     vm_name: str | None = None,
 ) -> InitSentResult:
-    """Initialise VM: send the install command once and record its id (INITIALIZING);
-    with ``vm_name``, the command of that VM of a cluster lab."""
+    """Initialise VM: send the install command once and record its id (INITIALIZING),
+    then open the lab's access; with ``vm_name``, the command of that VM of a cluster lab
+    (whose access opens at Mark Ready)."""
     if vm_name is not None:
         from ads import cluster_steps
 
@@ -103,13 +104,18 @@ def send_init(
     vm = vm_of(record)
     if record.status != LabStatus.INITIALIZING:
         record = advance(repository, lab_id, LabStatus.INITIALIZING, "running the install script")
-    if record.init_command_id:
-        return InitSentResult(command_id=record.init_command_id)
-    command_id = provider.start_init(lab_id, vm, init_request(record))
-    # Stored before anything else can fail, so a retried step follows this command
-    # instead of sending a second one.
-    advance(repository, lab_id, LabStatus.INITIALIZING, init_command_id=command_id)
-    logger.info("init command sent", command_id=command_id)
+    command_id = record.init_command_id
+    if not command_id:
+        command_id = provider.start_init(lab_id, vm, init_request(record))
+        # Stored before anything else can fail, so a retried step follows this command
+        # instead of sending a second one.
+        move(repository, lab_id, LabStatus.INITIALIZING, init_command_id=command_id)
+        logger.info("init command sent", command_id=command_id)
+    # The access opens while the install runs (idempotent, so a retry opens it again), so
+    # that Check Health can record READY as soon as the agent answers healthy.
+    fields = open_access(record, provider)
+    if fields and fields.get("app_url") != record.app_url:
+        move(repository, lab_id, LabStatus.INITIALIZING, **fields)
     return InitSentResult(command_id=command_id)
 
 

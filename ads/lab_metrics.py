@@ -36,7 +36,7 @@ class LabMetric(StrEnum):
 
 MEANING: dict[LabMetric, str] = {
     LabMetric.LABS_REQUESTED: "a deployment started: Create VM took the lab out of REQUESTED",
-    LabMetric.LABS_READY: "Mark Ready recorded READY",
+    LabMetric.LABS_READY: "Check Health (or Mark Ready) recorded READY",
     LabMetric.TIME_TO_READY: "seconds from the request to READY",
     LabMetric.LABS_DESTROYED: "Mark Destroyed recorded DESTROYED",
     LabMetric.LABS_FAILED: "a deployment failed at a step after its retries; the lab is FAILED",

@@ -1,4 +1,5 @@
-"""The metrics of a workflow's outcome, counted by its final bookkeeping step (record_status).
+"""The metrics of a workflow's outcome, counted by the step that records it: READY of a lab
+of one VM by Check Health, every other outcome by the final bookkeeping (record_status).
 
 Each outcome counts once: Step Functions may run a Mark step twice, and the second run
 finds its status already recorded.

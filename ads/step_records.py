@@ -9,7 +9,8 @@ from typing import Any
 
 from ads.errors import IllegalTransitionError
 from ads.lab_record import LabRecord, LabStatus
-from ads.providers.base import LabBeingDestroyed, VmInfo, VmNotRunning
+from ads.providers.access import access_hooks
+from ads.providers.base import ComputeProvider, LabBeingDestroyed, VmInfo, VmNotRunning
 from ads.records import LabRepository
 
 DESTROY_STATES = (LabStatus.DESTROYING, LabStatus.DESTROYED)
@@ -72,3 +73,13 @@ def vm_of(record: LabRecord) -> VmInfo:
         agent_port=record.agent_port,
         details=record.vm_details,
     )
+
+
+def open_access(record: LabRecord, provider: ComputeProvider | None) -> dict[str, Any]:
+    """Open the lab's access (idempotent; a provider without access hooks has none to
+    open): the record fields it gives, ``app_url`` when the lab has a URL."""
+    hooks = access_hooks(provider)
+    if hooks is None or not record.vm_id or record.agent_port is None:
+        return {}
+    url = hooks.open_lab_access(record.lab_id, vm_of(record), record.plan)
+    return {"app_url": url} if url else {}

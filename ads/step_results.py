@@ -53,6 +53,8 @@ class HealthCheckResult(StepResult):
     # The commit the agent reports the lab's checkout at (git sources), recorded as the
     # lab's first revision.
     revision: str | None = None
+    # Check Health of DeployLab moved the lab to READY (Mark Ready then only publishes).
+    ready_recorded: bool = False
 
 
 class DestroyVmResult(StepResult):

@@ -24,6 +24,7 @@ from ads.lab_metrics import LabMetric
 from ads.lab_record import LabRecord, LabStatus
 from ads.lifecycle_events import LifecyclePublisher
 from ads.observability import count, logger
+from ads.outcome_metrics import count_outcome
 from ads.providers.access import access_hooks
 from ads.providers.base import (
     ComputeProvider,
@@ -250,9 +251,25 @@ def init_vm(lab_id: str, repository: LabRepository, provider: ComputeProvider) -
 
 
 def health_check(
-    lab_id: str, repository: LabRepository, provider: ComputeProvider, *, timeout_s: float
+    lab_id: str,
+    repository: LabRepository,
+    provider: ComputeProvider,
+    *,
+    timeout_s: float,
+    mark_ready: bool = False,
 ) -> HealthCheckResult:
+    """GET the agent's /health; HealthCheckPending until it answers 200.
+
+    ``mark_ready`` (DeployLab): a healthy lab of one VM is moved to READY here, its access
+    having opened at Initialise VM, so READY follows the agent's answer with no further
+    step; Mark Ready then only publishes ``Lab Ready``. A lab of several VMs opens its
+    access at Mark Ready, which records its READY."""
     record = deploying(repository, lab_id, STEP_READ)
+    marks = mark_ready and not record.vms
+    if marks and record.status == LabStatus.READY:
+        # A retried step whose first run recorded READY: nothing is left to check.
+        url = provider.health_url(vm_of(record))
+        return HealthCheckResult(healthy=True, url=url, status_code=200, ready_recorded=True)
     if record.status != LabStatus.HEALTH_CHECKING:
         move(repository, lab_id, LabStatus.HEALTH_CHECKING, "checking the agent")
         record = record.model_copy(update={"status": LabStatus.HEALTH_CHECKING})
@@ -279,22 +296,29 @@ def health_check(
     except json.JSONDecodeError:
         document = {}
     version = document.get("agent_version") if isinstance(document, dict) else None
-    revision = _first_revision(repository, record, document)
+    revision, fields = _first_revision(record, document)
+    if marks:
+        ready = advance(repository, lab_id, LabStatus.READY, "healthy", **fields)
+        count_outcome(record, ready)
+    elif fields:
+        move(repository, lab_id, LabStatus.HEALTH_CHECKING, **fields)
     return HealthCheckResult(
         healthy=True,
         url=url,
         status_code=code,
         agent_version=str(version) if version else None,
         revision=revision,
+        ready_recorded=marks,
     )
 
 
-def _first_revision(repository: LabRepository, record: LabRecord, document: Any) -> str | None:
-    """Record the commit a git-sourced lab was first deployed at, as its agent reports it."""
+def _first_revision(record: LabRecord, document: Any) -> tuple[str | None, dict[str, Any]]:
+    """The commit the agent reports the lab's checkout at, and for a git-sourced lab's
+    first deploy the fields that record it as the lab's first revision."""
     reported = document.get("source_revision") if isinstance(document, dict) else None
     sha = str(reported) if reported and reported != "none" else None
     if sha is None or record.revision or not (record.source or {}).get("git"):
-        return sha
+        return sha, {}
     from ads.revisions import first_deploy
 
     history = first_deploy(
@@ -304,5 +328,4 @@ def _first_revision(repository: LabRepository, record: LabRecord, document: Any)
         requested_by=record.owner,
         at=record.created_at,
     )
-    move(repository, record.lab_id, LabStatus.HEALTH_CHECKING, revision=sha, revisions=history)
-    return sha
+    return sha, {"revision": sha, "revisions": history}

@@ -29,16 +29,8 @@ from ads.providers.base import (
 from ads.providers.consistency import within_launch_attempt_grace, within_launch_grace
 from ads.record_projection import STEP_READ
 from ads.records import LabRepository
-from ads.step_records import DESTROY_STATES, advance, vm_of
+from ads.step_records import DESTROY_STATES, advance, open_access
 from ads.step_results import DestroyVmResult, RecordStatusResult
-
-
-def _open_access(record: LabRecord, provider: ComputeProvider | None) -> dict[str, Any]:
-    hooks = access_hooks(provider)
-    if hooks is None or not record.vm_id or record.agent_port is None:
-        return {}
-    url = hooks.open_lab_access(record.lab_id, vm_of(record), record.plan)
-    return {"app_url": url} if url else {}
 
 
 def destroy_vm(
@@ -131,9 +123,13 @@ def record_status(
     destroy_error: dict[str, Any] | None = None,
     provider: ComputeProvider | None = None,
     schedules: LabSchedules | None = None,
+    ready_recorded: bool = False,
 ) -> RecordStatusResult:
     """Final bookkeeping of a workflow: READY, FAILED, DESTROYED (with their event), or
-    DESTROYING with the cause of a destroy that failed (no event: nothing finished)."""
+    DESTROYING with the cause of a destroy that failed (no event: nothing finished).
+
+    READY of a lab of one VM is written by Check Health itself (``ready_recorded``: its
+    access opened at Initialise VM), so Mark Ready only publishes ``Lab Ready`` then."""
     status = LabStatus(status)
     record = repository.require(lab_id)
     earlier = record
@@ -162,8 +158,14 @@ def record_status(
             repository, lab_id, LabStatus.FAILED, cause[:200], failed_step=failed_step, cause=cause
         )
     elif status == LabStatus.READY:
+        if before == LabStatus.READY and ready_recorded:
+            published = publisher.publish(record)
+            logger.info("status recorded by Check Health", status=before.value)
+            return RecordStatusResult(
+                lab_id=lab_id, status=before.value, changed=False, event_published=published
+            )
         # The access opens before READY is written, so READY means a student can get in.
-        fields = _open_access(record, provider)
+        fields = open_access(record, provider)
         record = advance(repository, lab_id, LabStatus.READY, "healthy", **fields)
     elif status == LabStatus.DESTROYING:
         cause = failure_cause(failed_step or "destroy", error)

@@ -18,6 +18,9 @@ online) and init (the install command's run), and the lag, under these assumptio
   within ``EVENT_S`` (0.5 s; SSM's delivery is "best effort", no figure is published);
 * a warm Lambda invocation takes ``LAMBDA_S`` (0.15 s, DynamoDB and SSM calls included)
   and a Step Functions transition ``TRANSITION_S`` (0.05 s);
+* the lag ends once the step that records READY has run (:func:`records_ready`: Check
+  Health with ``mark_ready``; Mark Ready in the polling definition), each step from the
+  event to it counted as one invocation and one transition;
 * Wait Until Running's first attempt comes right after Create VM; the VM is destroyed
   at once (``--shutdown-s`` adds Destroy VM's DestroyInProgress retries while EC2 says
   shutting-down);
@@ -90,12 +93,21 @@ def success_path(definition: dict[str, Any]) -> list[str]:
     return path
 
 
+def records_ready(state: dict[str, Any]) -> bool:
+    """Whether this Task writes READY: Check Health with ``mark_ready`` (a lab of one VM),
+    or Mark Ready (the polling definition, and a lab of several VMs)."""
+    payload = (state.get("Parameters") or {}).get("Payload") or {}
+    return payload.get("mark_ready") is True or payload.get("status") == "READY"
+
+
 def model(
     deploy: dict[str, Any], destroy: dict[str, Any], boot_s: float, init_s: float, shutdown_s: float
 ) -> dict[str, Any]:
     states = deploy["States"]
     transitions = invocations = 0
     lag = 0.0
+    # The lag runs from the install's end until the step that records READY has run.
+    noticed_init = ready = False
     for name in success_path(deploy):
         state = states[name]
         transitions += 1
@@ -110,13 +122,16 @@ def model(
             attempts, noticed = attempts_until(_retrier(state, "InitInProgress") or {}, init_s)
             retries = attempts - 1
             lag += noticed - init_s + LAMBDA_S + TRANSITION_S
+            noticed_init = True
         elif state["Resource"].endswith(".waitForTaskToken"):
             # One attempt per init_poll_s while the install runs; the event ends the last.
             retries = int(init_s // DEFAULT_INIT_POLL_S)
             invocations += 1  # functions/step_callback
             lag += EVENT_S + LAMBDA_S + TRANSITION_S
-        elif name in ("Check Health", "Mark Ready"):
+            noticed_init = True
+        elif noticed_init and not ready:
             lag += LAMBDA_S + TRANSITION_S
+        ready = ready or (noticed_init and records_ready(state))
         transitions += retries
         invocations += retries
     for name in success_path(destroy):

@@ -173,6 +173,7 @@ class LabAccess(Construct):
         self,
         *,
         create_vm: lambda_.IFunction,
+        init_vm: lambda_.IFunction,
         record_status: lambda_.IFunction,
         destroy_vm: lambda_.IFunction,
     ) -> None:
@@ -180,7 +181,9 @@ class LabAccess(Construct):
             return
         self._grant_security_groups(create_vm, destroy_vm)
         if self.mode == "load-balancer":
-            self._grant_load_balancer(record_status, destroy_vm)
+            # A lab of one VM opens its access at Initialise VM, while its install runs; a
+            # lab of several VMs at Mark Ready (record_status).
+            self._grant_load_balancer((init_vm, record_status), destroy_vm)
 
     def _grant_security_groups(
         self, create_vm: lambda_.IFunction, destroy_vm: lambda_.IFunction
@@ -255,7 +258,7 @@ class LabAccess(Construct):
             )
 
     def _grant_load_balancer(
-        self, record_status: lambda_.IFunction, destroy_vm: lambda_.IFunction
+        self, openers: tuple[lambda_.IFunction, ...], destroy_vm: lambda_.IFunction
     ) -> None:
         assert self.load_balancer is not None and self.listener is not None
         target_groups = self._arn("elasticloadbalancing", f"targetgroup/{TARGET_GROUP_NAMES}/*")
@@ -308,7 +311,8 @@ class LabAccess(Construct):
             ),
             describe,
         ):
-            record_status.add_to_role_policy(statement)
+            for opener in openers:
+                opener.add_to_role_policy(statement)
         for statement in (
             iam.PolicyStatement(
                 sid="RemoveLabRules",
@@ -334,7 +338,7 @@ class LabAccess(Construct):
             rules: "Listener rules are created per lab at run time on this load balancer only; "
             "deleting one needs the ads:managed tag.",
         }
-        for function in (record_status, destroy_vm):
+        for function in (*openers, destroy_vm):
             for resource, reason in why.items():
                 acknowledge(
                     function.role,

@@ -78,6 +78,7 @@ class AdsStack(Stack):
         )
         access.grant_steps(
             create_vm=workflow.create_vm,
+            init_vm=workflow.init_vm,
             record_status=workflow.record_status,
             destroy_vm=workflow.destroy_vm,
         )

@@ -2,7 +2,8 @@
 
 The workflow steps stay provider-neutral: a provider that implements
 :class:`LabAccessHooks` is asked at Wait Until Running for the facts the access needs
-(a public address, say), at Mark Ready to open the access and name the lab's URL, and
+(a public address, say), at Initialise VM (a lab of several VMs: Mark Ready) to open the
+access and name the lab's URL, before READY and while the install runs, and
 at Destroy VM, once the VM is gone, to remove what the access created.
 A provider without them (``local``: the app already answers on 127.0.0.1) is skipped.
 """

@@ -250,7 +250,7 @@ class Ec2LabAccess:
             raise VmNotReady(f"VM {vm.vm_id} has no public IP yet", vm_id=vm.vm_id)
         return {"public_ip": str(public_ip)}
 
-    # -- Mark Ready: the URL, and for the load balancer the rule and the target ------------
+    # -- Initialise VM (or Mark Ready): the URL, and for the load balancer the rule and target
 
     def open(self, lab_id: str, vm: VmInfo, plan: Mapping[str, Any]) -> str | None:
         port = lab_ports(plan)[0]

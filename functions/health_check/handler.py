@@ -1,5 +1,6 @@
 """Check Health: GET the agent's /health; HealthCheckPending until it answers 200 (a lab
-of several VMs: every VM's agent). Check VM Health (``vm_name``): that VM's agent."""
+of several VMs: every VM's agent). Check VM Health (``vm_name``): that VM's agent.
+DeployLab's Check Health (``mark_ready``) records READY once its lab of one VM is healthy."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ from functions.step_handler import step_handler
 from functions.step_input import StepInput
 
 
-def health_check(request: StepInput, deps: steps.StepDependencies) -> HealthCheckResult:
+class HealthCheckInput(StepInput):
+    # DeployLab: a healthy lab of one VM moves to READY in this step (ads.steps.health_check).
+    mark_ready: bool = False
+
+
+def health_check(request: HealthCheckInput, deps: steps.StepDependencies) -> HealthCheckResult:
     if request.vm_name:
         return cluster_steps.check_vm_health(
             request.lab_id,
@@ -23,7 +29,8 @@ def health_check(request: StepInput, deps: steps.StepDependencies) -> HealthChec
         deps.repository,
         deps.provider,
         timeout_s=deps.config.health_timeout_s,
+        mark_ready=request.mark_ready,
     )
 
 
-handler = step_handler(health_check)
+handler = step_handler(health_check, model=HealthCheckInput)

@@ -30,6 +30,8 @@ class RecordStatusInput(StepInput):
     error: StepError | None = None
     # Set by the deploy workflow when destroying the VM after a failure failed as well.
     destroy_error: StepError | None = None
+    # Mark Ready of a lab whose Check Health wrote READY (``$.health.result``): publish.
+    ready_recorded: bool = False
 
 
 def record_status(request: RecordStatusInput, deps: steps.StepDependencies) -> RecordStatusResult:
@@ -43,6 +45,7 @@ def record_status(request: RecordStatusInput, deps: steps.StepDependencies) -> R
         destroy_error=request.destroy_error.model_dump() if request.destroy_error else None,
         provider=deps.provider,
         schedules=schedules_for(get_config()),
+        ready_recorded=request.ready_recorded,
     )
 
 

@@ -148,7 +148,7 @@ def test_given_load_balancer_access_then_the_steps_learn_the_listener_group_and_
         for logical_id, r in of_type(template, "AWS::ElasticLoadBalancingV2::Listener").items()
         if r["Properties"]["Port"] == 443
     )
-    for name in ("create_vm", "record_status", "destroy_vm", "api"):
+    for name in ("create_vm", "init_vm", "record_status", "destroy_vm", "api"):
         variables = _environment(template, name)
         assert variables["ADS_LAB_ACCESS"] == "load-balancer"
         assert variables["ADS_LB_DOMAIN"] == DOMAIN
@@ -156,9 +156,13 @@ def test_given_load_balancer_access_then_the_steps_learn_the_listener_group_and_
         assert "ADS_LB_SECURITY_GROUP_ID" in variables and "ADS_VPC_ID" in variables
 
 
-def test_given_load_balancer_access_then_rules_and_target_groups_are_managed_by_tag(balanced):
+@pytest.mark.parametrize("opener", ["init_vm", "record_status"])
+def test_given_load_balancer_access_then_rules_and_target_groups_are_managed_by_tag(
+    balanced, opener
+):
+    # Initialise VM opens a lab of one VM's access, Mark Ready a lab of several VMs'.
     template, _, _ = balanced
-    ready = statements_of_function(template, "record_status")
+    ready = statements_of_function(template, opener)
     (create_group,) = statements_with_action(ready, "elasticloadbalancing:CreateTargetGroup")
     assert create_group["Condition"]["Null"] == {"aws:RequestTag/ads:lab-id": "false"}
     assert "targetgroup/ads-*/*" in text(resources_of(create_group))
@@ -172,6 +176,14 @@ def test_given_load_balancer_access_then_rules_and_target_groups_are_managed_by_
         "CreateTargetGroup",
         "CreateRule",
     ]
+    # Opening never removes: deleting rules and target groups is Destroy VM's alone.
+    assert not [
+        a
+        for s in ready
+        for a in actions_of(s)
+        if a.startswith("elasticloadbalancing:De")
+        and not a.startswith("elasticloadbalancing:Describe")
+    ]
     destroy = statements_of_function(template, "destroy_vm")
     for action in (
         "elasticloadbalancing:DeleteRule",
@@ -181,7 +193,8 @@ def test_given_load_balancer_access_then_rules_and_target_groups_are_managed_by_
         (statement,) = statements_with_action(destroy, action)
         assert statement["Condition"] == {"StringEquals": {"aws:ResourceTag/ads:managed": "true"}}
         assert "*" not in [text(r) for r in resources_of(statement)]
-    for name in ("create_vm", "wait_running", "init_vm", "health_check", "api"):
+    # Check Health reads what the lab's agent answers: it gets no load balancer right.
+    for name in ("create_vm", "wait_running", "health_check", "api"):
         statements = statements_of_function(template, name)
         assert not [
             a for s in statements for a in actions_of(s) if a.startswith("elasticloadbalancing:")

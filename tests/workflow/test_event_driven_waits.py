@@ -111,6 +111,33 @@ def test_given_the_install_ends_when_its_event_arrives_then_the_lab_is_ready_wit
     assert checks.count(None) == 1 and set(checks) <= {None, "HealthCheckPending"}, checks
 
 
+def test_given_the_agent_answers_healthy_when_checked_then_check_health_records_ready_and_mark_ready_only_announces_it(
+    plane: LocalControlPlane, hello_web_repo: Path
+) -> None:
+    seen_at_mark_ready: list[tuple[Any, Any]] = []
+
+    def spy(real: Handler) -> Handler:
+        def handler(event: dict[str, Any], context: Any) -> Any:
+            if event.get("status") == "READY":
+                record = plane.repository().require(event["lab_id"])
+                seen_at_mark_ready.append((record.status, event.get("ready_recorded")))
+            return real(event, context)
+
+        return handler
+
+    plane.override_handler("record_status", spy)
+
+    outcome = WorkflowDriver(plane).deploy(hello_web_labspec(), hello_web_repo)
+
+    assert outcome.record.status == LabStatus.READY, outcome.execution.get("cause")
+    # READY was in the record before Mark Ready ran: the lag ends with Check Health.
+    assert seen_at_mark_ready == [(LabStatus.READY, True)]
+    ready = [c for c in outcome.record.status_history if c.status == LabStatus.READY]
+    assert [c.note for c in ready] == ["healthy"]
+    usage = plane.ledger.for_lab(outcome.lab_id)
+    assert usage.api_calls[("events", "PutEvents")] == 1  # "Lab Ready", once
+
+
 def test_given_the_event_is_lost_when_the_wait_times_out_then_its_poll_finds_the_install_done(
     polling_plane: LocalControlPlane, hello_web_repo: Path
 ) -> None:

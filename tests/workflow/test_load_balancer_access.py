@@ -3,7 +3,7 @@
 The VM is a local one (its agent answers on 127.0.0.1); what opens and closes the access
 is the ec2 provider's own code (:class:`~ads.providers.ec2_access.Ec2LabAccess`) over
 moto's EC2 and ELBv2, with a VPC, a shared ALB and its HTTPS listener made here as CDK's
-access construct makes them. A failure while Mark Ready opens the access is injected
+access construct makes them. A failure while Initialise VM opens the access is injected
 with a botocore ``before-call`` hook (moto never refuses a rule or a target), so the test
 follows the ASL's Catch through Destroy VM to Mark Failed and then reads what moto still
 holds: no target group, no rule and no security group of the lab may be left.
@@ -37,7 +37,7 @@ ELBV2_EVENTS = "elastic-load-balancing-v2"
 class LoadBalancedLocalProvider(LocalProvider):
     """Local VMs behind the ec2 provider's load-balancer access code, as Ec2Provider
     wires it: the lab's security group made at Create VM, the rule and the target opened
-    at Mark Ready, all of it removed at Destroy VM once the VM is gone."""
+    at Initialise VM, all of it removed at Destroy VM once the VM is gone."""
 
     def __init__(self, config: AdsConfig, *, s3: Any, ec2: Any, elbv2: Any) -> None:
         super().__init__(config, s3=s3)
@@ -183,10 +183,16 @@ def alb(
     steps.dependencies_for.cache_clear()
 
 
-def _assert_failed_at_mark_ready(outcome: Outcome, plane: LocalControlPlane) -> str:
+def _assert_failed_at_initialise_vm(outcome: Outcome, plane: LocalControlPlane) -> str:
     assert outcome.execution["status"] == "FAILED"
     assert outcome.execution["error"] == "LabDeploymentFailed"
-    assert outcome.states[: len(DEPLOY_PATH) + 1] == [CLUSTER_CHOICE, *DEPLOY_PATH]
+    # The install was sent first; the lab fails without waiting for it to end.
+    until = DEPLOY_PATH.index("Initialise VM") + 1
+    assert outcome.states[: until + 2] == [
+        CLUSTER_CHOICE,
+        *DEPLOY_PATH[:until],
+        "Initialise VM Failed",
+    ]
     assert outcome.states[-4:] == [
         "Destroy VM",
         "Mark Failed",
@@ -195,8 +201,8 @@ def _assert_failed_at_mark_ready(outcome: Outcome, plane: LocalControlPlane) -> 
     ]
     record = outcome.record
     assert record.status == LabStatus.FAILED
-    assert record.failed_step == "Mark Ready"
-    assert record.cause and record.cause.startswith("Mark Ready failed: LabAccessFailed: ")
+    assert record.failed_step == "Initialise VM"
+    assert record.cause and record.cause.startswith("Initialise VM failed: LabAccessFailed: ")
     assert outcome.execution["cause"] == record.cause
     assert "errorMessage" not in record.cause
     assert record.app_url != f"https://{outcome.lab_id}.{DOMAIN}/"
@@ -204,7 +210,7 @@ def _assert_failed_at_mark_ready(outcome: Outcome, plane: LocalControlPlane) -> 
     return record.cause
 
 
-# -- a failure while Mark Ready opens the access ------------------------------------------------
+# -- a failure while Initialise VM opens the access ---------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -220,7 +226,7 @@ def _assert_failed_at_mark_ready(outcome: Outcome, plane: LocalControlPlane) -> 
         ),
     ],
 )
-def test_given_the_load_balancer_refuses_a_step_of_mark_ready_when_deployed_then_the_lab_fails_naming_it_and_nothing_of_it_is_left(
+def test_given_the_load_balancer_refuses_a_step_of_opening_the_access_when_deployed_then_the_lab_fails_naming_it_and_nothing_of_it_is_left(
     plane: LocalControlPlane,
     driver: WorkflowDriver,
     alb: SharedAlb,
@@ -234,11 +240,11 @@ def test_given_the_load_balancer_refuses_a_step_of_mark_ready_when_deployed_then
 
     outcome = driver.deploy(hello_web_labspec(), hello_web_repo)
 
-    cause = _assert_failed_at_mark_ready(outcome, plane)
+    cause = _assert_failed_at_initialise_vm(outcome, plane)
     host = f"{outcome.lab_id}.{DOMAIN}"
     assert f"the load balancer cannot route {host}" in cause
     assert f"{operation} refused: {code}: the limit of the load balancer is reached" in cause
-    # What Mark Ready made before the refusal, and Destroy VM's removal of exactly that.
+    # What Initialise VM made before the refusal, and Destroy VM's removal of exactly that.
     assert alb.operations == [*created_before, operation, *removed_after]
     alb.assert_nothing_left_of(outcome.lab_id)
 

@@ -472,6 +472,42 @@ def test_given_a_healthy_agent_when_health_check_runs_then_it_answers_ok(ec2_wor
     assert ec2_world.repository.require(ec2_world.lab_id).status == LabStatus.HEALTH_CHECKING
 
 
+def test_given_deploy_labs_check_health_when_the_agent_answers_healthy_then_ready_is_recorded_in_the_step(
+    ec2_world, health_server
+):
+    lab_pointing_at(ec2_world, health_server.server_address[1])
+
+    result = health_check({**ec2_world.state("health_check"), "mark_ready": True}, CONTEXT)
+
+    assert result["healthy"] is True and result["ready_recorded"] is True
+    record = ec2_world.repository.require(ec2_world.lab_id)
+    assert record.status == LabStatus.READY
+    assert [c.status for c in record.status_history][-2:] == [
+        LabStatus.HEALTH_CHECKING,
+        LabStatus.READY,
+    ]
+    # A retry of the step (its answer lost) finds READY: no second probe, no second entry.
+    health_server.status = 503
+    again = health_check({**ec2_world.state("health_check"), "mark_ready": True}, CONTEXT)
+    assert again["ready_recorded"] is True
+    assert len(ec2_world.repository.require(ec2_world.lab_id).status_history) == len(
+        record.status_history
+    )
+
+
+def test_given_deploy_labs_check_health_when_the_agent_is_not_healthy_yet_then_the_lab_stays_health_checking(
+    ec2_world, health_server
+):
+    health_server.status = 503
+    lab_pointing_at(ec2_world, health_server.server_address[1])
+
+    with pytest.raises(Exception) as raised:
+        health_check({**ec2_world.state("health_check"), "mark_ready": True}, CONTEXT)
+
+    assert type(raised.value).__name__ == "HealthCheckPending"
+    assert ec2_world.repository.require(ec2_world.lab_id).status == LabStatus.HEALTH_CHECKING
+
+
 def test_given_an_unhealthy_agent_when_health_check_runs_then_health_check_pending_gives_the_answer(
     ec2_world, health_server
 ):

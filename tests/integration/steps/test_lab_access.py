@@ -13,15 +13,19 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from ads import steps, teardown_steps
 from ads.config import LAB_ID_TAG, AdsConfig
 from ads.cost_tags import cost_tags
+from ads.init_wait import send_init
 from ads.lab.plan import PlanOptions, plan_from_labspec_source
 from ads.lab_record import LabStatus
 from ads.labs_table import create_table
 from ads.lifecycle_events import LifecyclePublisher
+from ads.providers.base import ProviderThrottled
 from ads.providers.ec2 import Ec2Provider
 from ads.providers.ec2_access import target_group_name
 from ads.records import LabRepository
@@ -123,11 +127,12 @@ class Lab:
         )
         self.ec2 = boto3.client("ec2", region_name=REGION)
         self.elbv2 = boto3.client("elbv2", region_name=REGION)
+        self.s3 = boto3.client("s3", region_name=REGION)
         self.provider = Ec2Provider(
             self.config,
             ec2=self.ec2,
             ssm=boto3.client("ssm", region_name=REGION),
-            s3=boto3.client("s3", region_name=REGION),
+            s3=self.s3,
             elbv2=self.elbv2,
         )
         self.provider.ssm_online = lambda vm_id: True  # type: ignore[method-assign]
@@ -306,6 +311,83 @@ def test_given_a_mark_ready_retry_when_load_balanced_then_one_rule_and_one_targe
     (target_group,) = lab.target_groups()
     targets = lab.elbv2.describe_target_health(TargetGroupArn=target_group["TargetGroupArn"])
     assert len(targets["TargetHealthDescriptions"]) == 1
+
+
+def test_given_a_lab_of_one_vm_when_initialise_vm_sends_its_install_then_the_access_opens_while_it_runs(
+    network,
+):
+    lab = Lab(network, "load-balancer")
+    steps.create_vm(lab.lab_id, lab.repository, lab.provider)
+    steps.wait_running(
+        lab.lab_id, lab.repository, lab.provider, launch_grace_s=lab.config.launch_grace_s
+    )
+
+    sent = send_init(lab.lab_id, lab.repository, lab.provider)
+
+    record = lab.record()
+    assert record.status == LabStatus.INITIALIZING
+    assert record.init_command_id == sent.command_id
+    assert record.app_url == f"https://{lab.lab_id}.{DOMAIN}/"
+    (rule,) = lab.rules_for_host()
+    (target_group,) = lab.target_groups()
+    assert rule["Actions"][0]["TargetGroupArn"] == target_group["TargetGroupArn"]
+    # A retried Initialise VM follows the same command and opens nothing twice.
+    again = send_init(lab.lab_id, lab.repository, lab.provider)
+    assert again.command_id == sent.command_id
+    assert len(lab.rules_for_host()) == 1
+    targets = lab.elbv2.describe_target_health(TargetGroupArn=target_group["TargetGroupArn"])
+    assert len(targets["TargetHealthDescriptions"]) == 1
+    lab.destroy()
+    assert lab.rules_for_host() == [] and lab.target_groups() == []
+
+
+def test_given_the_load_balancer_throttles_when_initialise_vm_opens_the_access_then_its_retry_sends_no_second_install(
+    network,
+):
+    # AWS throttles ELB calls under load (moto never does): Step Functions retries
+    # ProviderThrottled, and the retry must follow the command already sent.
+    lab = Lab(network, "load-balancer")
+    steps.create_vm(lab.lab_id, lab.repository, lab.provider)
+    steps.wait_running(
+        lab.lab_id, lab.repository, lab.provider, launch_grace_s=lab.config.launch_grace_s
+    )
+    command = "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+    once = Config(retries={"mode": "standard", "max_attempts": 1})
+    ssm = boto3.client("ssm", region_name=REGION, config=once)
+    elbv2 = boto3.client("elbv2", region_name=REGION, config=once)
+    lab.provider = Ec2Provider(lab.config, ec2=lab.ec2, ssm=ssm, s3=lab.s3, elbv2=elbv2)
+    group_arn = (
+        f"arn:aws:elasticloadbalancing:{REGION}:123456789012:targetgroup/"
+        f"{target_group_name(lab.lab_id)}/73e2d6bc24d8a067"
+    )
+    with Stubber(ssm) as ssm_stub, Stubber(elbv2) as elbv2_stub:
+        ssm_stub.add_response("send_command", {"Command": {"CommandId": command}})
+        elbv2_stub.add_client_error(
+            "describe_target_groups",
+            service_error_code="Throttling",
+            service_message="Rate exceeded",
+            http_status_code=400,
+        )
+        with pytest.raises(ProviderThrottled):
+            send_init(lab.lab_id, lab.repository, lab.provider)
+        assert lab.record().init_command_id == command
+        assert lab.record().app_url is None
+
+        elbv2_stub.add_client_error(
+            "describe_target_groups", service_error_code="TargetGroupNotFound"
+        )
+        elbv2_stub.add_response(
+            "create_target_group", {"TargetGroups": [{"TargetGroupArn": group_arn}]}
+        )
+        elbv2_stub.add_response("describe_rules", {"Rules": []})
+        elbv2_stub.add_response("create_rule", {"Rules": [{"RuleArn": group_arn + "-rule"}]})
+        elbv2_stub.add_response("register_targets", {})
+        again = send_init(lab.lab_id, lab.repository, lab.provider)
+
+        ssm_stub.assert_no_pending_responses()
+        elbv2_stub.assert_no_pending_responses()
+    assert again.command_id == command
+    assert lab.record().app_url == f"https://{lab.lab_id}.{DOMAIN}/"
 
 
 def test_given_a_load_balanced_lab_when_destroyed_then_rule_target_group_and_group_are_gone(

@@ -51,6 +51,42 @@ def test_given_a_healthy_lab_when_marked_ready_then_the_record_is_ready_and_lab_
     assert detail["owner"] == OWNER
 
 
+def test_given_check_health_recorded_ready_when_mark_ready_runs_then_it_only_publishes_lab_ready(
+    ec2_world: Ec2World,
+):
+    healthy_lab(ec2_world)
+    ec2_world.repository.transition(ec2_world.lab_id, LabStatus.READY, note="healthy")
+    history = ec2_world.repository.require(ec2_world.lab_id).status_history
+
+    result = record_status(
+        {**ec2_world.state("record_status_ready"), "ready_recorded": True}, CONTEXT
+    )
+
+    assert result == {
+        "lab_id": ec2_world.lab_id,
+        "status": "READY",
+        "changed": False,
+        "event_published": True,
+    }
+    assert ec2_world.repository.require(ec2_world.lab_id).status_history == history
+    ((entry),) = events_put(ec2_world)
+    assert entry["DetailType"] == "Lab Ready"
+    assert json.loads(entry["Detail"])["endpoint"] == "http://10.0.1.23:9089"
+
+
+def test_given_a_ready_lab_without_check_healths_word_when_mark_ready_runs_again_then_nothing_is_published(
+    ec2_world: Ec2World,
+):
+    # A retried Mark Ready of a lab it made READY itself (a lab of several VMs).
+    healthy_lab(ec2_world)
+    record_status(ec2_world.state("record_status_ready"), CONTEXT)
+
+    result = record_status(ec2_world.state("record_status_ready"), CONTEXT)
+
+    assert result["changed"] is False and result["event_published"] is False
+    assert len(events_put(ec2_world)) == 1
+
+
 def test_given_an_init_failure_when_marked_failed_then_the_cause_names_step_error_command_and_output(
     ec2_world: Ec2World,
 ):
