@@ -43,6 +43,10 @@ MAX_INIT_POLL_S = 900
 # The seconds each lab command (a deploy step's or an action's) may run unless the
 # labspec's runtime_requirements.platform.timeouts names another; the agent's --timeout.
 DEFAULT_COMMAND_TIMEOUT_S = 1800
+# After a deploy that succeeded, how long install.sh waits for the lab's health probe to
+# pass before it ends (a start step that launches a server in the background ends first).
+DEFAULT_HEALTHY_WAIT_S = 30
+MAX_HEALTHY_WAIT_S = 600
 MAX_COMMAND_TIMEOUT_S = 7 * 24 * 3600
 # The health watch (ads/health_watch.py): how often READY labs are checked, how many
 # failed checks in a row make a lab DEGRADED, how long it may stay so before it is FAILED.
@@ -124,6 +128,7 @@ class AdsConfig(BaseModel):
     command_timeout_s: int = Field(
         default=DEFAULT_COMMAND_TIMEOUT_S, ge=1, le=MAX_COMMAND_TIMEOUT_S
     )
+    healthy_wait_s: int = Field(default=DEFAULT_HEALTHY_WAIT_S, ge=0, le=MAX_HEALTHY_WAIT_S)
     # whether lab VMs reach the internet: "nat" (the default network) or "none" (isolated
     # subnets with VPC endpoints only; the planner refuses labs that need the internet)
     network_egress: Literal["nat", "none"] = "nat"
@@ -285,6 +290,7 @@ class AdsConfig(BaseModel):
             "agent_bundle_key": ("ADS_AGENT_BUNDLE_KEY",),
             "agent_port": ("ADS_AGENT_PORT",),
             "command_timeout_s": ("ADS_COMMAND_TIMEOUT_S",),
+            "healthy_wait_s": ("ADS_HEALTHY_WAIT_S",),
             "network_egress": ("ADS_NETWORK_EGRESS",),
             "ci_owner_arn": ("ADS_CI_OWNER_ARN",),
             "ci_accounts": ("ADS_CI_ACCOUNTS",),

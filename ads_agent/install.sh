@@ -1,14 +1,18 @@
 #!/bin/sh
 # Installs the ADS VMManager agent and a lab under one prefix, starts the agent, runs the
-# lab's deploy sequence and exits with its status. Sent by init_vm through SSM Run
+# lab's deploy sequence, waits until the lab answers its health probe and exits with the
+# deploy's status. Sent by init_vm through SSM Run
 # Command and run by the local provider; safe to run again (one agent, the same lab).
 #
 #   install.sh --prefix DIR --lab-id ID --plan FILE
 #              [--source-git URL [--source-ref REF] | --source-archive PATH_OR_URL]
 #              [--host H] [--port P] [--lab-port P] [--lab-bind ADDRESS]
 #              [--service auto|systemd|background] [--python PATH] [--timeout S]
-#              [--vm-name NAME --vm-role ROLE [--cluster-facts FILE]]
+#              [--healthy-wait S] [--vm-name NAME --vm-role ROLE [--cluster-facts FILE]]
 #
+# --healthy-wait (default 30): after a deploy that succeeded, at most this many seconds
+# until the agent's /health would answer 200 (the plan's health_probe passes); the
+# script then exits 0 whether or not it did (ADS's Check Health keeps asking).
 # --lab-bind (default 127.0.0.1) and --timeout (seconds per lab command unless the plan's
 # timeouts say otherwise) are kept in state/lab.json: every lab command the agent runs,
 # now or later under systemd, gets ADS_LAB_BIND and that default timeout. So are a lab of
@@ -33,17 +37,17 @@ usage_error() { warn "$*"; warn "usage: install.sh --prefix DIR --lab-id ID --pl
 fail() { warn "$*"; exit 3; }
 
 PREFIX='' LAB_ID='' PLAN='' SOURCE_GIT='' SOURCE_REF='' SOURCE_ARCHIVE=''
-HOST=0.0.0.0 PORT=9089 LAB_PORT=80 LAB_BIND=127.0.0.1 SERVICE=auto PYTHON='' TIMEOUT=''
+HOST=0.0.0.0 PORT=9089 LAB_PORT=80 LAB_BIND=127.0.0.1 SERVICE=auto PYTHON='' TIMEOUT='' HEALTHY_WAIT=30
 VM_NAME='' VM_ROLE='' CLUSTER_FACTS=''
 
 while [ $# -gt 0 ]; do
     option=$1
     case $option in
         --*=*) value=${option#*=}; option=${option%%=*}; shift ;;
-        --prefix|--lab-id|--plan|--source-git|--source-ref|--source-archive|--host|--port|--lab-port|--lab-bind|--service|--python|--timeout|--vm-name|--vm-role|--cluster-facts)
+        --prefix|--lab-id|--plan|--source-git|--source-ref|--source-archive|--host|--port|--lab-port|--lab-bind|--service|--python|--timeout|--healthy-wait|--vm-name|--vm-role|--cluster-facts)
             [ $# -ge 2 ] || usage_error "$option: needs a value"
             value=$2; shift 2 ;;
-        -h|--help) sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,25s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) usage_error "$option: unknown option" ;;
     esac
     case $option in
@@ -60,6 +64,7 @@ while [ $# -gt 0 ]; do
         --service) SERVICE=$value ;;
         --python) PYTHON=$value ;;
         --timeout) TIMEOUT=$value ;;
+        --healthy-wait) HEALTHY_WAIT=$value ;;
         --vm-name) VM_NAME=$value ;;
         --vm-role) VM_ROLE=$value ;;
         --cluster-facts) CLUSTER_FACTS=$value ;;
@@ -83,6 +88,7 @@ case $SERVICE in auto|systemd|background) ;; *) usage_error "--service: found '$
 if [ -n "$TIMEOUT" ]; then
     case $TIMEOUT in ''|*[!0-9.]*) usage_error "--timeout: found '$TIMEOUT'; allowed: seconds per command" ;; esac
 fi
+case $HEALTHY_WAIT in ''|*[!0-9.]*|*.*.*) usage_error "--healthy-wait: found '$HEALTHY_WAIT'; allowed: seconds (0 or more)" ;; esac
 
 if [ -n "$VM_NAME$VM_ROLE$CLUSTER_FACTS" ]; then
     printf '%s\n' "$VM_NAME" | grep -Eq '^[a-z][a-z0-9-]{0,19}-[0-9]{1,2}$' ||
@@ -263,5 +269,16 @@ status=$?
 set -e
 if [ "$status" -ne 0 ]; then
     warn "deploy sequence failed (exit $status); the agent keeps answering, its /health says why"
+    exit "$status"
 fi
-exit "$status"
+# --- 6. until the lab answers its health probe -----------------------------------------
+# A start step that launches a server in the background ends before the server listens:
+# the script's end (what ADS waits for) comes once /health would answer 200, so that
+# ADS's Check Health passes at once. A lab still unhealthy after this long is left to
+# Check Health's own retries: the deploy itself succeeded.
+if HEALTH=$(support wait-healthy --state-dir "$STATE_DIR" --timeout "$HEALTHY_WAIT"); then
+    say "lab $HEALTH"
+else
+    warn "lab $HEALTH; ADS's Check Health keeps asking"
+fi
+exit 0

@@ -1,6 +1,7 @@
 """The parts of ``install.sh`` that are easier to get right in Python than in sh:
 checking the plan, stopping a previous agent, fetching an archive, writing ``lab.json``
-and waiting for the new agent. ``python3 -m ads_agent.install_support COMMAND ...``.
+waiting for the new agent, and after the deploy for the lab to answer its health probe.
+``python3 -m ads_agent.install_support COMMAND ...``.
 """
 
 from __future__ import annotations
@@ -321,6 +322,28 @@ def wait_for_agent(state_dir: Path, timeout_s: float) -> dict[str, Any]:
     )
 
 
+def wait_until_healthy(
+    state_dir: Path, timeout_s: float, *, interval_s: float = 0.1
+) -> tuple[bool, float, str]:
+    """After a deploy that succeeded: wait until /health would answer 200 (the labspec's
+    ``health_probe`` passes: a start step that launches a server in the background ends
+    before the server listens), at most ``timeout_s``. Whether it did, after how long, and
+    the last check that failed."""
+    from ads_agent import health
+
+    started = time.monotonic()
+    while True:
+        status, checks = health.evaluate(state_dir)
+        waited = time.monotonic() - started
+        if status == health.OK:
+            return True, waited, ""
+        failing = next((c["detail"] for c in checks if c["status"] == "fail"), status)
+        if status != health.UNHEALTHY or waited >= timeout_s:
+            # Only the probe can still change by itself; a failed deploy will not.
+            return False, waited, str(failing)
+        time.sleep(interval_s)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m ads_agent.install_support")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -347,6 +370,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = commands.add_parser("wait-agent")
     sub.add_argument("--state-dir", type=Path, required=True)
     sub.add_argument("--timeout", type=float, default=20.0)
+    sub = commands.add_parser("wait-healthy")
+    sub.add_argument("--state-dir", type=Path, required=True)
+    sub.add_argument("--timeout", type=float, default=30.0)
     args = parser.parse_args(argv)
     try:
         if args.command == "check-plan":
@@ -363,6 +389,13 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "wait-agent":
             agent = wait_for_agent(args.state_dir, args.timeout)
             print(f"{agent['host']} {agent['port']} {agent['pid']}")
+        elif args.command == "wait-healthy":
+            healthy, waited, detail = wait_until_healthy(args.state_dir, args.timeout)
+            if not healthy:
+                # Not a failure of the install: ADS's Check Health keeps asking.
+                print(f"not healthy after {waited:.1f} s: {detail}")
+                return 1
+            print(f"healthy after {waited:.1f} s")
     except (InstallError, state.StateError) as exc:
         print(f"install.sh: {exc}", file=sys.stderr)
         return EXIT_FAILED

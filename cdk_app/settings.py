@@ -19,12 +19,14 @@ from aws_cdk import aws_logs as logs
 from ads.config import (
     DEFAULT_BOOT_DEADLINE_S,
     DEFAULT_COMMAND_TIMEOUT_S,
+    DEFAULT_HEALTHY_WAIT_S,
     DEFAULT_IMAGE_UNUSED_DAYS,
     DEFAULT_INIT_POLL_S,
     DEFAULT_INIT_TIMEOUT_S,
     DEFAULT_LAUNCH_GRACE_S,
     MAX_BOOT_DEADLINE_S,
     MAX_COMMAND_TIMEOUT_S,
+    MAX_HEALTHY_WAIT_S,
     MAX_IMAGE_UNUSED_DAYS,
     MAX_INIT_DEADLINE_S,
     MAX_INIT_POLL_S,
@@ -108,6 +110,8 @@ class Settings:
     init_poll_s: int = DEFAULT_INIT_POLL_S
     # Seconds per lab command unless the labspec's timeouts say (ADS_COMMAND_TIMEOUT_S).
     command_timeout_s: int = DEFAULT_COMMAND_TIMEOUT_S
+    # How long the install waits for the lab's health probe after its deploy (ADS_HEALTHY_WAIT_S).
+    healthy_wait_s: int = DEFAULT_HEALTHY_WAIT_S
     # The health watch (cdk_app/watch_construct.py; ADS_WATCH_* on its Lambda).
     watch_enabled: bool = True
     watch_interval_minutes: int = 5
@@ -270,6 +274,9 @@ class Settings:
             ),
             command_timeout_s=read.bounded(
                 get, "command_timeout_s", defaults.command_timeout_s, 1, MAX_COMMAND_TIMEOUT_S
+            ),
+            healthy_wait_s=read.bounded(
+                get, "healthy_wait_s", defaults.healthy_wait_s, 0, MAX_HEALTHY_WAIT_S
             ),
             boot_deadline_s=read.bounded(
                 get, "boot_deadline_s", defaults.boot_deadline_s, 1, MAX_BOOT_DEADLINE_S

@@ -116,6 +116,7 @@ class Workflow(Construct):
                     "ADS_AGENT_BUNDLE_KEY": agent_bundle.object_key,
                     "ADS_INIT_TIMEOUT_S": str(settings.init_timeout_s),
                     "ADS_COMMAND_TIMEOUT_S": str(settings.command_timeout_s),
+                    "ADS_HEALTHY_WAIT_S": str(settings.healthy_wait_s),
                     **wait_deadlines(settings),
                 },
             ),

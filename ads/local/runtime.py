@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ads.config import DEFAULT_INIT_POLL_S
+from ads.config import DEFAULT_HEALTHY_WAIT_S, DEFAULT_INIT_POLL_S
 from ads.local import (
     execution_reader,
     moto_patches,
@@ -230,6 +230,9 @@ class LocalControlPlane:
                 # Await Init's safety-net poll, scaled like the retry waits (unless set).
                 "ADS_INIT_POLL_S": os.environ.get("ADS_INIT_POLL_S")
                 or str(max(1, round(DEFAULT_INIT_POLL_S * self.time_scale))),
+                # install.sh's wait for the health probe, scaled alike (unless set).
+                "ADS_HEALTHY_WAIT_S": os.environ.get("ADS_HEALTHY_WAIT_S")
+                or str(max(1, round(DEFAULT_HEALTHY_WAIT_S * self.time_scale))),
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_DISABLED": "true",
                 "POWERTOOLS_SERVICE_NAME": "ads",

@@ -149,6 +149,7 @@ def init_script(
     plan: dict[str, Any],
     agent_port: int,
     command_timeout_s: int | None = None,
+    healthy_wait_s: int | None = None,
     source_git: str | None = None,
     source_ref: str | None = None,
     source_archive_url: str | None = None,
@@ -184,6 +185,8 @@ def init_script(
     ]
     if command_timeout_s is not None:
         install += ["--timeout", str(command_timeout_s)]
+    if healthy_wait_s is not None:
+        install += ["--healthy-wait", str(healthy_wait_s)]
     install += list(cluster_args)
     if source_git:
         install += ["--source-git", source_git]

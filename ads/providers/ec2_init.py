@@ -102,6 +102,7 @@ def bootstrap_script(
         plan=request.plan,
         agent_port=config.agent_port,
         command_timeout_s=config.command_timeout_s,
+        healthy_wait_s=config.healthy_wait_s,
         source_git=request.source_git,
         source_ref=request.source_ref,
         source_archive_url=archive_url,

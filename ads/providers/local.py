@@ -279,6 +279,7 @@ class LocalProvider:
             exit_path=layout.exits / f"{command_id}.exit",
             source_args=source_args,
             command_timeout_s=self._config.command_timeout_s,
+            healthy_wait_s=self._config.healthy_wait_s,
             cluster_args=cluster.install_arguments(str(local_cluster.facts_file(layout)))
             if cluster
             else None,

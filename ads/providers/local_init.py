@@ -46,6 +46,7 @@ def install_command(
     source_args: list[str],
     command_timeout_s: int | None = None,
     cluster_args: list[str] | None = None,
+    healthy_wait_s: int | None = None,
 ) -> list[str]:
     """The wrapped ``install.sh`` run for the VM whose bookkeeping is ``vm``
     (``cluster_args``: a VM of a lab of several VMs, see ``ClusterInit``)."""
@@ -68,6 +69,7 @@ def install_command(
         "--lab-bind",
         "127.0.0.1",
         *(["--timeout", str(command_timeout_s)] if command_timeout_s else []),
+        *(["--healthy-wait", str(healthy_wait_s)] if healthy_wait_s is not None else []),
         "--service",
         "background",
         "--python",

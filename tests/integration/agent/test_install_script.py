@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -59,7 +60,9 @@ def _lab_repo(root: Path) -> Path:
     return repo
 
 
-def _plan(root: Path, start: list[str] | None = None, build: bool = True) -> Path:
+def _plan(
+    root: Path, start: list[str] | None = None, build: bool = True, probe: dict | None = None
+) -> Path:
     plan = {
         "lab_name": "Install Lab",
         "steps": [
@@ -67,7 +70,7 @@ def _plan(root: Path, start: list[str] | None = None, build: bool = True) -> Pat
             {"name": "start", "commands": start if start is not None else ["echo started"]},
         ],
         "actions": {"start": ["echo started"], "stop": []},
-        "health_probe": None,
+        "health_probe": probe,
     }
     path = root / "plan.json"
     path.write_text(json.dumps(plan))
@@ -122,6 +125,23 @@ class Install:
 @pytest.fixture
 def install(sandbox):
     return Install(sandbox)
+
+
+def test_given_a_lab_whose_probe_never_passes_when_installed_then_it_ends_deployed_after_the_healthy_wait(
+    sandbox, install
+):
+    # Nothing listens on the lab port: the deploy succeeded, the lab is not healthy.
+    probe = {"path": "/", "port": None, "expect_status": 200, "timeout_s": 1}
+    plan = _plan(sandbox.root, build=False, probe=probe)
+    started = time.monotonic()
+
+    result = install.run("--lab-id", "unready-lab-1", "--plan", str(plan), "--healthy-wait", "1")
+
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started >= 1
+    assert "install.sh: lab not healthy after" in result.stderr
+    assert "Check Health keeps asking" in result.stderr
+    assert http_call(install.port, "/health").status == 503
 
 
 def test_given_a_git_lab_when_installed_twice_then_one_agent_serves_the_same_lab(sandbox, install):

@@ -148,11 +148,15 @@ class Lab:
             self.repository.new_record(self.lab_id, OWNER, lab_name="Hello Web", plan=plan)
         )
 
-    def deploy(self) -> None:
+    def start(self) -> None:
+        """Create VM and Wait Until Running."""
         steps.create_vm(self.lab_id, self.repository, self.provider)
         steps.wait_running(
             self.lab_id, self.repository, self.provider, launch_grace_s=self.config.launch_grace_s
         )
+
+    def deploy(self) -> None:
+        self.start()
         for status in (LabStatus.INITIALIZING, LabStatus.HEALTH_CHECKING):
             self.repository.transition(self.lab_id, status)
         teardown_steps.record_status(
@@ -317,10 +321,7 @@ def test_given_a_lab_of_one_vm_when_initialise_vm_sends_its_install_then_the_acc
     network,
 ):
     lab = Lab(network, "load-balancer")
-    steps.create_vm(lab.lab_id, lab.repository, lab.provider)
-    steps.wait_running(
-        lab.lab_id, lab.repository, lab.provider, launch_grace_s=lab.config.launch_grace_s
-    )
+    lab.start()
 
     sent = send_init(lab.lab_id, lab.repository, lab.provider)
 
@@ -347,10 +348,7 @@ def test_given_the_load_balancer_throttles_when_initialise_vm_opens_the_access_t
     # AWS throttles ELB calls under load (moto never does): Step Functions retries
     # ProviderThrottled, and the retry must follow the command already sent.
     lab = Lab(network, "load-balancer")
-    steps.create_vm(lab.lab_id, lab.repository, lab.provider)
-    steps.wait_running(
-        lab.lab_id, lab.repository, lab.provider, launch_grace_s=lab.config.launch_grace_s
-    )
+    lab.start()
     command = "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
     once = Config(retries={"mode": "standard", "max_attempts": 1})
     ssm = boto3.client("ssm", region_name=REGION, config=once)
