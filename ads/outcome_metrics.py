@@ -18,6 +18,12 @@ def _seconds_between(start: str, end: str) -> float:
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
+def count_ready(created_at: str, ready_at: str) -> None:
+    """A lab became READY at ``ready_at`` (ISO), requested at ``created_at``."""
+    count(LabMetric.LABS_READY)
+    record_seconds(LabMetric.TIME_TO_READY, _seconds_between(created_at, ready_at))
+
+
 def count_outcome(before: LabRecord, after: LabRecord, *, vm_left: bool = False) -> None:
     """Count what changed from ``before`` to ``after``; ``vm_left``: the deployment failed
     and destroying its VM afterwards failed too."""
@@ -28,9 +34,8 @@ def count_outcome(before: LabRecord, after: LabRecord, *, vm_left: bool = False)
     if after.status == before.status:
         return
     if after.status == LabStatus.READY:
-        count(LabMetric.LABS_READY)
         ready_at = after.status_history[-1].at if after.status_history else after.updated_at
-        record_seconds(LabMetric.TIME_TO_READY, _seconds_between(after.created_at, ready_at))
+        count_ready(after.created_at, ready_at)
     elif after.status == LabStatus.FAILED:
         count(LabMetric.LABS_FAILED, step=after.failed_step or "deployment")
         if vm_left:

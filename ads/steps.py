@@ -13,6 +13,7 @@ bookkeeping of a workflow are :mod:`ads.teardown_steps`; what the steps return i
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from ads.built_once import LazyParts, built_once
@@ -21,10 +22,10 @@ from ads.failure_causes import describe_init_failure
 from ads.health_probe import probe_health
 from ads.image_steps import init_plan, launch_plan, should_keep, source_image
 from ads.lab_metrics import LabMetric
-from ads.lab_record import LabRecord, LabStatus
+from ads.lab_record import LabRecord, LabStatus, iso
 from ads.lifecycle_events import LifecyclePublisher
 from ads.observability import count, logger
-from ads.outcome_metrics import count_outcome
+from ads.outcome_metrics import count_ready
 from ads.providers.access import access_hooks
 from ads.providers.base import (
     ComputeProvider,
@@ -298,8 +299,9 @@ def health_check(
     version = document.get("agent_version") if isinstance(document, dict) else None
     revision, fields = _first_revision(record, document)
     if marks:
-        ready = advance(repository, lab_id, LabStatus.READY, "healthy", **fields)
-        count_outcome(record, ready)
+        # The write answers nothing: the whole item (labspec, history) is not needed here.
+        move(repository, lab_id, LabStatus.READY, "healthy", **fields)
+        count_ready(record.created_at, iso(datetime.now(UTC)))
     elif fields:
         move(repository, lab_id, LabStatus.HEALTH_CHECKING, **fields)
     return HealthCheckResult(
