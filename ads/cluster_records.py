@@ -12,11 +12,17 @@ result, possibly after Destroy VM marked the entries DESTROYED. A write that wou
 another status is therefore made on condition that the entry is not DESTROYED, and is
 refused with :class:`VmEntryDestroyed` otherwise, so a late step cannot bring a destroyed
 VM back to RUNNING in the record.
+
+The same late Create VM may create its VM after Destroy VM looked for it: both sides write
+on condition, so one of them learns of the other. Create VM records the new VM on
+condition the entry is not DESTROYED (refused: it destroys that VM itself), and Destroy VM
+marks an entry it found no VM for DESTROYED on condition it still has none (``vm_less``;
+refused with :class:`VmEntryChanged`: it destroys again).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +40,10 @@ class VmEntryDestroyed(StepError):
     """The entry is DESTROYED already: a late step's status was not written."""
 
 
+class VmEntryChanged(StepError):
+    """An entry read without a VM has one now: a late Create VM recorded it."""
+
+
 class VmEntries:
     """Writes of the ``vms`` entries of lab records (``table``: a boto3 Table resource)."""
 
@@ -46,8 +56,15 @@ class VmEntries:
         and the lab's ``updated_at``), on condition the entry exists."""
         self.update_vms(lab_id, {vm_name: fields})
 
-    def update_vms(self, lab_id: str, changes: Mapping[str, Mapping[str, Any]]) -> None:
-        """:meth:`update_vm` for several entries in one write (all or none)."""
+    def update_vms(
+        self,
+        lab_id: str,
+        changes: Mapping[str, Mapping[str, Any]],
+        *,
+        vm_less: Collection[str] = (),
+    ) -> None:
+        """:meth:`update_vm` for several entries in one write (all or none); the entries
+        named in ``vm_less`` must still have no ``vm_id``."""
         from botocore.exceptions import ClientError
 
         if not changes:
@@ -69,6 +86,12 @@ class VmEntries:
                 names["#status"] = "status"
                 values[":destroyed"] = VmStatus.DESTROYED.value
                 conditions.append(f"#vms.#n{i}.#status <> :destroyed")
+            if vm_name in vm_less:
+                names["#vm_id"] = "vm_id"
+                values[":no_vm"] = None
+                conditions.append(
+                    f"(attribute_not_exists(#vms.#n{i}.#vm_id) OR #vms.#n{i}.#vm_id = :no_vm)"
+                )
             for j, (field, value) in enumerate(sorted({**fields, "updated_at": now}.items())):
                 names[f"#f{i}_{j}"] = field
                 values[f":v{i}_{j}"] = value
@@ -88,14 +111,18 @@ class VmEntries:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            raise _refusal(lab_id, changes, exc.response.get("Item")) from None
+            raise _refusal(lab_id, changes, exc.response.get("Item"), vm_less) from None
 
 
 def _refusal(
-    lab_id: str, changes: Mapping[str, Mapping[str, Any]], item: Mapping[str, Any] | None
+    lab_id: str,
+    changes: Mapping[str, Mapping[str, Any]],
+    item: Mapping[str, Any] | None,
+    vm_less: Collection[str] = (),
 ) -> StepError:
     """Why DynamoDB refused the write, from the item it returned (low-level attribute
-    values): a named entry the lab does not have, or one that is DESTROYED already."""
+    values): a named entry the lab does not have, one that has a VM now, or one that is
+    DESTROYED already."""
     entries = ((item or {}).get("vms") or {}).get("M") or {}
     missing = [name for name in changes if name not in entries]
     if item is None or missing:
@@ -104,6 +131,16 @@ def _refusal(
             "must exist (the request writes every VM of the lab's cluster PENDING)",
             lab_id=lab_id,
             vm_names=missing or list(changes),
+        )
+    created = [
+        name for name in vm_less if ((entries[name].get("M") or {}).get("vm_id") or {}).get("S")
+    ]
+    if created:
+        return VmEntryChanged(
+            f"lab {lab_id}: VM {', '.join(created)} got an instance while being destroyed "
+            "(a Create VM that ended late)",
+            lab_id=lab_id,
+            vm_names=created,
         )
     destroyed = [
         name

@@ -25,7 +25,7 @@ from typing import Any
 
 from ads.boot_wait import WaitRunningOutput
 from ads.cluster_model import VmStatus
-from ads.cluster_records import ClusterVmNotFound
+from ads.cluster_records import ClusterVmNotFound, VmEntryDestroyed
 from ads.failure_causes import describe_init_failure
 from ads.health_probe import probe_health
 from ads.lab.cluster import ClusterPlan, cluster_facts, cluster_of, entry_vm, vm_plan
@@ -42,6 +42,7 @@ from ads.providers.base import (
     InitFailed,
     InitInProgress,
     InitRequest,
+    LabBeingDestroyed,
     VmCreateFailed,
     VmInfo,
     VmNotReady,
@@ -175,14 +176,25 @@ def create_vm(
         if attempt:
             entries.update_vm(lab_id, vm_name, vm_details={})
         raise VmCreateFailed(f"VM {vm_name}: {exc.message}", **exc.details) from exc
-    entries.update_vm(
-        lab_id,
-        vm_name,
-        vm_id=vm.vm_id,
-        provider=vm.provider,
-        agent_port=vm.agent_port,
-        vm_details=vm.details,
-    )
+    try:
+        # With its status, so the write is refused once Destroy VM marked the entry
+        # DESTROYED (a create that ended after the Map had failed).
+        entries.update_vm(
+            lab_id,
+            vm_name,
+            status=VmStatus.CREATING.value,
+            vm_id=vm.vm_id,
+            provider=vm.provider,
+            agent_port=vm.agent_port,
+            vm_details=vm.details,
+        )
+    except VmEntryDestroyed as exc:
+        provider.destroy_vm(lab_id, vm.vm_id, vm_name=vm_name)
+        raise LabBeingDestroyed(
+            f"lab {lab_id}: VM {vm_name} was destroyed while {vm.vm_id} was being created; "
+            f"{vm.vm_id} is destroyed too",
+            lab_id=lab_id,
+        ) from exc
     logger.info("cluster vm created", vm_name=vm_name, vm_id=vm.vm_id, provider=vm.provider)
     return CreateVmResult(vm_id=vm.vm_id, provider=vm.provider, agent_port=vm.agent_port)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ads.cluster_model import VmStatus
+from ads.cluster_records import VmEntryChanged
 from ads.lab_record import LabRecord
 from ads.observability import logger
 from ads.providers.access import access_hooks
@@ -42,6 +43,20 @@ def _still_going(name: str, entry: dict[str, Any], state: VmState, grace_s: floa
     if state.state == "absent" and not vm_id and within_launch_attempt_grace(details, grace_s):
         return f"VM {name} has no instance recorded and its Create VM started moments ago"
     return None
+
+
+def _mark_destroyed(
+    repository: LabRepository, record: LabRecord, gone: dict[str, dict[str, Any]]
+) -> None:
+    """The gone VMs' entries DESTROYED; one found without a VM only while it still has
+    none (a late Create VM may have recorded one since: destroy again)."""
+    if not gone:
+        return
+    vm_less = [name for name in gone if not record.vms[name].get("vm_id")]
+    try:
+        repository.vm_entries.update_vms(record.lab_id, gone, vm_less=vm_less)
+    except VmEntryChanged as exc:
+        raise DestroyInProgress(f"{exc}; destroying again", lab_id=record.lab_id) from exc
 
 
 def destroy_cluster_vms(
@@ -73,8 +88,7 @@ def destroy_cluster_vms(
             failed.append(f"VM {name} ({state.vm_id}) is still {state.state} after destroy")
         else:
             gone[name] = {"status": VmStatus.DESTROYED.value}
-    if gone:
-        repository.vm_entries.update_vms(lab_id, gone)
+    _mark_destroyed(repository, record, gone)
     if failed:
         raise DestroyFailed(
             f"destroying the VMs of {lab_id} failed: " + "; ".join(failed), lab_id=lab_id

@@ -12,7 +12,7 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from ads.cluster_model import VmStatus
-from ads.cluster_records import ClusterVmNotFound, VmEntries, VmEntryDestroyed
+from ads.cluster_records import ClusterVmNotFound, VmEntries, VmEntryChanged, VmEntryDestroyed
 from ads.labs_table import create_table, from_dynamo
 
 LAB = "two-roles-01jclusterrecords0000000"
@@ -203,6 +203,29 @@ def test_given_a_destroyed_vm_when_a_late_step_writes_its_status_then_it_is_refu
     entries.update_vm(LAB, "web-1", status="DESTROYED")
     assert _item(table)["vms"]["web-1"]["cause"] == "web-1: Initialise VM (web-1) failed"
     assert _item(table)["vms"]["web-1"]["status"] == "DESTROYED"
+
+
+def test_given_an_entry_read_without_a_vm_when_it_got_one_since_then_marking_it_destroyed_is_refused(
+    table: Any,
+) -> None:
+    # Destroy VM found no VM for web-1; a late Create VM recorded one before its write.
+    entries = VmEntries(table, clock=lambda: NOW)
+    entries.update_vm(LAB, "web-1", status="CREATING", vm_id="i-0late")
+    gone = {"db-1": {"status": "DESTROYED"}, "web-1": {"status": "DESTROYED"}}
+
+    with pytest.raises(VmEntryChanged, match="VM web-1 got an instance while being destroyed"):
+        entries.update_vms(LAB, gone, vm_less=["db-1", "web-1"])
+
+    assert {n: e["status"] for n, e in _item(table)["vms"].items()} == {
+        "db-1": "PENDING",
+        "web-1": "CREATING",
+    }
+    # Still without one (db-1), or a vm_id recorded as null: the write lands.
+    entries.update_vm(LAB, "web-1", vm_id=None)
+    entries.update_vms(LAB, gone, vm_less=["db-1", "web-1"])
+    assert {n: e["status"] for n, e in _item(table)["vms"].items()} == dict.fromkeys(
+        ("db-1", "web-1"), "DESTROYED"
+    )
 
 
 def test_given_dynamodb_fails_otherwise_when_updated_then_the_error_is_not_taken_for_a_missing_vm() -> (

@@ -15,7 +15,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from ads import cluster_steps, steps, teardown_steps
+from ads import cluster_steps, cluster_teardown, steps, teardown_steps
 from ads.cluster_model import VmStatus
 from ads.cluster_records import ClusterVmNotFound, VmEntryDestroyed
 from ads.init_wait import InitWaitDependencies, await_init, send_init
@@ -29,6 +29,7 @@ from ads.providers.base import (
     InitFailed,
     InitInProgress,
     InitStatus,
+    LabBeingDestroyed,
     VmInfo,
     VmState,
 )
@@ -338,6 +339,78 @@ def test_given_a_late_step_that_ends_after_destroy_vm_then_it_does_not_bring_its
 
     assert world.statuses() == dict.fromkeys(VMS, VmStatus.DESTROYED.value)
     assert world.provider.running() == []
+
+
+@dataclass
+class DestroyedWhileCreating(FakeClusterProvider):
+    """The lab is destroyed while web-1's Create VM is still creating its VM: another VM's
+    Create VM failed the Map, and Destroy VM ran before this invocation ended. With
+    ``after``, Destroy VM looks (finding no VM) before the VM exists and writes its
+    DESTROYED only after Create VM recorded the VM; otherwise it runs to its end first."""
+
+    world: World | None = None
+    after: bool = False
+    destroy_error: list[BaseException] = field(default_factory=list)
+    # Destroy VM's look at web-1 came before web-1's VM existed.
+    looked_early: bool = False
+
+    def destroy_vm(self, lab_id: str, vm_id: str | None, *, vm_name: str | None = None) -> Any:
+        if self.looked_early and vm_name == "web-1":
+            return VmState(vm_id=vm_id or "none", state="absent")
+        return super().destroy_vm(lab_id, vm_id, vm_name=vm_name)
+
+    def create_vm(self, lab_id: str, plan: Any, *, vm_name: str | None = None) -> Any:
+        world, self.world = self.world, None
+        if world is None or vm_name != "web-1":
+            return super().create_vm(lab_id, plan, vm_name=vm_name)
+        record = world.repository.require(LAB)
+        world.repository.transition(LAB, LabStatus.DESTROYING)
+        if not self.after:
+            teardown_steps.destroy_vm(LAB, world.repository, self, launch_grace_s=0)
+            return super().create_vm(lab_id, plan, vm_name=vm_name)
+        vm = super().create_vm(lab_id, plan, vm_name=vm_name)
+        world.repository.vm_entries.update_vm(LAB, "web-1", status="CREATING", vm_id=vm.vm_id)
+        self.looked_early = True
+        try:
+            # Destroy VM with what it read and saw before the VM existed.
+            cluster_teardown.destroy_cluster_vms(record, world.repository, self, launch_grace_s=0)
+        except BaseException as exc:
+            self.destroy_error.append(exc)
+        finally:
+            self.looked_early = False
+        return vm
+
+
+def test_given_destroy_vm_ended_while_a_vm_was_being_created_when_create_vm_ends_then_it_destroys_that_vm(
+    world: World,
+) -> None:
+    cluster_steps.create_vm(LAB, "db-1", world.repository, world.provider)
+    late = DestroyedWhileCreating(agent_port=world.agent.port, vms=world.provider.vms, world=world)
+
+    with pytest.raises(LabBeingDestroyed, match="VM web-1 was destroyed while"):
+        cluster_steps.create_vm(LAB, "web-1", world.repository, late)
+
+    assert late.running() == []
+    assert world.statuses()["web-1"] == VmStatus.DESTROYED.value
+
+
+def test_given_create_vm_recorded_its_vm_before_destroy_vm_wrote_when_destroyed_then_destroy_vm_goes_again(
+    world: World,
+) -> None:
+    cluster_steps.create_vm(LAB, "db-1", world.repository, world.provider)
+    late = DestroyedWhileCreating(
+        agent_port=world.agent.port, vms=world.provider.vms, world=world, after=True
+    )
+
+    cluster_steps.create_vm(LAB, "web-1", world.repository, late)
+
+    (refused,) = late.destroy_error
+    assert isinstance(refused, DestroyInProgress)
+    assert "VM web-1 got an instance while being destroyed" in str(refused)
+    # Its retry finds the VM by its entry and destroys it.
+    teardown_steps.destroy_vm(LAB, world.repository, late, launch_grace_s=0)
+    assert late.running() == []
+    assert set(world.statuses().values()) == {VmStatus.DESTROYED.value}
 
 
 def _wait_with(provider: FakeClusterProvider, world: World, name: str) -> Any:
